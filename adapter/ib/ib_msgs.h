@@ -1,0 +1,432 @@
+/* ib_msgs.h — TWS API messages as typed C structs, with encoders and decoders in both directions
+ * (PROTOCOL.md §3). Text protocol only; every layout is gated on the negotiated server version.
+ *
+ * A building block: no NATS, no config, no event loop. The adapter uses the client side
+ * (ib_encodeRequest + ib_decodeReply); ib-sim uses the server side (ib_decodeRequest +
+ * ib_encodeReply). One struct serves both directions of a message, so tests round-trip.
+ *
+ * Ownership: decoded `const char *` fields point into the payload given to the decoder (fields
+ * are NUL-terminated there); they live as long as that payload. Encoders copy what they need
+ * into the ibWriter; NULL strings are written as "". Doubles use IB_UNSET_DOUBLE for "unset",
+ * ints IB_UNSET_INT (see ib_wire.h). Decimal quantities are doubles.
+ *
+ * Files: ib_client_enc.c (requests out), ib_client_dec.c (replies in),
+ *        ib_server_dec.c (requests in, for ib-sim), ib_server_enc.c (replies out, for ib-sim). */
+#ifndef IB_MSGS_H
+#define IB_MSGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ib_wire.h"
+
+/* ---- server versions (OFF-PY server_versions.py) --------------------------------------------- */
+enum {
+    IB_SV_MIN_CLIENT = 100,            /* handshake v100.. */
+    IB_SV_SYNT_REALTIME_BARS = 124,
+    IB_SV_MARKET_CAP_PRICE = 131,
+    IB_SV_LAST_LIQUIDITY = 136,
+    IB_SV_ORDER_CONTAINER = 145,
+    IB_SV_ENCODE_MSG_ASCII7 = 153,
+    IB_SV_DURATION = 158,
+    IB_SV_POST_TO_ATS = 160,
+    IB_SV_AUTO_CANCEL_PARENT = 162,
+    IB_SV_SIZE_RULES = 164,
+    IB_SV_ADVANCED_ORDER_REJECT = 166,
+    IB_SV_MANUAL_ORDER_TIME = 169,
+    IB_SV_PEGBEST_PEGMID_OFFSETS = 170,
+    IB_SV_BOND_ISSUERID = 176,
+    IB_SV_FA_PROFILE_DESUPPORT = 177,
+    IB_SV_TARGET = 176,                /* what ib-bridge asks for and requires (PROTOCOL.md §2.7) */
+};
+
+/* ---- message ids ------------------------------------------------------------------------------ */
+typedef enum ibRequestId {           /* client -> server */
+    IB_REQ_MKT_DATA = 1,
+    IB_REQ_CANCEL_MKT_DATA = 2,
+    IB_REQ_PLACE_ORDER = 3,
+    IB_REQ_CANCEL_ORDER = 4,
+    IB_REQ_OPEN_ORDERS = 5,
+    IB_REQ_ACCOUNT_UPDATES = 6,
+    IB_REQ_EXECUTIONS = 7,
+    IB_REQ_IDS = 8,
+    IB_REQ_CONTRACT_DETAILS = 9,
+    IB_REQ_AUTO_OPEN_ORDERS = 15,
+    IB_REQ_ALL_OPEN_ORDERS = 16,
+    IB_REQ_MANAGED_ACCTS = 17,
+    IB_REQ_HISTORICAL_DATA = 20,
+    IB_REQ_CANCEL_HISTORICAL_DATA = 25,
+    IB_REQ_CURRENT_TIME = 49,
+    IB_REQ_GLOBAL_CANCEL = 58,
+    IB_REQ_MARKET_DATA_TYPE = 59,
+    IB_REQ_POSITIONS = 61,
+    IB_REQ_ACCOUNT_SUMMARY = 62,
+    IB_REQ_CANCEL_ACCOUNT_SUMMARY = 63,
+    IB_REQ_CANCEL_POSITIONS = 64,
+    IB_REQ_START_API = 71,
+} ibRequestId;
+
+typedef enum ibReplyId {             /* server -> client */
+    IB_MSG_TICK_PRICE = 1,
+    IB_MSG_TICK_SIZE = 2,
+    IB_MSG_ORDER_STATUS = 3,
+    IB_MSG_ERROR = 4,
+    IB_MSG_OPEN_ORDER = 5,
+    IB_MSG_ACCOUNT_VALUE = 6,
+    IB_MSG_PORTFOLIO_VALUE = 7,
+    IB_MSG_ACCOUNT_TIME = 8,
+    IB_MSG_NEXT_VALID_ID = 9,
+    IB_MSG_CONTRACT_DATA = 10,
+    IB_MSG_EXEC_DETAILS = 11,
+    IB_MSG_MANAGED_ACCOUNTS = 15,
+    IB_MSG_HISTORICAL_DATA = 17,
+    IB_MSG_TICK_GENERIC = 45,
+    IB_MSG_TICK_STRING = 46,
+    IB_MSG_CURRENT_TIME = 49,
+    IB_MSG_CONTRACT_DATA_END = 52,
+    IB_MSG_OPEN_ORDER_END = 53,
+    IB_MSG_ACCOUNT_DOWNLOAD_END = 54,
+    IB_MSG_EXEC_DETAILS_END = 55,
+    IB_MSG_TICK_SNAPSHOT_END = 57,
+    IB_MSG_MARKET_DATA_TYPE = 58,
+    IB_MSG_COMMISSION_REPORT = 59,
+    IB_MSG_POSITION = 61,
+    IB_MSG_POSITION_END = 62,
+    IB_MSG_ACCOUNT_SUMMARY = 63,
+    IB_MSG_ACCOUNT_SUMMARY_END = 64,
+    IB_MSG_TICK_REQ_PARAMS = 81,
+    IB_MSG_HISTORICAL_DATA_UPDATE = 90,
+} ibReplyId;
+
+/* Tick types used by ib-bridge (OFF-PY ticktype.py). */
+enum {
+    IB_TICK_BID_SIZE = 0, IB_TICK_BID = 1, IB_TICK_ASK = 2, IB_TICK_ASK_SIZE = 3, IB_TICK_LAST = 4,
+    IB_TICK_LAST_SIZE = 5, IB_TICK_HIGH = 6, IB_TICK_LOW = 7, IB_TICK_VOLUME = 8, IB_TICK_CLOSE = 9,
+    IB_TICK_OPEN = 14, IB_TICK_LAST_TIMESTAMP = 45, IB_TICK_HALTED = 49,
+    IB_TICK_DELAYED_BID = 66, IB_TICK_DELAYED_ASK = 67, IB_TICK_DELAYED_LAST = 68,
+    IB_TICK_DELAYED_BID_SIZE = 69, IB_TICK_DELAYED_ASK_SIZE = 70, IB_TICK_DELAYED_LAST_SIZE = 71,
+    IB_TICK_DELAYED_HIGH = 72, IB_TICK_DELAYED_LOW = 73, IB_TICK_DELAYED_VOLUME = 74,
+    IB_TICK_DELAYED_CLOSE = 75, IB_TICK_DELAYED_OPEN = 76, IB_TICK_DELAYED_LAST_TIMESTAMP = 88,
+};
+
+/* ---- shared parts ----------------------------------------------------------------------------- */
+typedef struct ibContract {
+    int64_t con_id;                  /* 0 = unknown */
+    const char *symbol;
+    const char *sec_type;            /* STK, FUT, CASH, OPT, IND, ... */
+    const char *last_trade_date;     /* lastTradeDateOrContractMonth */
+    double strike;                   /* IB_UNSET_DOUBLE or 0 when not an option */
+    const char *right;
+    const char *multiplier;
+    const char *exchange;
+    const char *primary_exchange;
+    const char *currency;
+    const char *local_symbol;
+    const char *trading_class;
+    bool include_expired;            /* reqContractDetails / reqHistoricalData */
+    const char *sec_id_type;         /* reqContractDetails / placeOrder */
+    const char *sec_id;
+    const char *issuer_id;           /* reqContractDetails, sv >= 176 */
+} ibContract;
+
+typedef struct ibBar {
+    const char *date;                /* "yyyymmdd", "yyyymmdd  hh:mm:ss[ tz]" or epoch seconds */
+    double open, high, low, close;
+    double volume, wap;              /* Decimal; -1 for MIDPOINT/BID/ASK */
+    int64_t count;
+} ibBar;
+
+/* ================================================================================================
+ * Client -> server requests
+ * ============================================================================================== */
+typedef struct ibStartApi { int64_t client_id; const char *optional_capabilities; } ibStartApi;
+typedef struct ibReqIds { int64_t num_ids; } ibReqIds;
+typedef struct ibReqMarketDataType { int64_t market_data_type; } ibReqMarketDataType; /* 1..4 */
+
+typedef struct ibReqMktData {
+    int64_t req_id;
+    ibContract contract;
+    const char *generic_ticks;       /* "233,236" */
+    bool snapshot;
+    bool regulatory_snapshot;
+} ibReqMktData;
+
+typedef struct ibCancelById { int64_t req_id; } ibCancelById; /* cancelMktData, cancelHistoricalData,
+                                                                 cancelAccountSummary */
+typedef struct ibReqHistoricalData {
+    int64_t req_id;
+    ibContract contract;
+    const char *end_date_time;       /* "" = now */
+    const char *bar_size;            /* "5 mins" */
+    const char *duration;            /* "1 D" */
+    bool use_rth;
+    const char *what_to_show;        /* TRADES, MIDPOINT, BID, ASK, BID_ASK, ... */
+    int64_t format_date;             /* 1 or 2 */
+    bool keep_up_to_date;
+} ibReqHistoricalData;
+
+typedef struct ibReqContractDetails { int64_t req_id; ibContract contract; } ibReqContractDetails;
+
+/* The subset of IB's Order that ib-bridge sets; everything else goes out with the official
+ * client's defaults (PROTOCOL.md §3.3 table, middle column). */
+typedef struct ibOrder {
+    int64_t order_id;
+    const char *action;              /* BUY / SELL */
+    double total_qty;                /* Decimal */
+    const char *order_type;          /* MKT, LMT, STP, "STP LMT" */
+    double lmt_price;                /* IB_UNSET_DOUBLE when none */
+    double aux_price;                /* stop price for STP / STP LMT; IB_UNSET_DOUBLE when none */
+    const char *tif;                 /* DAY, GTC, IOC */
+    const char *oca_group;
+    const char *account;
+    const char *order_ref;           /* ib-bridge puts the client_order_id here */
+    bool transmit;                   /* default true */
+    int64_t parent_id;
+    bool outside_rth;
+    bool hidden;
+} ibOrder;
+
+typedef struct ibPlaceOrder { ibContract contract; ibOrder order; } ibPlaceOrder;
+typedef struct ibCancelOrder { int64_t order_id; const char *manual_cancel_time; } ibCancelOrder;
+
+typedef struct ibReqExecutions {
+    int64_t req_id;
+    int64_t client_id;               /* filter; 0 = all */
+    const char *account;
+    const char *time;                /* "yyyymmdd hh:mm:ss" or "" */
+    const char *symbol, *sec_type, *exchange, *side;
+} ibReqExecutions;
+
+typedef struct ibReqAccountSummary { int64_t req_id; const char *group; const char *tags; } ibReqAccountSummary;
+typedef struct ibReqAccountUpdates { bool subscribe; const char *account; } ibReqAccountUpdates;
+
+typedef struct ibRequest {
+    ibRequestId id;
+    union {
+        ibStartApi start_api;                    /* IB_REQ_START_API */
+        ibReqIds req_ids;                        /* IB_REQ_IDS */
+        ibReqMarketDataType market_data_type;    /* IB_REQ_MARKET_DATA_TYPE */
+        ibReqMktData mkt_data;                   /* IB_REQ_MKT_DATA */
+        ibCancelById cancel;                     /* CANCEL_MKT_DATA / CANCEL_HISTORICAL_DATA /
+                                                    CANCEL_ACCOUNT_SUMMARY */
+        ibReqHistoricalData historical;          /* IB_REQ_HISTORICAL_DATA */
+        ibReqContractDetails contract_details;   /* IB_REQ_CONTRACT_DETAILS */
+        ibPlaceOrder place_order;                /* IB_REQ_PLACE_ORDER */
+        ibCancelOrder cancel_order;              /* IB_REQ_CANCEL_ORDER */
+        ibReqExecutions executions;              /* IB_REQ_EXECUTIONS */
+        ibReqAccountSummary account_summary;     /* IB_REQ_ACCOUNT_SUMMARY */
+        ibReqAccountUpdates account_updates;     /* IB_REQ_ACCOUNT_UPDATES */
+        bool auto_bind;                          /* IB_REQ_AUTO_OPEN_ORDERS */
+        /* no body: CURRENT_TIME, OPEN_ORDERS, ALL_OPEN_ORDERS, MANAGED_ACCTS, POSITIONS,
+           CANCEL_POSITIONS, GLOBAL_CANCEL */
+    } u;
+} ibRequest;
+
+/* Initialises a request with the official client's defaults (contract strike unset, order
+ * transmit = true, prices unset, format_date = 1 ...). Always call before filling fields. */
+void ibRequest_Init(ibRequest *req, ibRequestId id);
+
+/* Appends one framed request at server version `sv`. IBB_ERR_INVALID_ARG for an id this codec
+ * does not encode or a missing required field; IBB_ERR_UNSUPPORTED_VERSION when sv < 100. */
+ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req);
+
+/* ib-sim side: decodes one client payload. The startApi payload and every other one; the
+ * handshake text is parsed with ib_parseVersionRange. IBB_ERR_UNKNOWN_MSG for ids this codec does
+ * not decode (req->id is still set); IBB_ERR_TRAILING when fields are left over. */
+ibbStatus ib_decodeRequest(int sv, const char *payload, size_t len, ibRequest *req);
+
+/* ================================================================================================
+ * Server -> client replies
+ * ============================================================================================== */
+typedef struct ibServerVersion { int64_t server_version; const char *connection_time; } ibServerVersion;
+
+typedef struct ibTickPrice { int64_t req_id; int64_t tick_type; double price; double size; int64_t attr_mask; } ibTickPrice;
+typedef struct ibTickSize { int64_t req_id; int64_t tick_type; double size; } ibTickSize;
+typedef struct ibTickString { int64_t req_id; int64_t tick_type; const char *value; } ibTickString;
+typedef struct ibTickGeneric { int64_t req_id; int64_t tick_type; double value; } ibTickGeneric;
+typedef struct ibTickReqParams { int64_t req_id; double min_tick; const char *bbo_exchange; int64_t snapshot_permissions; } ibTickReqParams;
+typedef struct ibMarketDataType { int64_t req_id; int64_t market_data_type; } ibMarketDataType;
+typedef struct ibReqIdOnly { int64_t req_id; } ibReqIdOnly;   /* tickSnapshotEnd, contractDataEnd,
+                                                                 execDetailsEnd, accountSummaryEnd */
+
+typedef struct ibHistoricalData {
+    int64_t req_id;
+    const char *start, *end;
+    int bar_count;
+    /* Bars: validated by the decoder, read with ibHistoricalData_NextBar (no allocation). */
+    ibReader bars_reader;
+} ibHistoricalData;
+/* Reads the next bar; false when all bar_count bars were read. Encoding side: see ibReplyBars. */
+bool ibHistoricalData_NextBar(ibHistoricalData *h, ibBar *bar);
+
+typedef struct ibHistoricalDataUpdate { int64_t req_id; int64_t bar_count; ibBar bar; } ibHistoricalDataUpdate;
+
+typedef struct ibContractData {
+    int64_t req_id;
+    ibContract contract;             /* symbol, sec_type, last_trade_date, strike, right, exchange,
+                                        currency, local_symbol, trading_class, con_id, multiplier,
+                                        primary_exchange */
+    const char *market_name;
+    double min_tick;
+    const char *order_types;
+    const char *valid_exchanges;
+    int64_t price_magnifier;
+    int64_t under_con_id;
+    const char *long_name;           /* may be \uXXXX-escaped (sv >= 153) */
+    const char *contract_month;
+    const char *industry, *category, *subcategory;
+    const char *time_zone_id;
+    const char *trading_hours;
+    const char *liquid_hours;
+    const char *ev_rule;
+    double ev_multiplier;
+    int sec_id_count;                /* the {tag, value} pairs are skipped by the decoder */
+    int64_t agg_group;
+    const char *under_symbol, *under_sec_type;
+    const char *market_rule_ids;
+    const char *real_expiration_date;
+    const char *stock_type;
+    double min_size, size_increment, suggested_size_increment;
+} ibContractData;
+
+typedef struct ibNextValidId { int64_t order_id; } ibNextValidId;
+typedef struct ibManagedAccounts { const char *accounts; } ibManagedAccounts; /* "DU1,DU2," */
+typedef struct ibCurrentTime { int64_t time; } ibCurrentTime;
+
+typedef struct ibOrderStatus {
+    int64_t order_id;
+    const char *status;              /* PreSubmitted, Submitted, Filled, Cancelled, Inactive, ... */
+    double filled, remaining;        /* Decimal */
+    double avg_fill_price;
+    int64_t perm_id;
+    int64_t parent_id;
+    double last_fill_price;
+    int64_t client_id;
+    const char *why_held;
+    double mkt_cap_price;
+} ibOrderStatus;
+
+/* openOrder: every field is consumed by the decoder; these are the ones a bridge keeps. */
+typedef struct ibOpenOrder {
+    ibContract contract;             /* con_id .. trading_class (no primary_exchange on the wire) */
+    ibOrder order;                   /* order_id, action, total_qty, order_type, lmt/aux price, tif,
+                                        oca_group, account, order_ref, outside_rth, hidden,
+                                        parent_id */
+    int64_t client_id;
+    int64_t perm_id;
+    const char *status;              /* orderState.status */
+    double commission;               /* orderState commission; IB_UNSET_DOUBLE when unset */
+    double min_commission, max_commission;
+    const char *commission_currency;
+    const char *warning_text;
+} ibOpenOrder;
+
+typedef struct ibExecDetails {
+    int64_t req_id;                  /* -1 for live fills */
+    int64_t order_id;
+    ibContract contract;             /* con_id, symbol, sec_type, last_trade_date, strike, right,
+                                        multiplier, exchange, currency, local_symbol, trading_class */
+    const char *exec_id;
+    const char *time;                /* "yyyymmdd  hh:mm:ss[ tz]" */
+    const char *account;
+    const char *exchange;
+    const char *side;                /* BOT / SLD */
+    double shares;                   /* Decimal */
+    double price;
+    int64_t perm_id;
+    int64_t client_id;
+    int64_t liquidation;
+    double cum_qty;                  /* Decimal */
+    double avg_price;
+    const char *order_ref;
+    const char *ev_rule;
+    double ev_multiplier;
+    const char *model_code;
+    int64_t last_liquidity;
+} ibExecDetails;
+
+typedef struct ibCommissionReport {
+    const char *exec_id;
+    double commission;
+    const char *currency;
+    double realized_pnl;             /* IB_UNSET_DOUBLE when unset */
+    double yield;
+    int64_t yield_redemption_date;
+} ibCommissionReport;
+
+typedef struct ibPosition { const char *account; ibContract contract; double position; double avg_cost; } ibPosition;
+typedef struct ibAccountSummary { int64_t req_id; const char *account, *tag, *value, *currency; } ibAccountSummary;
+typedef struct ibAccountValue { const char *key, *value, *currency, *account; } ibAccountValue;
+typedef struct ibPortfolioValue {
+    ibContract contract;             /* con_id, symbol, sec_type, last_trade_date, strike, right,
+                                        multiplier, primary_exchange, currency, local_symbol,
+                                        trading_class (no exchange on the wire) */
+    double position, market_price, market_value, average_cost, unrealized_pnl, realized_pnl;
+    const char *account;
+} ibPortfolioValue;
+typedef struct ibAccountTime { const char *time; } ibAccountTime;
+typedef struct ibAccountDownloadEnd { const char *account; } ibAccountDownloadEnd;
+
+typedef struct ibError {
+    int64_t id;                      /* -1 for notices, else reqId / orderId */
+    int64_t code;
+    const char *message;             /* as sent (may hold \uXXXX escapes) */
+    const char *advanced_order_reject_json; /* sv >= 166 */
+    int64_t error_time_ms;           /* sv >= 194; 0 otherwise */
+} ibError;
+
+typedef struct ibReply {
+    ibReplyId id;
+    union {
+        ibTickPrice tick_price;
+        ibTickSize tick_size;
+        ibTickString tick_string;
+        ibTickGeneric tick_generic;
+        ibTickReqParams tick_req_params;
+        ibMarketDataType market_data_type;
+        ibReqIdOnly end;                         /* TICK_SNAPSHOT_END, CONTRACT_DATA_END,
+                                                    EXEC_DETAILS_END, ACCOUNT_SUMMARY_END */
+        ibHistoricalData historical;
+        ibHistoricalDataUpdate historical_update;
+        ibContractData contract_data;
+        ibNextValidId next_valid_id;
+        ibManagedAccounts managed_accounts;
+        ibCurrentTime current_time;
+        ibOrderStatus order_status;
+        ibOpenOrder open_order;
+        ibExecDetails exec_details;
+        ibCommissionReport commission;
+        ibPosition position;
+        ibAccountSummary account_summary;
+        ibAccountValue account_value;
+        ibPortfolioValue portfolio;
+        ibAccountTime account_time;
+        ibAccountDownloadEnd account_download_end;
+        ibError error;
+        /* no body: OPEN_ORDER_END, POSITION_END */
+    } u;
+} ibReply;
+
+/* Decodes the first server frame (serverVersion, connectionTime). IBB_ERR_PROTOCOL when it does
+ * not hold exactly two fields or the version is not a number. */
+ibbStatus ib_decodeServerVersion(const char *payload, size_t len, ibServerVersion *out);
+
+/* Decodes one server payload at server version sv. Every field must be consumed:
+ * IBB_ERR_TRAILING when fields are left, IBB_ERR_TRUNCATED / IBB_ERR_BAD_NUMBER /
+ * IBB_ERR_PROTOCOL (absurd counts) on malformed input, IBB_ERR_UNKNOWN_MSG for ids this codec
+ * does not decode (reply->id is still set so the caller can count and skip it). */
+ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply);
+
+/* ib-sim side: the server's version reply, "<sv>\0<time>\0" framed. */
+ibbStatus ib_encodeServerVersion(ibWriter *w, const ibServerVersion *sv);
+
+/* ib-sim side: appends one framed reply at server version sv, in the layout and with the
+ * message versions a gateway sends (PROTOCOL.md §3, §6). Historical data bars come from
+ * `bars` (count = reply->u.historical.bar_count) and may be NULL otherwise. */
+ibbStatus ib_encodeReply(ibWriter *w, int sv, const ibReply *reply, const ibBar *bars);
+
+/* Name of a reply / request id for logs and counters ("tickPrice", "placeOrder"); "unknown". */
+const char *ib_replyName(int id);
+const char *ib_requestName(int id);
+
+#endif
