@@ -1,0 +1,775 @@
+/* ib_client_dec.c — server -> client replies (PROTOCOL.md §2.1, §3), text protocol 100 <= sv <= 200.
+ *
+ * Each decoder reads its message strictly in sequence, exactly as the official Python decoder
+ * 10.41.1 does at the given sv (gates written `if (sv >= X)`), then demands that no field is left
+ * (IBB_ERR_TRAILING). The reader's sticky error means a decoder reads everything and checks once.
+ * Decoded strings point into the caller's payload and live as long as it does. Repeated blocks
+ * are bounded with ibReader_Count, so an absurd count is an error, never an allocation. */
+#include <string.h>
+
+#include "ib_msgs.h"
+
+/* Server-version gates used here beyond those in ib_msgs.h (OFF-PY server_versions.py). */
+enum {
+    SV_PEGGED_TO_BENCHMARK = 102,
+    SV_MODELS_SUPPORT = 103,
+    SV_SOFT_DOLLAR_TIER = 106,
+    SV_MD_SIZE_MULTIPLIER = 110,
+    SV_CASH_QTY = 111,
+    SV_AGG_GROUP = 121,
+    SV_UNDERLYING_INFO = 122,
+    SV_MARKET_RULES = 126,
+    SV_REAL_EXPIRATION_DATE = 134,
+    SV_AUTO_PRICE_FOR_HEDGE = 141,
+    SV_WHAT_IF_EXT_FIELDS = 142,
+    SV_D_PEG_ORDERS = 148,
+    SV_PRICE_MGMT_ALGO = 151,
+    SV_STOCK_TYPE = 152,
+    SV_FRACTIONAL_SIZE_SUPPORT = 163,
+    SV_PENDING_PRICE_REVISION = 178,
+    SV_FUND_DATA_FIELDS = 179,
+    SV_LAST_TRADE_DATE = 182,
+    SV_CUSTOMER_ACCOUNT = 183,
+    SV_PROFESSIONAL_CUSTOMER = 184,
+    SV_BOND_ACCRUED_INTEREST = 185,
+    SV_INELIGIBILITY_REASONS = 186,
+    SV_INCLUDE_OVERNIGHT = 189,
+    SV_CME_TAGGING_FIELDS_IN_OPEN_ORDER = 193,
+    SV_ERROR_TIME = 194,
+    SV_FULL_ORDER_PREVIEW_FIELDS = 195,
+    SV_HISTORICAL_DATA_END = 196,
+    SV_SUBMITTER = 198,
+    SV_IMBALANCE_ONLY = 199,
+    SV_PROTOBUF = 201,
+};
+
+/* Bounds for repeated blocks (far above anything TWS sends; ibReader_Count also bounds them by
+ * the fields actually present). */
+#define MAX_BARS 1000000
+#define MAX_ITEMS 1000
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+#define R_STR(r) ibReader_Str(r)
+#define R_INT(r) ibReader_Int(r)
+#define R_BOOL(r) ibReader_Bool(r)
+#define R_DBL(r) ibReader_Double(r)
+#define R_DBLMAX(r) ibReader_DoubleMax(r)
+#define R_DEC(r) ibReader_Decimal(r)
+
+/* Reads the legacy version field and returns it (0 on error). */
+static int64_t version(ibReader *r) { return ibReader_Int(r); }
+
+static ibbStatus finish(ibReader *r)
+{
+    if (r->err != IBB_OK)
+        return r->err;
+    if (!ibReader_AtEnd(r)) {
+        ibReader_Fail(r, IBB_ERR_TRAILING);
+        return IBB_ERR_TRAILING;
+    }
+    return IBB_OK;
+}
+
+static void contract_init(ibContract *c)
+{
+    memset(c, 0, sizeof *c);
+    c->strike = IB_UNSET_DOUBLE;
+}
+
+/* ---- handshake -------------------------------------------------------------------------------- */
+ibbStatus ib_decodeServerVersion(const char *payload, size_t len, ibServerVersion *out)
+{
+    if (!payload || !out)
+        return IBB_ERR_INVALID_ARG;
+    ibReader r;
+    ibReader_Init(&r, payload, len);
+    if (r.err != IBB_OK)
+        return IBB_ERR_PROTOCOL;
+    if (ibReader_Remaining(&r) != 2 || payload[0] == '\0')
+        return IBB_ERR_PROTOCOL;
+    out->server_version = R_INT(&r);
+    out->connection_time = R_STR(&r);
+    if (r.err != IBB_OK)
+        return IBB_ERR_PROTOCOL;
+    return IBB_OK;
+}
+
+/* ---- market data ------------------------------------------------------------------------------ */
+static void dec_tick_price(ibReader *r, ibTickPrice *t)
+{
+    version(r);
+    t->req_id = R_INT(r);
+    t->tick_type = R_INT(r);
+    t->price = R_DBL(r);
+    t->size = R_DEC(r);
+    t->attr_mask = R_INT(r);
+}
+
+static void dec_tick_size(ibReader *r, ibTickSize *t)
+{
+    version(r);
+    t->req_id = R_INT(r);
+    t->tick_type = R_INT(r);
+    t->size = R_DEC(r);
+}
+
+static void dec_tick_string(ibReader *r, ibTickString *t)
+{
+    version(r);
+    t->req_id = R_INT(r);
+    t->tick_type = R_INT(r);
+    t->value = R_STR(r);
+}
+
+static void dec_tick_generic(ibReader *r, ibTickGeneric *t)
+{
+    version(r);
+    t->req_id = R_INT(r);
+    t->tick_type = R_INT(r);
+    t->value = R_DBL(r);
+}
+
+static void dec_tick_req_params(ibReader *r, ibTickReqParams *t)
+{
+    t->req_id = R_INT(r);
+    t->min_tick = R_DBL(r);
+    t->bbo_exchange = R_STR(r);
+    t->snapshot_permissions = R_INT(r);
+}
+
+/* ---- historical ------------------------------------------------------------------------------- */
+static void read_bar(ibReader *r, ibBar *b)
+{
+    b->date = R_STR(r);
+    b->open = R_DBL(r);
+    b->high = R_DBL(r);
+    b->low = R_DBL(r);
+    b->close = R_DBL(r);
+    b->volume = R_DEC(r);
+    b->wap = R_DEC(r);
+    b->count = R_INT(r);
+}
+
+static ibbStatus dec_historical(ibReader *r, int sv, ibHistoricalData *h)
+{
+    /* sv < 124 carries a version field and a per-bar hasGaps field; ib-bridge never negotiates
+     * that low, and ibHistoricalData_NextBar reads the 8-field bar of 124 <= sv. */
+    if (sv < IB_SV_SYNT_REALTIME_BARS)
+        return IBB_ERR_UNSUPPORTED_VERSION;
+    h->req_id = R_INT(r);
+    h->start = "";
+    h->end = "";
+    if (sv < SV_HISTORICAL_DATA_END) {
+        h->start = R_STR(r);
+        h->end = R_STR(r);
+    }
+    h->bar_count = ibReader_Count(r, MAX_BARS, 8);
+    if (r->err != IBB_OK)
+        return r->err;
+    /* The bars are the rest of the payload: validate them all now, hand out a reader over them. */
+    const char *bars_start = r->p;
+    ibBar bar;
+    for (int i = 0; i < h->bar_count && r->err == IBB_OK; i++)
+        read_bar(r, &bar);
+    ibbStatus st = finish(r);
+    if (st != IBB_OK)
+        return st;
+    if (h->bar_count == 0) {
+        /* An empty reader: "\0" would count as a field, so point it at nothing. */
+        h->bars_reader.p = h->bars_reader.end = r->end;
+        h->bars_reader.index = 0;
+        h->bars_reader.err = IBB_OK;
+        h->bars_reader.err_index = -1;
+    } else {
+        ibReader_Init(&h->bars_reader, bars_start, (size_t)(r->end - bars_start));
+    }
+    return IBB_OK;
+}
+
+bool ibHistoricalData_NextBar(ibHistoricalData *h, ibBar *bar)
+{
+    if (!h || !bar || h->bars_reader.err != IBB_OK || ibReader_AtEnd(&h->bars_reader))
+        return false;
+    if (h->bars_reader.index >= h->bar_count * 8)
+        return false;
+    read_bar(&h->bars_reader, bar);
+    return h->bars_reader.err == IBB_OK;
+}
+
+static void dec_historical_update(ibReader *r, ibHistoricalDataUpdate *u)
+{
+    u->req_id = R_INT(r);
+    u->bar_count = R_INT(r);
+    u->bar.count = u->bar_count;
+    u->bar.date = R_STR(r);
+    u->bar.open = R_DBL(r);          /* official order: open, close, high, low, WAP, volume */
+    u->bar.close = R_DBL(r);
+    u->bar.high = R_DBL(r);
+    u->bar.low = R_DBL(r);
+    u->bar.wap = R_DEC(r);
+    u->bar.volume = R_DEC(r);
+}
+
+/* ---- contract details ------------------------------------------------------------------------- */
+static void dec_contract_data(ibReader *r, int sv, ibContractData *d)
+{
+    ibContract *c = &d->contract;
+    contract_init(c);
+    int64_t ver = 8;
+    if (sv < IB_SV_SIZE_RULES)
+        ver = version(r);
+    d->req_id = -1;
+    if (ver >= 3)
+        d->req_id = R_INT(r);
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    if (sv >= SV_LAST_TRADE_DATE)
+        R_STR(r);                      /* lastTradeDate */
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    d->market_name = R_STR(r);
+    c->trading_class = R_STR(r);
+    c->con_id = R_INT(r);
+    d->min_tick = R_DBL(r);
+    if (sv >= SV_MD_SIZE_MULTIPLIER && sv < IB_SV_SIZE_RULES)
+        R_INT(r);                      /* mdSizeMultiplier */
+    c->multiplier = R_STR(r);
+    d->order_types = R_STR(r);
+    d->valid_exchanges = R_STR(r);
+    d->price_magnifier = R_INT(r);
+    d->under_con_id = R_INT(r);
+    d->long_name = R_STR(r);
+    c->primary_exchange = R_STR(r);
+    d->contract_month = R_STR(r);
+    d->industry = R_STR(r);
+    d->category = R_STR(r);
+    d->subcategory = R_STR(r);
+    d->time_zone_id = R_STR(r);
+    d->trading_hours = R_STR(r);
+    d->liquid_hours = R_STR(r);
+    d->ev_rule = "";
+    d->ev_multiplier = 0;
+    if (ver >= 8) {
+        d->ev_rule = R_STR(r);
+        d->ev_multiplier = R_DBL(r);
+    }
+    d->sec_id_count = 0;
+    if (ver >= 7) {
+        d->sec_id_count = ibReader_Count(r, MAX_ITEMS, 2);
+        ibReader_Skip(r, 2 * d->sec_id_count);
+    }
+    d->agg_group = IB_UNSET_INT;
+    d->under_symbol = d->under_sec_type = d->market_rule_ids = "";
+    d->real_expiration_date = d->stock_type = "";
+    if (sv >= SV_AGG_GROUP)
+        d->agg_group = ibReader_IntMax(r);
+    if (sv >= SV_UNDERLYING_INFO) {
+        d->under_symbol = R_STR(r);
+        d->under_sec_type = R_STR(r);
+    }
+    if (sv >= SV_MARKET_RULES)
+        d->market_rule_ids = R_STR(r);
+    if (sv >= SV_REAL_EXPIRATION_DATE)
+        d->real_expiration_date = R_STR(r);
+    if (sv >= SV_STOCK_TYPE)
+        d->stock_type = R_STR(r);
+    d->min_size = d->size_increment = d->suggested_size_increment = IB_UNSET_DOUBLE;
+    if (sv >= SV_FRACTIONAL_SIZE_SUPPORT && sv < IB_SV_SIZE_RULES)
+        R_DEC(r);                      /* sizeMinTick */
+    if (sv >= IB_SV_SIZE_RULES) {
+        d->min_size = R_DEC(r);
+        d->size_increment = R_DEC(r);
+        d->suggested_size_increment = R_DEC(r);
+    }
+    if (sv >= SV_FUND_DATA_FIELDS && c->sec_type && strcmp(c->sec_type, "FUND") == 0)
+        ibReader_Skip(r, 17);          /* fund name .. fund asset type */
+    if (sv >= SV_INELIGIBILITY_REASONS) {
+        int n = ibReader_Count(r, MAX_ITEMS, 2);
+        ibReader_Skip(r, 2 * n);
+    }
+}
+
+/* ---- orders ----------------------------------------------------------------------------------- */
+static void dec_order_status(ibReader *r, int sv, ibOrderStatus *s)
+{
+    if (sv < IB_SV_MARKET_CAP_PRICE)
+        version(r);
+    s->order_id = R_INT(r);
+    s->status = R_STR(r);
+    s->filled = R_DEC(r);
+    s->remaining = R_DEC(r);
+    s->avg_fill_price = R_DBL(r);
+    s->perm_id = R_INT(r);
+    s->parent_id = R_INT(r);
+    s->last_fill_price = R_DBL(r);
+    s->client_id = R_INT(r);
+    s->why_held = R_STR(r);
+    s->mkt_cap_price = IB_UNSET_DOUBLE;
+    if (sv >= IB_SV_MARKET_CAP_PRICE)
+        s->mkt_cap_price = R_DBL(r);
+}
+
+/* One order condition (OFF-PY order_condition.py): type, conjunction "a"/"o", then an operator
+ * condition's isMore + value, a contract condition's conId + exchange, a price condition's
+ * triggerMethod; an execution condition is secType, exchange, symbol. */
+static void skip_condition(ibReader *r)
+{
+    int64_t type = R_INT(r);
+    R_STR(r);                          /* conjunction */
+    switch (type) {
+    case 1: ibReader_Skip(r, 5); break; /* price: isMore, price, conId, exchange, triggerMethod */
+    case 3:                             /* time: isMore, time */
+    case 4: ibReader_Skip(r, 2); break; /* margin: isMore, percent */
+    case 5: ibReader_Skip(r, 3); break; /* execution: secType, exchange, symbol */
+    case 6:                             /* volume: isMore, volume, conId, exchange */
+    case 7: ibReader_Skip(r, 4); break; /* percent change: isMore, changePercent, conId, exchange */
+    default:
+        ibReader_Fail(r, IBB_ERR_PROTOCOL);
+        break;
+    }
+}
+
+/* openOrder, every field in the official order (PROTOCOL.md §3.3, #n = row of the sv 173 table). */
+static void dec_open_order_contract(ibReader *r, ibOpenOrder *o)
+{
+    ibContract *c = &o->contract;
+    ibOrder *od = &o->order;
+    od->order_id = R_INT(r);           /* 1 */
+    c->con_id = R_INT(r);              /* 2 */
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->multiplier = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    c->trading_class = R_STR(r);       /* 12 */
+    od->action = R_STR(r);             /* 13 */
+    od->total_qty = R_DEC(r);
+    od->order_type = R_STR(r);
+    od->lmt_price = R_DBLMAX(r);
+    od->aux_price = R_DBLMAX(r);
+    od->tif = R_STR(r);
+    od->oca_group = R_STR(r);
+    od->account = R_STR(r);            /* 20 */
+    R_STR(r);                          /* 21 openClose */
+    R_INT(r);                          /* 22 origin */
+    od->order_ref = R_STR(r);          /* 23 */
+    o->client_id = R_INT(r);           /* 24 */
+    o->perm_id = R_INT(r);             /* 25 */
+    od->outside_rth = R_BOOL(r);       /* 26 */
+    od->hidden = R_BOOL(r);            /* 27 */
+}
+
+static void dec_open_order_middle(ibReader *r, int sv, ibOpenOrder *o)
+{
+    R_DBL(r);                          /* 28 discretionaryAmt */
+    R_STR(r);                          /* 29 goodAfterTime */
+    R_STR(r);                          /* 30 sharesAllocation */
+    ibReader_Skip(r, 3);               /* 31-33 faGroup, faMethod, faPercentage */
+    if (sv < IB_SV_FA_PROFILE_DESUPPORT)
+        R_STR(r);                      /* 34 faProfile */
+    if (sv >= SV_MODELS_SUPPORT)
+        R_STR(r);                      /* 35 modelCode */
+    R_STR(r);                          /* 36 goodTillDate */
+    R_STR(r);                          /* 37 rule80A */
+    R_DBLMAX(r);                       /* 38 percentOffset */
+    R_STR(r);                          /* 39 settlingFirm */
+    R_INT(r);                          /* 40 shortSaleSlot */
+    R_STR(r);                          /* 41 designatedLocation */
+    R_INT(r);                          /* 42 exemptCode */
+    R_INT(r);                          /* 43 auctionStrategy */
+    for (int i = 0; i < 5; i++)
+        R_DBLMAX(r);                   /* 44-48 startingPrice .. stockRangeUpper */
+    ibReader_IntMax(r);                /* 49 displaySize */
+    R_BOOL(r);                         /* 50 blockOrder */
+    R_BOOL(r);                         /* 51 sweepToFill */
+    R_BOOL(r);                         /* 52 allOrNone */
+    ibReader_IntMax(r);                /* 53 minQty */
+    R_INT(r);                          /* 54 ocaType */
+    R_BOOL(r);                         /* 55 eTradeOnly */
+    R_BOOL(r);                         /* 56 firmQuoteOnly */
+    R_DBLMAX(r);                       /* 57 nbboPriceCap */
+    o->order.parent_id = R_INT(r);     /* 58 */
+    R_INT(r);                          /* 59 triggerMethod */
+    R_DBLMAX(r);                       /* 60 volatility */
+    R_INT(r);                          /* 61 volatilityType */
+    const char *dn_type = R_STR(r);    /* 62 deltaNeutralOrderType: TWS sends "None" */
+    R_DBLMAX(r);                       /* 63 deltaNeutralAuxPrice */
+    if (*dn_type != '\0') {
+        R_INT(r);                      /* 64 deltaNeutralConId */
+        ibReader_Skip(r, 4);           /* 65-68 settlingFirm, clearingAccount, clearingIntent, openClose */
+        R_BOOL(r);                     /* 69 shortSale */
+        R_INT(r);                      /* 70 shortSaleSlot */
+        R_STR(r);                      /* 71 designatedLocation */
+    }
+    R_BOOL(r);                         /* 72 continuousUpdate */
+    ibReader_IntMax(r);                /* 73 referencePriceType */
+    R_DBLMAX(r);                       /* 74 trailStopPrice */
+    R_DBLMAX(r);                       /* 75 trailingPercent */
+    R_DBLMAX(r);                       /* 76 basisPoints */
+    ibReader_IntMax(r);                /* 77 basisPointsType */
+    R_STR(r);                          /* 78 comboLegsDescrip */
+    int legs = ibReader_Count(r, MAX_ITEMS, 8);
+    ibReader_Skip(r, 8 * legs);        /* conId, ratio, action, exchange, openClose, ssSlot, dLoc, exempt */
+    int order_legs = ibReader_Count(r, MAX_ITEMS, 1);
+    ibReader_Skip(r, order_legs);      /* price */
+    int smart = ibReader_Count(r, MAX_ITEMS, 2);
+    ibReader_Skip(r, 2 * smart);       /* tag, value */
+    ibReader_IntMax(r);                /* 82 scaleInitLevelSize */
+    ibReader_IntMax(r);                /* 83 scaleSubsLevelSize */
+    double incr = R_DBLMAX(r);         /* 84 scalePriceIncrement */
+    if (incr > 0.0 && !ib_isUnsetDouble(incr))
+        ibReader_Skip(r, 7);           /* adjustValue, adjustInterval, profitOffset, autoReset,
+                                          initPosition, initFillQty, randomPercent */
+    const char *hedge = R_STR(r);      /* 85 hedgeType */
+    if (*hedge != '\0')
+        R_STR(r);                      /* hedgeParam */
+    R_BOOL(r);                         /* 86 optOutSmartRouting */
+    R_STR(r);                          /* 87 clearingAccount */
+    R_STR(r);                          /* 88 clearingIntent */
+    R_BOOL(r);                         /* 89 notHeld */
+    if (R_BOOL(r))                     /* 90 deltaNeutralContract */
+        ibReader_Skip(r, 3);           /* conId, delta, price */
+    const char *algo = R_STR(r);       /* 91 algoStrategy */
+    if (*algo != '\0') {
+        int n = ibReader_Count(r, MAX_ITEMS, 2);
+        ibReader_Skip(r, 2 * n);
+    }
+    R_BOOL(r);                         /* 92 solicited */
+}
+
+static void dec_open_order_state(ibReader *r, int sv, ibOpenOrder *o)
+{
+    R_BOOL(r);                         /* 93 whatIf */
+    o->status = R_STR(r);              /* 94 */
+    if (sv >= SV_WHAT_IF_EXT_FIELDS)
+        ibReader_Skip(r, 6);           /* 95-100 margin before / change */
+    ibReader_Skip(r, 3);               /* 101-103 margin after */
+    o->commission = R_DBLMAX(r);       /* 104 */
+    o->min_commission = R_DBLMAX(r);
+    o->max_commission = R_DBLMAX(r);
+    o->commission_currency = R_STR(r); /* 107 */
+    if (sv >= SV_FULL_ORDER_PREVIEW_FIELDS) {
+        R_STR(r);                      /* marginCurrency */
+        ibReader_Skip(r, 9);           /* the OutsideRTH margin doubles */
+        R_DBLMAX(r);                   /* suggestedSize */
+        R_STR(r);                      /* rejectReason */
+        int n = ibReader_Count(r, MAX_ITEMS, 7);
+        ibReader_Skip(r, 7 * n);       /* order allocations */
+    }
+    o->warning_text = R_STR(r);        /* 108 */
+}
+
+static void dec_open_order_tail(ibReader *r, int sv, ibOpenOrder *o)
+{
+    R_BOOL(r);                         /* 109 randomizeSize */
+    R_BOOL(r);                         /* 110 randomizePrice */
+    if (sv >= SV_PEGGED_TO_BENCHMARK) {
+        const char *t = o->order.order_type;
+        if (t && (strcmp(t, "PEG BENCH") == 0 || strcmp(t, "PEGBENCH") == 0))
+            ibReader_Skip(r, 5);       /* referenceContractId .. referenceExchangeId */
+        int n = ibReader_Count(r, MAX_ITEMS, 4); /* 111 conditions */
+        for (int i = 0; i < n && r->err == IBB_OK; i++)
+            skip_condition(r);
+        if (n > 0)
+            ibReader_Skip(r, 2);       /* conditionsIgnoreRth, conditionsCancelOrder */
+        R_STR(r);                      /* 112 adjustedOrderType */
+        R_DBLMAX(r);                   /* 113 triggerPrice */
+        R_DBLMAX(r);                   /* 114 trailStopPrice */
+        R_DBLMAX(r);                   /* 115 lmtPriceOffset */
+        R_DBLMAX(r);                   /* 116 adjustedStopPrice */
+        R_DBLMAX(r);                   /* 117 adjustedStopLimitPrice */
+        R_DBLMAX(r);                   /* 118 adjustedTrailingAmount */
+        R_INT(r);                      /* 119 adjustableTrailingUnit */
+    }
+    if (sv >= SV_SOFT_DOLLAR_TIER)
+        ibReader_Skip(r, 3);           /* 120-122 softDollarTier name, value, displayName */
+    if (sv >= SV_CASH_QTY)
+        R_DBLMAX(r);                   /* 123 cashQty */
+    if (sv >= SV_AUTO_PRICE_FOR_HEDGE)
+        R_BOOL(r);                     /* 124 dontUseAutoPriceForHedge */
+    if (sv >= IB_SV_ORDER_CONTAINER)
+        R_BOOL(r);                     /* 125 isOmsContainer */
+    if (sv >= SV_D_PEG_ORDERS)
+        R_BOOL(r);                     /* 126 discretionaryUpToLimitPrice */
+    if (sv >= SV_PRICE_MGMT_ALGO)
+        R_BOOL(r);                     /* 127 usePriceMgmtAlgo */
+    if (sv >= IB_SV_DURATION)
+        ibReader_IntMax(r);            /* 128 duration */
+    if (sv >= IB_SV_POST_TO_ATS)
+        ibReader_IntMax(r);            /* 129 postToAts */
+    if (sv >= IB_SV_AUTO_CANCEL_PARENT)
+        R_BOOL(r);                     /* 130 autoCancelParent */
+    if (sv >= IB_SV_PEGBEST_PEGMID_OFFSETS) {
+        ibReader_IntMax(r);            /* 131 minTradeQty */
+        ibReader_IntMax(r);            /* 132 minCompeteSize */
+        R_DBLMAX(r);                   /* 133 competeAgainstBestOffset */
+        R_DBLMAX(r);                   /* 134 midOffsetAtWhole */
+        R_DBLMAX(r);                   /* 135 midOffsetAtHalf */
+    }
+    if (sv >= SV_CUSTOMER_ACCOUNT)
+        R_STR(r);                      /* customerAccount */
+    if (sv >= SV_PROFESSIONAL_CUSTOMER)
+        R_BOOL(r);                     /* professionalCustomer */
+    if (sv >= SV_BOND_ACCRUED_INTEREST)
+        R_STR(r);                      /* bondAccruedInterest */
+    if (sv >= SV_INCLUDE_OVERNIGHT)
+        R_BOOL(r);                     /* includeOvernight */
+    if (sv >= SV_CME_TAGGING_FIELDS_IN_OPEN_ORDER) {
+        R_STR(r);                      /* extOperator */
+        ibReader_IntMax(r);            /* manualOrderIndicator */
+    }
+    if (sv >= SV_SUBMITTER)
+        R_STR(r);                      /* submitter */
+    if (sv >= SV_IMBALANCE_ONLY)
+        R_BOOL(r);                     /* imbalanceOnly */
+}
+
+static void dec_open_order(ibReader *r, int sv, ibOpenOrder *o)
+{
+    contract_init(&o->contract);
+    o->order.transmit = true;          /* not on the wire */
+    if (sv < IB_SV_ORDER_CONTAINER)
+        version(r);
+    dec_open_order_contract(r, o);
+    dec_open_order_middle(r, sv, o);
+    dec_open_order_state(r, sv, o);
+    dec_open_order_tail(r, sv, o);
+}
+
+static void dec_exec_details(ibReader *r, int sv, ibExecDetails *x)
+{
+    ibContract *c = &x->contract;
+    contract_init(c);
+    int64_t ver = sv;
+    if (sv < IB_SV_LAST_LIQUIDITY)
+        ver = version(r);
+    x->req_id = -1;
+    if (ver >= 7)
+        x->req_id = R_INT(r);
+    x->order_id = R_INT(r);
+    c->con_id = R_INT(r);
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->multiplier = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    c->trading_class = R_STR(r);
+    x->exec_id = R_STR(r);
+    x->time = R_STR(r);
+    x->account = R_STR(r);
+    x->exchange = R_STR(r);
+    x->side = R_STR(r);
+    x->shares = R_DEC(r);
+    x->price = R_DBL(r);
+    x->perm_id = R_INT(r);
+    x->client_id = R_INT(r);
+    x->liquidation = R_INT(r);
+    x->cum_qty = R_DEC(r);
+    x->avg_price = R_DBL(r);
+    x->order_ref = R_STR(r);
+    x->ev_rule = R_STR(r);
+    x->ev_multiplier = R_DBL(r);
+    x->model_code = "";
+    if (sv >= SV_MODELS_SUPPORT)
+        x->model_code = R_STR(r);
+    x->last_liquidity = 0;
+    if (sv >= IB_SV_LAST_LIQUIDITY)
+        x->last_liquidity = R_INT(r);
+    if (sv >= SV_PENDING_PRICE_REVISION)
+        R_BOOL(r);                     /* pendingPriceRevision */
+    if (sv >= SV_SUBMITTER)
+        R_STR(r);                      /* submitter */
+}
+
+static void dec_commission(ibReader *r, ibCommissionReport *c)
+{
+    version(r);
+    c->exec_id = R_STR(r);
+    c->commission = R_DBL(r);
+    c->currency = R_STR(r);
+    c->realized_pnl = R_DBLMAX(r);
+    c->yield = R_DBLMAX(r);
+    c->yield_redemption_date = R_INT(r);
+}
+
+/* ---- account ---------------------------------------------------------------------------------- */
+static void dec_position(ibReader *r, ibPosition *p)
+{
+    ibContract *c = &p->contract;
+    contract_init(c);
+    int64_t ver = version(r);
+    p->account = R_STR(r);
+    c->con_id = R_INT(r);
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->multiplier = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    c->trading_class = ver >= 2 ? R_STR(r) : "";
+    p->position = R_DEC(r);
+    p->avg_cost = ver >= 3 ? R_DBL(r) : 0.0;
+}
+
+static void dec_portfolio(ibReader *r, ibPortfolioValue *p)
+{
+    ibContract *c = &p->contract;
+    contract_init(c);
+    int64_t ver = version(r);
+    c->con_id = ver >= 6 ? R_INT(r) : 0;
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->multiplier = "";
+    c->primary_exchange = "";
+    if (ver >= 7) {
+        c->multiplier = R_STR(r);
+        c->primary_exchange = R_STR(r);
+    }
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    c->trading_class = ver >= 8 ? R_STR(r) : "";
+    p->position = R_DEC(r);
+    p->market_price = R_DBL(r);
+    p->market_value = R_DBL(r);
+    p->average_cost = p->unrealized_pnl = p->realized_pnl = 0.0;
+    if (ver >= 3) {
+        p->average_cost = R_DBL(r);
+        p->unrealized_pnl = R_DBL(r);
+        p->realized_pnl = R_DBL(r);
+    }
+    p->account = ver >= 4 ? R_STR(r) : "";
+}
+
+static void dec_account_value(ibReader *r, ibAccountValue *a)
+{
+    int64_t ver = version(r);
+    a->key = R_STR(r);
+    a->value = R_STR(r);
+    a->currency = R_STR(r);
+    a->account = ver >= 2 ? R_STR(r) : "";
+}
+
+static void dec_account_summary(ibReader *r, ibAccountSummary *a)
+{
+    version(r);
+    a->req_id = R_INT(r);
+    a->account = R_STR(r);
+    a->tag = R_STR(r);
+    a->value = R_STR(r);
+    a->currency = R_STR(r);
+}
+
+/* ---- error ------------------------------------------------------------------------------------ */
+static void dec_error(ibReader *r, int sv, ibError *e)
+{
+    if (sv < SV_ERROR_TIME)
+        version(r);
+    e->id = R_INT(r);
+    e->code = R_INT(r);
+    e->message = R_STR(r);
+    e->advanced_order_reject_json = "";
+    e->error_time_ms = 0;
+    if (sv >= IB_SV_ADVANCED_ORDER_REJECT)
+        e->advanced_order_reject_json = R_STR(r);
+    if (sv >= SV_ERROR_TIME)
+        e->error_time_ms = R_INT(r);
+}
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
+{
+    switch ((int)m->id) {
+    case IB_MSG_TICK_PRICE: dec_tick_price(r, &m->u.tick_price); break;
+    case IB_MSG_TICK_SIZE: dec_tick_size(r, &m->u.tick_size); break;
+    case IB_MSG_TICK_STRING: dec_tick_string(r, &m->u.tick_string); break;
+    case IB_MSG_TICK_GENERIC: dec_tick_generic(r, &m->u.tick_generic); break;
+    case IB_MSG_TICK_REQ_PARAMS: dec_tick_req_params(r, &m->u.tick_req_params); break;
+    case IB_MSG_MARKET_DATA_TYPE:
+        version(r);
+        m->u.market_data_type.req_id = R_INT(r);
+        m->u.market_data_type.market_data_type = R_INT(r);
+        break;
+    case IB_MSG_TICK_SNAPSHOT_END:
+    case IB_MSG_CONTRACT_DATA_END:
+    case IB_MSG_EXEC_DETAILS_END:
+    case IB_MSG_ACCOUNT_SUMMARY_END:
+        version(r);
+        m->u.end.req_id = R_INT(r);
+        break;
+    case IB_MSG_OPEN_ORDER_END:
+    case IB_MSG_POSITION_END:
+        version(r);
+        break;
+    case IB_MSG_HISTORICAL_DATA: return dec_historical(r, sv, &m->u.historical);
+    case IB_MSG_HISTORICAL_DATA_UPDATE: dec_historical_update(r, &m->u.historical_update); break;
+    case IB_MSG_CONTRACT_DATA: dec_contract_data(r, sv, &m->u.contract_data); break;
+    case IB_MSG_NEXT_VALID_ID:
+        version(r);
+        m->u.next_valid_id.order_id = R_INT(r);
+        break;
+    case IB_MSG_MANAGED_ACCOUNTS:
+        version(r);
+        m->u.managed_accounts.accounts = R_STR(r);
+        break;
+    case IB_MSG_CURRENT_TIME:
+        version(r);
+        m->u.current_time.time = R_INT(r);
+        break;
+    case IB_MSG_ORDER_STATUS: dec_order_status(r, sv, &m->u.order_status); break;
+    case IB_MSG_OPEN_ORDER: dec_open_order(r, sv, &m->u.open_order); break;
+    case IB_MSG_EXEC_DETAILS: dec_exec_details(r, sv, &m->u.exec_details); break;
+    case IB_MSG_COMMISSION_REPORT: dec_commission(r, &m->u.commission); break;
+    case IB_MSG_POSITION: dec_position(r, &m->u.position); break;
+    case IB_MSG_ACCOUNT_SUMMARY: dec_account_summary(r, &m->u.account_summary); break;
+    case IB_MSG_ACCOUNT_VALUE: dec_account_value(r, &m->u.account_value); break;
+    case IB_MSG_PORTFOLIO_VALUE: dec_portfolio(r, &m->u.portfolio); break;
+    case IB_MSG_ACCOUNT_TIME:
+        version(r);
+        m->u.account_time.time = R_STR(r);
+        break;
+    case IB_MSG_ACCOUNT_DOWNLOAD_END:
+        version(r);
+        m->u.account_download_end.account = R_STR(r);
+        break;
+    case IB_MSG_ERROR: dec_error(r, sv, &m->u.error); break;
+    default:
+        return IBB_ERR_UNKNOWN_MSG;
+    }
+    return finish(r);
+}
+
+ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply)
+{
+    if (!payload || !reply)
+        return IBB_ERR_INVALID_ARG;
+    memset(reply, 0, sizeof *reply);
+    if (sv < IB_SV_MIN_CLIENT || sv >= SV_PROTOBUF)
+        return IBB_ERR_UNSUPPORTED_VERSION;
+    ibReader r;
+    ibReader_Init(&r, payload, len);
+    int64_t id = R_INT(&r);
+    if (r.err != IBB_OK)
+        return r.err;
+    if (id < 0 || id > 100000)
+        return IBB_ERR_BAD_NUMBER;
+    reply->id = (ibReplyId)id;
+    return dec_body(&r, sv, reply);
+}
