@@ -1,0 +1,81 @@
+/* config.h — the ib-bridge configuration: one declarative table of options drives parsing of the
+ * libconfig file, environment overrides, validation, --help and --check-config.
+ *
+ * Precedence: built-in default < file (--config FILE) < environment variable. Every value is
+ * validated (type, range, choices) wherever it came from, then the cross-checks run (trading
+ * mode vs port, timeouts, pacing). Any problem refuses to start with a message naming the key.
+ *
+ * Ownership: appConfig is caller-allocated; appConfig_Load fills it (strings and lists are heap
+ * copies) and appConfig_Free releases them. Not thread-safe (start-up only). */
+#ifndef APP_CONFIG_H
+#define APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ibb_status.h"
+
+typedef struct appStrList {
+    char **items;
+    size_t n;
+} appStrList;
+
+typedef struct appConfig {
+    /* ib: the gateway session */
+    char *ib_host;
+    int64_t ib_port;
+    int64_t ib_client_id;
+    char *ib_trading_mode; /* "paper" | "live" */
+    bool ib_simulator;     /* the peer is ib-sim: any non-live port is allowed in paper mode */
+    bool ib_read_only;     /* refuse order placement */
+    int64_t ib_handshake_timeout_ms;
+    int64_t ib_keepalive_idle_ms;
+    int64_t ib_stall_timeout_ms;
+    int64_t ib_backoff_min_ms;
+    int64_t ib_backoff_max_ms;
+    double ib_pacing_rate;
+    int64_t ib_pacing_burst;
+    int64_t ib_pacing_max_queue;
+    int64_t ib_md_line_budget;
+    appStrList ib_watchlist;
+    /* nats: the bus */
+    appStrList nats_urls;
+    char *nats_user;
+    char *nats_password; /* secret */
+    char *nats_token;    /* secret */
+    char *nats_creds;    /* path to a .creds file */
+    char *nats_nkey;     /* path to an nkey seed file */
+    char *nats_tls_ca;   /* path to a CA bundle */
+    char *nats_subject_prefix;
+    int64_t nats_request_timeout_ms;
+    char *nats_quote_encoding; /* "msgpack" | "json" */
+    /* risk: pre-trade limits */
+    double risk_max_order_qty;
+    double risk_max_order_notional;
+    int64_t risk_max_orders_per_minute;
+    appStrList risk_allowed_symbols; /* empty = any symbol */
+    /* log */
+    char *log_level; /* debug | info | warn | error */
+
+    unsigned char source[64]; /* per option: APP_SRC_* (for --check-config) */
+} appConfig;
+
+enum { APP_SRC_DEFAULT = 0, APP_SRC_FILE, APP_SRC_ENV };
+
+/* Loads defaults, then `path` (may be NULL: defaults + environment only), then the environment,
+ * then validates. On failure returns IBB_ERR_CONFIG (or IBB_ERR_NOMEM) and writes one line per
+ * problem, each naming the key, into err. cfg is always safe to appConfig_Free. */
+ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t errlen);
+void appConfig_Free(appConfig *cfg);
+
+/* The effective configuration in libconfig syntax, secrets masked, with where each value came
+ * from as a comment. */
+void appConfig_Print(const appConfig *cfg, FILE *out);
+/* One entry per option: name, type, default, range or choices, environment variable, help. */
+void appConfig_PrintHelp(FILE *out);
+
+bool appConfig_IsLive(const appConfig *cfg);
+
+#endif
