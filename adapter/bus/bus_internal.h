@@ -1,0 +1,81 @@
+/* bus_internal.h — structures shared by the files of the bus module (not a public header).
+ *
+ * Locking: svc->mu guards the request/post queues, `closing`, `refs`, the counters and every
+ * endpoint's stats (read by $SRV.STATS on nats.c threads). Everything else in busService is either
+ * immutable after busService_Start (names, endpoints, subjects) or touched only on the loop thread. */
+#ifndef BUS_INTERNAL_H
+#define BUS_INTERNAL_H
+
+#include <pthread.h>
+
+#include "bus_json.h"
+#include "bus_service.h"
+
+typedef struct busEndpoint {
+    busService *svc;
+    char *name;
+    char *subject;          /* full subject */
+    busHandlerFn handler;
+    void *arg;
+    int64_t timeout_ms;
+    natsSubscription *sub;
+    /* stats, under svc->mu */
+    int64_t num_requests, num_errors, processing_ns;
+    char last_error[200];
+} busEndpoint;
+
+typedef struct busPost {
+    struct busPost *next;
+    busPostFn fn;
+    void *arg;
+} busPost;
+
+#define BUS_SRV_SUBS 9
+
+struct busService {
+    busConn *conn;
+    natsConnection *nc;
+    uv_loop_t *loop;
+    uv_async_t async;
+    uv_timer_t timer;
+    int open_handles;
+
+    /* immutable after Start */
+    char *name, *version, *description, *id, *prefix, *queue_group;
+    char **metadata;        /* key, value, ..., NULL */
+    int64_t timeout_ms;
+    size_t max_payload;
+    char started[40];       /* RFC 3339 UTC */
+    busEndpoint **eps;
+    size_t neps;
+    bool started_subs, stopped;
+    natsSubscription *srv_subs[BUS_SRV_SUBS];
+
+    /* under mu */
+    pthread_mutex_t mu;
+    busRequest *q_head, *q_tail;
+    busPost *p_head, *p_tail;
+    bool closing;
+    int refs;               /* 1 for the owner + 1 per live subscription */
+    busServiceCounters ctr;
+
+    /* loop thread only */
+    busRequest *inflight_head, *inflight_tail;   /* unanswered, sorted by deadline */
+    busRequest *live_head;                       /* dispatched and not yet freed */
+    msgpack_sbuffer scratch;
+    msgpack_packer scratch_pk;
+    busBuf json;
+    busClosedFn closed_cb;
+    void *closed_arg;
+};
+
+/* bus_micro.c */
+ibbStatus bus_microSubscribe(busService *svc);
+
+/* bus_service.c */
+void bus_serviceUnref(busService *svc);   /* takes svc->mu itself */
+/* Publishes an error reply from any thread (own buffers). */
+void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+                   const char *message, int ib_code);
+
+#endif
