@@ -1,0 +1,67 @@
+/* http_app.h — what the gateway's files share: the app object, the per-connection state, and the
+ * module-internal entry points of the REST (http_rest.c) and WebSocket (http_ws.c) halves.
+ *
+ * Everything here runs on the single lws service thread. httpApp owns the bus, the hub and the
+ * metrics; httpSess is lws' per-connection user space (zeroed by lws) and owns the heap objects it
+ * points to until the connection's close callback. */
+#ifndef HTTP_APP_H
+#define HTTP_APP_H
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "http_bus.h"
+#include "http_config.h"
+#include "http_metrics.h"
+
+typedef struct httpReq httpReq;
+typedef struct wsClient wsClient;
+typedef struct httpHub httpHub;
+
+typedef struct httpApp {
+    const httpConfig *cfg;
+    httpBus *bus;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    httpHub *hub;
+    httpMetrics metrics;
+    lws_sorted_usec_list_t tick;
+    int auth_on;                 /* any token configured */
+    int draining;                /* shutting down: new work refused */
+} httpApp;
+
+typedef struct httpSess {
+    httpReq *req;                /* the HTTP transaction in progress, or NULL */
+    wsClient *ws;                /* set once the connection is a WebSocket */
+} httpSess;
+
+enum { HTTP_ACC_PUBLIC = 0, HTTP_ACC_READ = 1, HTTP_ACC_TRADE = 2 };
+
+/* Authorization: returns the level the request's bearer token grants (HTTP_ACC_*; HTTP_ACC_TRADE when
+ * auth is off), or -1 when no token was sent, -2 when the token is unknown. */
+int http_authLevel(httpApp *app, struct lws *wsi);
+/* CORS: 0 = no Origin header, 1 = allowed (origin copied to out), -1 = not on the allow-list. */
+int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen);
+/* 1 when the query string carries something that looks like a credential. */
+int http_queryHasToken(struct lws *wsi);
+
+/* http_rest.c */
+void http_restInit(httpApp *app);
+int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path);
+int http_restBody(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, size_t len);
+int http_restBodyDone(httpApp *app, struct lws *wsi, httpSess *pss);
+int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss);
+void http_restClosed(httpApp *app, httpSess *pss);
+
+/* http_ws.c */
+ibbStatus httpHub_Create(httpHub **out, httpApp *app);
+void httpHub_Destroy(httpHub *hub);
+void httpHub_Tick(httpHub *hub);          /* lease renewals */
+void httpHub_Shutdown(httpHub *hub);      /* close clients with 1001, release leases */
+int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss);
+int http_wsReceive(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, size_t len);
+int http_wsWriteable(httpApp *app, struct lws *wsi, httpSess *pss);
+void http_wsClosed(httpApp *app, httpSess *pss);
+
+#endif

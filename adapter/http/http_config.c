@@ -1,0 +1,235 @@
+/* http_config.c — the option table and its three sources (defaults, libconfig file, env). */
+#include "http_config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_STR, OPT_INT, OPT_LIST } optType;
+
+typedef struct optDef {
+    const char *path;      /* libconfig path */
+    const char *env;       /* environment override */
+    optType type;
+    size_t off;            /* offset in httpConfig */
+    const char *def;       /* default as text ("" for none) */
+    int min, max;          /* OPT_INT range */
+    const char *help;
+} optDef;
+
+#define OFF(f) offsetof(httpConfig, f)
+
+static const optDef OPTS[] = {
+    {"nats.url", "NATS_URL", OPT_STR, OFF(nats_url), "nats://127.0.0.1:4222", 0, 0,
+     "NATS server URL(s), comma-separated"},
+    {"nats.user", "NATS_USER", OPT_STR, OFF(nats_user), "", 0, 0, "NATS user name"},
+    {"nats.password", "NATS_PASSWORD", OPT_STR, OFF(nats_password), "", 0, 0, "NATS password"},
+    {"nats.token", "NATS_TOKEN", OPT_STR, OFF(nats_token), "", 0, 0, "NATS auth token"},
+    {"nats.creds", "NATS_CREDS", OPT_STR, OFF(nats_creds), "", 0, 0, "NATS .creds file (JWT + seed)"},
+    {"nats.nkey", "NATS_NKEY", OPT_STR, OFF(nats_nkey), "", 0, 0, "NKey public key (with nkey_seed)"},
+    {"nats.nkey_seed", "NATS_NKEY_SEED", OPT_STR, OFF(nats_nkey_seed), "", 0, 0, "NKey seed file"},
+    {"nats.tls_ca", "NATS_TLS_CA", OPT_STR, OFF(nats_tls_ca), "", 0, 0, "CA bundle to verify the server"},
+    {"nats.tls_cert", "NATS_TLS_CERT", OPT_STR, OFF(nats_tls_cert), "", 0, 0, "client certificate"},
+    {"nats.tls_key", "NATS_TLS_KEY", OPT_STR, OFF(nats_tls_key), "", 0, 0, "client key"},
+    {"nats.name", "NATS_NAME", OPT_STR, OFF(nats_name), "ib-bridge-http", 0, 0, "connection name"},
+    {"nats.prefix", "IBB_PREFIX", OPT_STR, OFF(prefix), "ib", 0, 0, "subject prefix (ib, ib.paper, ...)"},
+    {"nats.request_timeout_ms", "HTTP_REQUEST_TIMEOUT_MS", OPT_INT, OFF(request_timeout_ms), "5000", 10,
+     600000, "deadline of each bus request (then 504)"},
+    {"http.listen", "HTTP_LISTEN", OPT_STR, OFF(listen), "", 0, 0, "interface or address to bind (empty = all)"},
+    {"http.port", "HTTP_PORT", OPT_INT, OFF(port), "8080", 0, 65535, "TCP port (0 = any free port)"},
+    {"http.body_limit", "HTTP_BODY_LIMIT", OPT_INT, OFF(body_limit), "65536", 16, 16 << 20,
+     "largest request body (else 413)"},
+    {"http.max_header", "HTTP_MAX_HEADER", OPT_INT, OFF(max_header), "4096", 1024, 65535,
+     "largest request header block"},
+    {"auth.read_tokens", "HTTP_READ_TOKENS", OPT_LIST, OFF(read_tokens), "", 0, 0,
+     "bearer tokens for read routes (empty with trade_tokens empty = no auth)"},
+    {"auth.trade_tokens", "HTTP_TRADE_TOKENS", OPT_LIST, OFF(trade_tokens), "", 0, 0,
+     "bearer tokens for read and order routes"},
+    {"cors.allow_origins", "HTTP_CORS_ORIGINS", OPT_LIST, OFF(cors_origins), "", 0, 0,
+     "allowed browser origins (\"*\" = any)"},
+    {"ws.max_symbols", "HTTP_WS_MAX_SYMBOLS", OPT_INT, OFF(ws_max_symbols), "100", 1, 10000,
+     "symbols one WebSocket client may follow"},
+    {"ws.max_clients", "HTTP_WS_MAX_CLIENTS", OPT_INT, OFF(ws_max_clients), "10000", 1, 1000000,
+     "WebSocket clients at once (more are closed with 1013)"},
+    {"ws.ping_s", "HTTP_WS_PING_S", OPT_INT, OFF(ws_ping_s), "20", 1, 3600, "ping an idle client after"},
+    {"ws.idle_s", "HTTP_WS_IDLE_S", OPT_INT, OFF(ws_idle_s), "60", 2, 7200, "hang up without a pong after"},
+    {"ws.lease_ttl_s", "HTTP_WS_LEASE_TTL_S", OPT_INT, OFF(ws_lease_ttl_s), "60", 2, 86400,
+     "ttl of each symbol's stream lease (renewed at half)"},
+    {"ws.max_message", "HTTP_WS_MAX_MESSAGE", OPT_INT, OFF(ws_max_message), "4096", 64, 1 << 20,
+     "largest client WebSocket message (else close 1009)"},
+    {"log.level", "LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0, "debug, info, warn, error, off"},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void list_free(httpStrList *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int list_push(httpStrList *l, const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return 0;
+    char **v = realloc(l->v, sizeof *v * (size_t)(l->n + 1));
+    if (!v)
+        return -1;
+    l->v = v;
+    if (!(v[l->n] = strndup(s, n)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static int list_from_csv(httpStrList *l, const char *csv)
+{
+    list_free(l);
+    for (const char *p = csv; *p;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (list_push(l, p, n) != 0)
+            return -1;
+        p += n + (c ? 1 : 0);
+    }
+    return 0;
+}
+
+static ibbStatus set_text(httpConfig *cfg, const optDef *o, const char *val, const char *src, FILE *err)
+{
+    void *field = (char *)cfg + o->off;
+    if (o->type == OPT_STR) {
+        char *d = strdup(val);
+        if (!d)
+            return IBB_ERR_NOMEM;
+        free(*(char **)field);
+        *(char **)field = d;
+        return IBB_OK;
+    }
+    if (o->type == OPT_LIST)
+        return list_from_csv(field, val) == 0 ? IBB_OK : IBB_ERR_NOMEM;
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < o->min || v > o->max) {
+        fprintf(err, "config: %s (%s) = \"%s\": expected an integer in %d..%d\n", o->path, src, val,
+                o->min, o->max);
+        return IBB_ERR_CONFIG;
+    }
+    *(int *)field = (int)v;
+    return IBB_OK;
+}
+
+static ibbStatus set_from_file(httpConfig *cfg, const optDef *o, config_setting_t *s, FILE *err)
+{
+    int t = config_setting_type(s);
+    char num[32];
+    if (o->type == OPT_LIST && (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)) {
+        httpStrList *l = (httpStrList *)((char *)cfg + o->off);
+        list_free(l);
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const char *v = config_setting_get_string_elem(s, i);
+            if (!v) {
+                fprintf(err, "config: %s[%d] must be a string\n", o->path, i);
+                return IBB_ERR_CONFIG;
+            }
+            if (list_push(l, v, strlen(v)) != 0)
+                return IBB_ERR_NOMEM;
+        }
+        return IBB_OK;
+    }
+    if (t == CONFIG_TYPE_STRING)
+        return set_text(cfg, o, config_setting_get_string(s), "file", err);
+    if (o->type == OPT_INT && (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)) {
+        snprintf(num, sizeof num, "%lld", config_setting_get_int64(s));
+        return set_text(cfg, o, num, "file", err);
+    }
+    fprintf(err, "config: %s has the wrong type (want %s)\n", o->path,
+            o->type == OPT_INT ? "integer" : o->type == OPT_LIST ? "list of strings" : "string");
+    return IBB_ERR_CONFIG;
+}
+
+ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    ibbStatus st = IBB_OK;
+    for (size_t i = 0; i < NOPTS && st == IBB_OK; i++)
+        st = set_text(cfg, &OPTS[i], OPTS[i].def, "default", err);
+    if (st != IBB_OK)
+        return st;
+    if (file) {
+        config_t c;
+        config_init(&c);
+        if (!config_read_file(&c, file)) {
+            fprintf(err, "config: %s:%d: %s\n", config_error_file(&c) ? config_error_file(&c) : file,
+                    config_error_line(&c), config_error_text(&c));
+            config_destroy(&c);
+            return IBB_ERR_CONFIG;
+        }
+        for (size_t i = 0; i < NOPTS && st == IBB_OK; i++) {
+            config_setting_t *s = config_lookup(&c, OPTS[i].path);
+            if (s)
+                st = set_from_file(cfg, &OPTS[i], s, err);
+        }
+        config_destroy(&c);
+        if (st != IBB_OK)
+            return st;
+    }
+    for (size_t i = 0; i < NOPTS && st == IBB_OK; i++) {
+        const char *v = getenv(OPTS[i].env);
+        if (v)
+            st = set_text(cfg, &OPTS[i], v, OPTS[i].env, err);
+    }
+    if (st == IBB_OK && !cfg->prefix[0]) {
+        fprintf(err, "config: nats.prefix must not be empty\n");
+        st = IBB_ERR_CONFIG;
+    }
+    return st;
+}
+
+void httpConfig_Free(httpConfig *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        void *field = (char *)cfg + OPTS[i].off;
+        if (OPTS[i].type == OPT_STR) {
+            free(*(char **)field);
+            *(char **)field = NULL;
+        } else if (OPTS[i].type == OPT_LIST) {
+            list_free(field);
+        }
+    }
+}
+
+void httpConfig_PrintHelp(FILE *out)
+{
+    fprintf(out, "options (file path / environment variable / default):\n");
+    for (size_t i = 0; i < NOPTS; i++)
+        fprintf(out, "  %-24s %-24s %-22s %s\n", OPTS[i].path, OPTS[i].env,
+                OPTS[i].def[0] ? OPTS[i].def : "-", OPTS[i].help);
+    fprintf(out, "lists in the environment are comma-separated.\n");
+}
+
+int httpStrList_Has(const httpStrList *l, const char *tok, size_t n)
+{
+    int found = 0;
+    for (int i = 0; i < l->n; i++) {
+        const char *s = l->v[i];
+        size_t sn = strlen(s);
+        unsigned diff = (unsigned)(sn ^ n);
+        for (size_t k = 0; k < n; k++)
+            diff |= (unsigned char)tok[k] ^ (unsigned char)(k < sn ? s[k] : 0);
+        found |= diff == 0;
+    }
+    return found;
+}

@@ -1,0 +1,813 @@
+/* http_rest.c — the REST half: route table, request validation, one async bus request per call,
+ * bus error → HTTP status mapping, response writing.
+ *
+ * An httpReq lives from LWS_CALLBACK_HTTP until its response is written (or the connection closes);
+ * it is freed before lws_http_transaction_completed so a keep-alive connection never carries one
+ * over. While a bus request is in flight the httpReq is the callback argument; http_restClosed
+ * cancels that request, so a reply for a closed connection is dropped by http_bus. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "http_app.h"
+#include "http_buf.h"
+#include "http_mpjson.h"
+#include "bus_error.h"
+#include "ibb_log.h"
+
+enum { M_GET = 1, M_POST = 2, M_PATCH = 4, M_DELETE = 8, M_OPTIONS = 16, M_OTHER = 32 };
+enum { K_BUS = 0, K_HEALTH, K_METRICS };
+enum { P_NONE = 0, P_SYMBOL, P_ORDER };
+
+struct httpReq;
+typedef int (*buildFn)(struct httpReq *r, json_t *body, json_t **out);
+
+typedef struct route {
+    int method;
+    const char *path;        /* exact path, or the prefix before the parameter */
+    int param;
+    const char *label;
+    const char *rpc;         /* subject after the prefix */
+    int access;
+    int kind;
+    buildFn build;
+    int route_id;            /* metrics index, set by http_restInit */
+} route;
+
+struct httpReq {
+    int64_t t0_us;
+    int method;
+    route *route;
+    int metrics_route;
+    char param[72];
+    char origin[256];
+    char allow[64];          /* for 405 */
+    char idem[80];
+    httpBuf body;
+    int expect_body, body_too_big;
+    uint64_t bus_handle;
+    /* response */
+    int status;
+    int ready, close_after;
+    const char *ctype;
+    httpBuf resp;
+};
+
+static int build_empty(httpReq *r, json_t *body, json_t **out);
+static int build_passthrough(httpReq *r, json_t *body, json_t **out);
+static int build_symbol(httpReq *r, json_t *body, json_t **out);
+static int build_candles(httpReq *r, json_t *body, json_t **out);
+static int build_place(httpReq *r, json_t *body, json_t **out);
+static int build_modify(httpReq *r, json_t *body, json_t **out);
+static int build_cancel(httpReq *r, json_t *body, json_t **out);
+
+static route ROUTES[] = {
+    {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
+    {M_GET, "/metrics", P_NONE, "/metrics", NULL, HTTP_ACC_PUBLIC, K_METRICS, NULL, 0},
+    {M_POST, "/connect", P_NONE, "/connect", "rpc.admin.connect", HTTP_ACC_TRADE, K_BUS, build_passthrough, 0},
+    {M_POST, "/disconnect", P_NONE, "/disconnect", "rpc.admin.disconnect", HTTP_ACC_TRADE, K_BUS,
+     build_passthrough, 0},
+    {M_GET, "/quotes/", P_SYMBOL, "/quotes/{symbol}", "rpc.quote", HTTP_ACC_READ, K_BUS, build_symbol, 0},
+    {M_GET, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles, 0},
+    {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles, 0},
+    {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS, build_symbol, 0},
+    {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_empty, 0},
+    {M_GET, "/account", P_NONE, "/account", "rpc.account", HTTP_ACC_READ, K_BUS, build_empty, 0},
+    {M_GET, "/orders", P_NONE, "/orders", "rpc.order.list", HTTP_ACC_TRADE, K_BUS, build_empty, 0},
+    {M_POST, "/orders", P_NONE, "/orders", "rpc.order.place", HTTP_ACC_TRADE, K_BUS, build_place, 0},
+    {M_PATCH, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.modify", HTTP_ACC_TRADE, K_BUS, build_modify, 0},
+    {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel, 0},
+};
+#define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+static int g_route_other, g_route_preflight;
+
+void http_restInit(httpApp *app)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        ROUTES[i].route_id = httpMetrics_AddRoute(&app->metrics, ROUTES[i].label);
+    g_route_preflight = httpMetrics_AddRoute(&app->metrics, "OPTIONS");
+    g_route_other = httpMetrics_AddRoute(&app->metrics, "other");
+    httpMetrics_AddRoute(&app->metrics, "/ws");
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static void set_json(httpReq *r, int status, const char *json, size_t len)
+{
+    r->status = status;
+    r->ctype = "application/json";
+    httpBuf_Reset(&r->resp);
+    httpBuf_Append(&r->resp, json, len);
+}
+
+static void set_error(httpReq *r, int status, const char *code, const char *msg)
+{
+    r->status = status;
+    r->ctype = "application/json";
+    httpBuf_Reset(&r->resp);
+    httpBuf_Puts(&r->resp, "{\"error\":{\"code\":");
+    httpBuf_JsonStr(&r->resp, code, strlen(code));
+    httpBuf_Puts(&r->resp, ",\"message\":");
+    httpBuf_JsonStr(&r->resp, msg, strlen(msg));
+    httpBuf_Puts(&r->resp, "}}");
+}
+
+static int finish(struct lws *wsi, httpReq *r)
+{
+    r->ready = 1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int fail(struct lws *wsi, httpReq *r, int status, const char *code, const char *msg)
+{
+    set_error(r, status, code, msg);
+    return finish(wsi, r);
+}
+
+static void free_req(httpApp *app, httpReq *r)
+{
+    if (!r)
+        return;
+    httpBus_Cancel(app->bus, r->bus_handle);
+    httpBuf_Free(&r->body);
+    httpBuf_Free(&r->resp);
+    free(r);
+}
+
+int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
+{
+    httpReq *r = pss->req;
+    if (!r || !r->ready)
+        return 0;
+    if (r->resp.oom)
+        set_error(r, 500, "internal", "out of memory");
+    unsigned char hbuf[LWS_PRE + 1536];
+    unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf - 1;
+    size_t blen = r->resp.len;
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype, blen, &p, end))
+        return -1;
+    if (r->origin[0]) {
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+                                        (const unsigned char *)r->origin, (int)strlen(r->origin), &p, end) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin", 6,
+                                        &p, end))
+            return -1;
+    }
+    if (r->status == 401 &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                    (const unsigned char *)"Bearer realm=\"ib-bridge\"", 24, &p, end))
+        return -1;
+    if (r->allow[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)(r->status == 204 ? "access-control-allow-methods:"
+                                                                                  : "allow:"),
+                                    (const unsigned char *)r->allow, (int)strlen(r->allow), &p, end))
+        return -1;
+    if (r->status == 204 && r->origin[0] &&
+        (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-headers:",
+                                     (const unsigned char *)"Authorization, Content-Type, Idempotency-Key", 44,
+                                     &p, end) ||
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-max-age:",
+                                     (const unsigned char *)"600", 3, &p, end)))
+        return -1;
+    if (r->close_after &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:", (const unsigned char *)"close", 5,
+                                    &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (blen) {
+        unsigned char *b = (unsigned char *)httpBuf_Data(&r->resp);
+        if (lws_write(wsi, b, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
+            return -1;
+    }
+    httpMetrics_Request(&app->metrics, r->metrics_route, r->status, http_nowUs() - r->t0_us);
+    int close_after = r->close_after;
+    pss->req = NULL;
+    free_req(app, r);
+    if (close_after)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void http_restClosed(httpApp *app, httpSess *pss)
+{
+    free_req(app, pss->req);
+    pss->req = NULL;
+}
+
+/* ---------------------------------------------------------------- auth + CORS */
+
+int http_authLevel(httpApp *app, struct lws *wsi)
+{
+    if (!app->auth_on)
+        return HTTP_ACC_TRADE;
+    char h[512];
+    int n = lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0)
+        return -1;
+    if (n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
+        return -2;
+    const char *t = h + 7;
+    while (*t == ' ')
+        t++;
+    size_t tl = strlen(t);
+    while (tl && t[tl - 1] == ' ')
+        tl--;
+    if (httpStrList_Has(&app->cfg->trade_tokens, t, tl))
+        return HTTP_ACC_TRADE;
+    if (httpStrList_Has(&app->cfg->read_tokens, t, tl))
+        return HTTP_ACC_READ;
+    return -2;
+}
+
+int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen)
+{
+    char o[256];
+    out[0] = '\0';
+    if (lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) <= 0)
+        return 0;
+    const httpStrList *l = &app->cfg->cors_origins;
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], "*") == 0 || strcasecmp(l->v[i], o) == 0) {
+            snprintf(out, outlen, "%s", strcmp(l->v[i], "*") == 0 ? "*" : o);
+            return 1;
+        }
+    return -1;
+}
+
+int http_queryHasToken(struct lws *wsi)
+{
+    static const char *const names[] = {"access_token=", "token=", "api_key=", "apikey=", "bearer=", "auth="};
+    char frag[256];
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++)
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (strncasecmp(frag, names[k], strlen(names[k])) == 0)
+                return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- request parsing */
+
+static int method_of(struct lws *wsi)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+        return M_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        return M_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI))
+        return M_PATCH;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
+        return M_DELETE;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
+        return M_OPTIONS;
+    return M_OTHER;
+}
+
+static const char *method_names(int mask, char *buf, size_t n)
+{
+    static const struct { int m; const char *s; } names[] = {
+        {M_GET, "GET"}, {M_POST, "POST"}, {M_PATCH, "PATCH"}, {M_DELETE, "DELETE"}, {M_OPTIONS, "OPTIONS"}};
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (mask & names[i].m) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? ", " : "", names[i].s);
+        }
+    return buf;
+}
+
+static int valid_symbol(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && !strchr(" ._-:=+#&@!", c))
+            return 0;
+    }
+    return 1;
+}
+
+/* Finds the route for path; *mask gets every method the path allows (for 405). */
+static route *match(const char *path, int method, char *param, size_t plen, int *mask)
+{
+    route *hit = NULL;
+    *mask = 0;
+    for (size_t i = 0; i < NROUTES; i++) {
+        route *rt = &ROUTES[i];
+        size_t pl = strlen(rt->path);
+        if (rt->param == P_NONE) {
+            if (strcmp(path, rt->path) != 0)
+                continue;
+        } else {
+            if (strncmp(path, rt->path, pl) != 0 || !path[pl] || strchr(path + pl, '/'))
+                continue;
+        }
+        *mask |= rt->method;
+        if (rt->method == method && !hit) {
+            hit = rt;
+            snprintf(param, plen, "%s", rt->param ? path + pl : "");
+        }
+    }
+    return hit;
+}
+
+/* ---------------------------------------------------------------- bus request builders */
+
+static char g_err[160];   /* message of the last builder error (loop thread only) */
+
+static int bad(const char *fmt, const char *field)
+{
+    snprintf(g_err, sizeof g_err, fmt, field);
+    return -1;
+}
+
+/* Type checks for fields a client commonly sends: wrong types are a 400 here, not a bus round trip. */
+static int check_types(json_t *o)
+{
+    static const struct { const char *k; int t; } fields[] = {
+        {"symbol", JSON_STRING}, {"action", JSON_STRING}, {"order_type", JSON_STRING}, {"tif", JSON_STRING},
+        {"account", JSON_STRING}, {"client_order_id", JSON_STRING}, {"duration", JSON_STRING},
+        {"bar_size", JSON_STRING}, {"what_to_show", JSON_STRING}, {"end", JSON_STRING},
+        {"contract", JSON_OBJECT}, {"quantity", JSON_REAL}, {"limit_price", JSON_REAL},
+        {"stop_price", JSON_REAL}, {"use_rth", JSON_TRUE}, {"outside_rth", JSON_TRUE},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(o, fields[i].k);
+        if (!v || json_is_null(v))
+            continue;
+        int ok = fields[i].t == JSON_REAL ? json_is_number(v)
+                 : fields[i].t == JSON_TRUE ? json_is_boolean(v)
+                                            : (int)json_typeof(v) == fields[i].t;
+        if (!ok) {
+            const char *want = fields[i].t == JSON_REAL ? "a number" : fields[i].t == JSON_TRUE ? "a boolean"
+                               : fields[i].t == JSON_OBJECT ? "an object" : "a string";
+            snprintf(g_err, sizeof g_err, "field \"%s\" must be %s", fields[i].k, want);
+            return -1;
+        }
+        if (fields[i].t == JSON_STRING && json_string_length(v) == 0)
+            return bad("field \"%s\" must not be empty", fields[i].k);
+    }
+    json_t *q = json_object_get(o, "quantity");
+    if (q && json_is_number(q) && !(json_number_value(q) > 0))
+        return bad("field \"%s\" must be greater than 0", "quantity");
+    return 0;
+}
+
+static json_t *obj_or_new(json_t *body)
+{
+    return body ? json_deep_copy(body) : json_object();
+}
+
+static int build_empty(httpReq *r, json_t *body, json_t **out)
+{
+    (void)r;
+    (void)body;
+    *out = json_object();
+    return 0;
+}
+
+static int build_passthrough(httpReq *r, json_t *body, json_t **out)
+{
+    (void)r;
+    *out = obj_or_new(body);
+    return 0;
+}
+
+static int build_symbol(httpReq *r, json_t *body, json_t **out)
+{
+    (void)body;
+    *out = json_pack("{s:s}", "symbol", r->param);
+    return 0;
+}
+
+static int build_candles(httpReq *r, json_t *body, json_t **out)
+{
+    if (body && check_types(body) != 0)
+        return -1;
+    json_t *o = obj_or_new(body);
+    json_object_set_new(o, "symbol", json_string(r->param));
+    *out = o;
+    return 0;
+}
+
+static int build_place(httpReq *r, json_t *body, json_t **out)
+{
+    if (!body)
+        return bad("%s", "a JSON object body is required");
+    if (check_types(body) != 0)
+        return -1;
+    if (!json_is_string(json_object_get(body, "symbol")) && !json_is_object(json_object_get(body, "contract")))
+        return bad("field \"%s\" is required (or \"contract\")", "symbol");
+    const char *action = json_string_value(json_object_get(body, "action"));
+    if (!action)
+        return bad("field \"%s\" is required", "action");
+    if (strcasecmp(action, "BUY") != 0 && strcasecmp(action, "SELL") != 0)
+        return bad("field \"%s\" must be BUY or SELL", "action");
+    if (!json_object_get(body, "quantity"))
+        return bad("field \"%s\" is required", "quantity");
+    const char *cid = json_string_value(json_object_get(body, "client_order_id"));
+    if (cid && r->idem[0] && strcmp(cid, r->idem) != 0)
+        return bad("%s", "client_order_id and the Idempotency-Key header differ");
+    if (cid && strlen(cid) > 64)
+        return bad("field \"%s\" is longer than 64 characters", "client_order_id");
+    json_t *o = json_deep_copy(body);
+    if (!cid) {
+        char gen[40];
+        if (!r->idem[0]) {   /* no key given: this call is not retry-safe, but it still has a key */
+            unsigned char rnd[12];
+            if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+                return bad("%s", "no randomness for a client_order_id; send one");
+            int n = snprintf(gen, sizeof gen, "http-");
+            for (size_t i = 0; i < sizeof rnd; i++)
+                n += snprintf(gen + n, sizeof gen - (size_t)n, "%02x", rnd[i]);
+        }
+        json_object_set_new(o, "client_order_id", json_string(r->idem[0] ? r->idem : gen));
+    }
+    json_t *a = json_object_get(o, "action");
+    char up[8];
+    snprintf(up, sizeof up, "%s", json_string_value(a));
+    for (char *c = up; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    json_object_set_new(o, "action", json_string(up));
+    *out = o;
+    return 0;
+}
+
+static void set_order_ref(httpReq *r, json_t *o)
+{
+    char *end;
+    long long id = strtoll(r->param, &end, 10);
+    if (*end == '\0' && r->param[0] != '-')
+        json_object_set_new(o, "order_id", json_integer(id));
+    else
+        json_object_set_new(o, "client_order_id", json_string(r->param));
+}
+
+static int build_modify(httpReq *r, json_t *body, json_t **out)
+{
+    if (!body)
+        return bad("%s", "a JSON object body with the fields to change is required");
+    if (check_types(body) != 0)
+        return -1;
+    json_t *o = json_deep_copy(body);
+    json_object_del(o, "order_id");
+    json_object_del(o, "client_order_id");
+    set_order_ref(r, o);
+    *out = o;
+    return 0;
+}
+
+static int build_cancel(httpReq *r, json_t *body, json_t **out)
+{
+    (void)body;
+    json_t *o = json_object();
+    set_order_ref(r, o);
+    *out = o;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bus replies */
+
+typedef struct codeMap { const char *slug; int status; } codeMap;
+static const codeMap CODES[] = {
+    {"bad_request", 400}, {"bad_request", 400}, {"invalid_argument", 400}, {"invalid", 400},
+    {"malformed", 400}, {"bad_json", 400}, {"validation", 400}, {"bad_request", 400},
+    {"unauthorized", 401}, {"unauthenticated", 401}, {"forbidden", 403}, {"permission_denied", 403},
+    {"not_found", 404}, {"unknown_symbol", 404}, {"unknown_contract", 404}, {"unknown_order", 404},
+    {"no_security_definition", 404}, {"conflict", 409}, {"duplicate", 409}, {"duplicate_order", 409},
+    {"already_exists", 409}, {"idempotency_conflict", 409}, {"unprocessable", 422}, {"rejected", 422},
+    {"order_rejected", 422}, {"invalid_order", 422}, {"rate_limited", 429}, {"pacing", 429},
+    {"too_many_requests", 429}, {"limit", 429}, {"max_tickers", 429}, {"unavailable", 503},
+    {"not_connected", 503}, {"disconnected", 503}, {"shutting_down", 503}, {"no_responders", 503},
+    {"timeout", 504}, {"deadline_exceeded", 504}, {"ib_timeout", 504}, {"internal", 500},
+};
+
+/* The HTTP status for a bus error: a numeric Nats-Service-Error-Code in 400..599 is used as is
+ * (the NATS micro convention follows HTTP); otherwise the error.code slug picks it; else 502. */
+static int status_for(const char *hdr_code, const char *slug)
+{
+    if (hdr_code) {
+        int n = atoi(hdr_code);
+        if (n >= 400 && n <= 599)
+            return n;
+    }
+    if (slug) {
+        int st = busError_Status(slug);
+        if (st != 500 || strcmp(slug, "internal") == 0)
+            return st;
+        for (size_t i = 0; i < sizeof CODES / sizeof CODES[0]; i++)
+            if (strcmp(CODES[i].slug, slug) == 0)
+                return CODES[i].status;
+        if (strstr(slug, "not_found") || strstr(slug, "unknown"))
+            return 404;
+        if (strstr(slug, "invalid"))
+            return 400;
+    }
+    return 502;
+}
+
+static int first_char(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)p[i]))
+            return (unsigned char)p[i];
+    return -1;
+}
+
+/* Reply body as JSON text in r->resp; msgpack replies are converted. Returns the parsed root or NULL. */
+static json_t *reply_json(httpReq *r, const httpBusReply *rep)
+{
+    httpBuf_Reset(&r->resp);
+    int c = first_char(rep->data, rep->len);
+    if (c == '{' || c == '[') {
+        httpBuf_Append(&r->resp, rep->data, rep->len);
+    } else if (rep->len && http_msgpackToJson(rep->data, rep->len, &r->resp) != IBB_OK) {
+        httpBuf_Reset(&r->resp);
+        return NULL;
+    }
+    return json_loadb(httpBuf_Data(&r->resp), r->resp.len, 0, NULL);
+}
+
+static int is_connected(json_t *st)
+{
+    static const char *const paths[][2] = {{"connected", NULL}, {"ib", "connected"}, {"ib_connected", NULL},
+                                           {"ib_link", "connected"}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        json_t *v = json_object_get(st, paths[i][0]);
+        if (v && paths[i][1] && json_is_object(v))
+            v = json_object_get(v, paths[i][1]);
+        if (json_is_boolean(v))
+            return json_is_true(v);
+    }
+    const char *s = json_string_value(json_object_get(st, "state"));
+    if (!s)
+        s = json_string_value(json_object_get(st, "ib_link"));
+    if (!s)
+        s = json_string_value(json_object_get(json_object_get(st, "ib"), "state"));
+    return s && (strcmp(s, "connected") == 0 || strcmp(s, "up") == 0 || strcmp(s, "ready") == 0);
+}
+
+static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json_t *root, int err_status)
+{
+    int ok = !err_status && json_is_object(root) && is_connected(root);
+    json_t *o = json_pack("{s:s,s:s}", "status", ok ? "ok" : "unavailable", "nats",
+                          httpBus_Connected(app->bus) ? "connected" : "disconnected");
+    if (root && !err_status)
+        json_object_set(o, "ib", root);
+    else if (root && json_is_object(json_object_get(root, "error")))
+        json_object_set(o, "error", json_object_get(root, "error"));
+    else
+        json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", "unavailable", "message",
+                                                  rep->status == IBB_ERR_TIMEOUT ? "ib-bridge did not answer in time"
+                                                                                 : "ib-bridge is not answering"));
+    char *txt = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!txt) {
+        set_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    set_json(r, ok ? 200 : 503, txt, strlen(txt));
+    free(txt);
+}
+
+static void on_reply(void *arg, const httpBusReply *rep)
+{
+    struct lws *wsi = arg;
+    httpSess *pss = lws_wsi_user(wsi);
+    httpApp *app = lws_context_user(lws_get_context(wsi));
+    httpReq *r = pss->req;
+    r->bus_handle = 0;
+    httpMetrics_Observe(&app->metrics.bus_rtt, rep->rtt_us);
+    const char *subj = r->route->rpc;
+    if (rep->status == IBB_ERR_TIMEOUT) {
+        app->metrics.bus_timeouts++;
+        IBB_WARN("http.bus.timeout", "subject=%s ms=%lld", subj, (long long)(rep->rtt_us / 1000));
+        if (r->route->kind == K_HEALTH)
+            health_reply(app, r, rep, NULL, 504);
+        else
+            set_error(r, 504, "timeout", "ib-bridge did not answer before the deadline; retry later");
+        finish(wsi, r);
+        return;
+    }
+    if (rep->status == IBB_ERR_NOT_FOUND) {
+        app->metrics.bus_no_responders++;
+        if (r->route->kind == K_HEALTH)
+            health_reply(app, r, rep, NULL, 503);
+        else
+            set_error(r, 503, "unavailable", "no ib-bridge is answering on the bus; is it running?");
+        finish(wsi, r);
+        return;
+    }
+    json_t *root = reply_json(r, rep);
+    json_t *err = json_object_get(root, "error");
+    int err_status = 0;
+    if (rep->err_code || json_is_object(err)) {
+        app->metrics.bus_errors++;
+        err_status = status_for(rep->err_code, json_string_value(json_object_get(err, "code")));
+    }
+    if (r->route->kind == K_HEALTH) {
+        health_reply(app, r, rep, root, err_status);
+    } else if (!root) {
+        set_error(r, 502, "bad_gateway", "ib-bridge sent a reply that is not JSON or MessagePack");
+    } else if (err_status) {
+        if (!json_is_object(err) || !json_is_string(json_object_get(err, "code")))
+            set_error(r, err_status, rep->err_code ? rep->err_code : "error",
+                      rep->err_text ? rep->err_text : "ib-bridge returned an error");
+        else
+            r->status = err_status;   /* the bus error body is passed through unchanged */
+        r->ctype = "application/json";
+    } else {
+        r->status = 200;
+        r->ctype = "application/json";
+    }
+    json_decref(root);
+    finish(wsi, r);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
+{
+    route *rt = r->route;
+    if (rt->kind == K_METRICS) {
+        httpBuf_Reset(&r->resp);
+        httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
+        r->status = 200;
+        r->ctype = "text/plain; version=0.0.4";
+        return finish(wsi, r);
+    }
+    json_t *body = NULL;
+    if (r->body.len) {
+        json_error_t je;
+        body = json_loadb(httpBuf_Data(&r->body), r->body.len, 0, &je);
+        if (!body) {
+            char msg[240];
+            snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d, column %d)", je.text, je.line, je.column);
+            return fail(wsi, r, 400, "bad_request", msg);
+        }
+        if (!json_is_object(body)) {
+            json_decref(body);
+            return fail(wsi, r, 400, "bad_request", "the body must be a JSON object");
+        }
+    }
+    json_t *req = NULL;
+    g_err[0] = '\0';
+    int rc = rt->build(r, body, &req);
+    json_decref(body);
+    if (rc != 0 || !req) {
+        json_decref(req);
+        return fail(wsi, r, 400, "bad_request", g_err[0] ? g_err : "invalid request");
+    }
+    char *txt = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!txt)
+        return fail(wsi, r, 500, "internal", "out of memory");
+    char subject[160];
+    snprintf(subject, sizeof subject, "%s.%s", app->cfg->prefix, rt->rpc);
+    ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms, on_reply, wsi,
+                                   &r->bus_handle);
+    free(txt);
+    if (st == IBB_OK)   /* lws would close an HTTP connection it thinks idle while the bus answers */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, app->cfg->request_timeout_ms / 1000 + 5);
+    if (st != IBB_OK) {
+        if (rt->kind == K_HEALTH) {
+            httpBusReply rep = {.status = IBB_ERR_IO, .data = ""};
+            health_reply(app, r, &rep, NULL, 503);
+            return finish(wsi, r);
+        }
+        return fail(wsi, r, 503, "unavailable", "the NATS connection is down; retry later");
+    }
+    return 0;
+}
+
+int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path)
+{
+    free_req(app, pss->req);
+    httpReq *r = pss->req = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    r->t0_us = http_nowUs();
+    httpBuf_Init(&r->body, 0);
+    httpBuf_Init(&r->resp, LWS_PRE);
+    r->method = method_of(wsi);
+    r->metrics_route = g_route_other;
+
+    char clen[24];
+    long long cl = 0;
+    if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        cl = atoll(clen);
+    int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    r->expect_body = cl > 0 || chunked;
+    r->close_after = r->expect_body;   /* any early answer leaves an unread body: close after it */
+
+    int oc = http_originCheck(app, wsi, r->origin, sizeof r->origin);
+    if (app->draining)
+        return fail(wsi, r, 503, "unavailable", "the gateway is shutting down");
+
+    int mask = 0;
+    route *rt = match(path, r->method == M_OPTIONS ? 0 : r->method, r->param, sizeof r->param, &mask);
+    if (!mask)
+        return fail(wsi, r, 404, "not_found", "no such route; see schemas/openapi.yaml");
+    if (r->method == M_OPTIONS) {
+        r->metrics_route = g_route_preflight;
+        method_names(mask | M_OPTIONS, r->allow, sizeof r->allow);
+        if (oc <= 0)
+            return fail(wsi, r, 403, "forbidden", "origin not allowed");
+        r->status = 204;
+        r->ctype = "text/plain";
+        return finish(wsi, r);
+    }
+    if (!rt) {
+        method_names(mask, r->allow, sizeof r->allow);
+        return fail(wsi, r, 405, "method_not_allowed", "method not allowed on this route; see the Allow header");
+    }
+    r->route = rt;
+    r->metrics_route = rt->route_id;
+    if (oc < 0)
+        return fail(wsi, r, 403, "forbidden", "origin not on the CORS allow-list");
+    if (http_queryHasToken(wsi))
+        return fail(wsi, r, 400, "bad_request",
+                    "credentials in the query string are refused; send Authorization: Bearer <token>");
+    if (rt->access != HTTP_ACC_PUBLIC) {
+        int lvl = http_authLevel(app, wsi);
+        if (lvl == -1)
+            return fail(wsi, r, 401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)");
+        if (lvl == -2)
+            return fail(wsi, r, 401, "unauthorized", "unknown bearer token");
+        if (lvl < rt->access)
+            return fail(wsi, r, 403, "forbidden", "this route needs a trading token");
+    }
+    if (rt->param == P_SYMBOL && !valid_symbol(r->param))
+        return fail(wsi, r, 400, "bad_request",
+                    "symbol must be 1-64 characters: letters, digits, space and ._-:=+#&@!");
+    if (rt->param == P_ORDER && !valid_symbol(r->param))
+        return fail(wsi, r, 400, "bad_request", "order id must be 1-64 characters");
+    if (cl > app->cfg->body_limit)
+        return fail(wsi, r, 413, "payload_too_large", "request body is larger than the configured limit");
+    int n = lws_hdr_custom_copy(wsi, r->idem, sizeof r->idem, "idempotency-key:", 16);
+    if (n < 0)
+        r->idem[0] = '\0';
+    if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
+        return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
+    if (rt->method == M_GET && rt->build == build_candles) {
+        /* query arguments become the body of a GET /candles */
+        static const char *const keys[] = {"duration", "bar_size", "what_to_show", "end", "use_rth"};
+        char v[128], name[32];
+        json_t *o = json_object();
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            snprintf(name, sizeof name, "%s=", keys[i]);
+            const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
+            if (!val)
+                continue;
+            if (strcmp(keys[i], "use_rth") == 0)
+                json_object_set_new(o, keys[i], json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
+            else
+                json_object_set_new(o, keys[i], json_string(val));
+        }
+        char *txt = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (txt)
+            httpBuf_Puts(&r->body, txt);
+        free(txt);
+        if (!strcmp(httpBuf_Data(&r->body), "{}"))
+            httpBuf_Reset(&r->body);
+    }
+    if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
+        r->close_after = 0;
+        return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    }
+    if (r->expect_body)
+        return fail(wsi, r, 400, "bad_request", "this route takes no request body");
+    return dispatch(app, wsi, r);
+}
+
+int http_restBody(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, size_t len)
+{
+    httpReq *r = pss->req;
+    if (!r || r->ready || r->bus_handle)
+        return 0;
+    if (r->body.len + len > (size_t)app->cfg->body_limit) {
+        r->close_after = 1;
+        httpBuf_Free(&r->body);
+        return fail(wsi, r, 413, "payload_too_large", "request body is larger than the configured limit");
+    }
+    httpBuf_Append(&r->body, in, len);
+    return 0;
+}
+
+int http_restBodyDone(httpApp *app, struct lws *wsi, httpSess *pss)
+{
+    httpReq *r = pss->req;
+    if (!r || r->ready || r->bus_handle)
+        return 0;
+    if (r->body.oom)
+        return fail(wsi, r, 500, "internal", "out of memory");
+    return dispatch(app, wsi, r);
+}
