@@ -43,11 +43,11 @@ static const optDef options[] = {
     {"ib.host", OPT_STR, "127.0.0.1", 0, 0, "IB_HOST", F(ib_host), OPT_NONEMPTY, NULL,
      "IB Gateway / TWS host name or address"},
     {"ib.port", OPT_INT, "4002", 1, 65535, "IB_PORT", F(ib_port), 0, NULL,
-     "API port: 4002 Gateway paper, 7497 TWS paper, 4001 Gateway live, 7496 TWS live"},
+     "API port: 4002 Gateway paper, 7497 TWS paper, 4001 Gateway live, 7496 TWS live (4004 / 4003: the paper / live relays of the IB Gateway container)"},
     {"ib.client_id", OPT_INT, "1", 0, 2147483647, "IB_CLIENT_ID", F(ib_client_id), 0, NULL,
      "API client id; must not be used by any other API client of the same gateway (else error 326)"},
     {"ib.trading_mode", OPT_ENUM, "paper", 0, 0, "IB_TRADING_MODE", F(ib_trading_mode), 0, "paper|live",
-     "paper (default) or live; live also needs a live port (4001/7496)"},
+     "paper (default) or live; live also needs a live port (4001/7496/4003)"},
     {"ib.simulator", OPT_BOOL, "false", 0, 0, "IB_SIMULATOR", F(ib_simulator), 0, NULL,
      "the peer is ib-sim: allows any non-live port in paper mode"},
     {"ib.read_only", OPT_BOOL, "false", 0, 0, "IBB_READ_ONLY", F(ib_read_only), 0, NULL,
@@ -605,8 +605,10 @@ static void load_file(appConfig *cfg, errCtx *e, const char *path)
 /* cross-checks                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
-static bool is_live_port(int64_t p) { return p == 4001 || p == 7496; }
-static bool is_paper_port(int64_t p) { return p == 4002 || p == 7497; }
+/* IB Gateway 4001 / TWS 7496 are live, 4002 / 7497 paper. The containerised IB Gateway that
+ * docker-compose.yml runs relays live on 4003 and paper on 4004 (socat in front of 4001/4002). */
+static bool is_live_port(int64_t p) { return p == 4001 || p == 7496 || p == 4003; }
+static bool is_paper_port(int64_t p) { return p == 4002 || p == 7497 || p == 4004; }
 
 static void check_trading_mode(const appConfig *c, errCtx *e)
 {

@@ -168,6 +168,11 @@ Test(config, trading_mode_safety)
     cr_expect_eq(check("ib = { trading_mode = \"live\"; port = 4001; };\n", NULL), 0, "%s", err);
     cr_expect_eq(check("ib = { trading_mode = \"live\"; port = 7496; };\n", NULL), 0, "%s", err);
     cr_expect_eq(check("ib = { port = 7497; };\n", NULL), 0, "%s", err);
+    /* the gateway container's relays follow the same rule: 4004 paper, 4003 live */
+    cr_expect_eq(check("ib = { port = 4004; };\n", NULL), 0, "%s", err);
+    refused("ib = { port = 4003; };\n", NULL, "ib.port");
+    refused("ib = { trading_mode = \"live\"; port = 4004; };\n", NULL, "ib.trading_mode");
+    cr_expect_eq(check("ib = { trading_mode = \"live\"; port = 4003; };\n", NULL), 0, "%s", err);
 }
 
 Test(config, secrets_masked)
