@@ -1,7 +1,8 @@
 /* main.c — the ib-bridge binary: command line, configuration, the loop, signals.
  *
- * For now it runs the IB session until SIGINT/SIGTERM. The first signal shuts down gracefully
- * (close the IB socket, let the loop drain, exit 0); a second one exits at once. */
+ * Runs the bridge (IB session + NATS) until SIGINT/SIGTERM. The first signal shuts down
+ * gracefully (stop taking requests, answer those in flight, cancel IB subscriptions, disconnect,
+ * drain NATS, exit 0); a second one exits at once. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "br_bridge.h"
+#include "bus_conn.h"
 #include "config.h"
 #include "core_session.h"
 #include "ibb_log.h"
@@ -22,7 +25,7 @@
 typedef struct appMain {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
-    coreSession *session;
+    brBridge *bridge;
     bool stopping;
 } appMain;
 
@@ -50,7 +53,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     m->stopping = true;
     IBB_INFO("bridge.signal", "signal=%d action=shutdown", signum);
-    coreSession_Disconnect(m->session);
+    brBridge_Stop(m->bridge, NULL, NULL);
     /* Keep listening for a second signal, without keeping the loop alive. */
     uv_unref((uv_handle_t *)&m->sigint);
     uv_unref((uv_handle_t *)&m->sigterm);
@@ -72,6 +75,51 @@ static void fill_session_config(const appConfig *c, coreSessionConfig *sc)
     sc->max_queue = (size_t)c->ib_pacing_max_queue;
 }
 
+/* Joins a list into "a,b,c" (the bus takes a comma-separated URL list). */
+static char *join(const appStrList *l)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < l->n; i++)
+        n += strlen(l->items[i]) + 1;
+    char *out = calloc(1, n);
+    for (size_t i = 0; out && i < l->n; i++) {
+        if (i)
+            strcat(out, ",");
+        strcat(out, l->items[i]);
+    }
+    return out;
+}
+
+/* brOptions borrow the config's strings: cfg outlives the bridge. */
+static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
+{
+    brOptions_Init(o);
+    fill_session_config(c, &o->session);
+    if (urls && *urls)
+        o->nats.urls = urls;
+    o->nats.user = c->nats_user;
+    o->nats.password = c->nats_password;
+    o->nats.token = c->nats_token;
+    o->nats.creds_file = c->nats_creds;
+    o->nats.nkey_seed_file = c->nats_nkey;
+    o->nats.tls_ca_file = c->nats_tls_ca;
+    o->prefix = c->nats_subject_prefix;
+    o->request_timeout_ms = c->nats_request_timeout_ms;
+    int mode = busStreamMode_Parse(c->nats_quote_encoding);
+    o->quote_mode = mode < 0 ? BUS_STREAM_MSGPACK : (busStreamMode)mode;
+    o->md_line_budget = c->ib_md_line_budget;
+    o->watchlist = (const char *const *)c->ib_watchlist.items;
+    o->n_watchlist = c->ib_watchlist.n;
+    o->risk.read_only = c->ib_read_only;
+    o->risk.max_order_qty = c->risk_max_order_qty;
+    o->risk.max_order_notional = c->risk_max_order_notional;
+    o->risk.max_orders_per_minute = (int)c->risk_max_orders_per_minute;
+    o->risk.allowed_symbols = (const char *const *)c->risk_allowed_symbols.items;
+    o->risk.n_allowed = c->risk_allowed_symbols.n;
+    o->trading_mode = c->ib_trading_mode;
+    o->simulator = c->ib_simulator;
+}
+
 static int run(const appConfig *cfg)
 {
     appMain m;
@@ -81,12 +129,16 @@ static int run(const appConfig *cfg)
         IBB_ERROR("bridge.loop_failed", "error=\"%s\"", uv_strerror(rc));
         return 1;
     }
-    coreSessionConfig sc;
-    fill_session_config(cfg, &sc);
-    ibbStatus st = coreSession_Create(&m.session, &m.loop, &sc);
+    char *urls = join(&cfg->nats_urls);
+    brOptions bo;
+    fill_bridge_options(cfg, &bo, urls);
+    bus_Init();
+    ibbStatus st = brBridge_Create(&m.bridge, &m.loop, &bo);
     if (st != IBB_OK) {
-        IBB_ERROR("bridge.session_failed", "status=%s", ibbStatus_Name(st));
+        IBB_ERROR("bridge.create_failed", "status=%s", ibbStatus_Name(st));
+        free(urls);
         uv_loop_close(&m.loop);
+        bus_Shutdown(2000);
         return 1;
     }
     uv_signal_init(&m.loop, &m.sigint);
@@ -101,16 +153,21 @@ static int run(const appConfig *cfg)
     if (appConfig_IsLive(cfg))
         IBB_WARN("bridge.live_trading", "port=%" PRId64 " read_only=%s", cfg->ib_port,
                  cfg->ib_read_only ? "true" : "false");
-    coreSession_Start(m.session);
+    if (brBridge_Start(m.bridge) != IBB_OK) {
+        brBridge_Stop(m.bridge, NULL, NULL);
+        rc = 1;
+    }
     uv_run(&m.loop, UV_RUN_DEFAULT);
 
-    coreSession_Destroy(m.session);
+    brBridge_Destroy(m.bridge);
+    free(urls);
     uv_close((uv_handle_t *)&m.sigint, NULL);
     uv_close((uv_handle_t *)&m.sigterm, NULL);
     uv_run(&m.loop, UV_RUN_DEFAULT);
-    rc = uv_loop_close(&m.loop);
-    IBB_INFO("bridge.stopped", "clean=%s", rc == 0 ? "true" : "false");
-    return 0;
+    int closed = uv_loop_close(&m.loop);
+    bus_Shutdown(2000);
+    IBB_INFO("bridge.stopped", "clean=%s", closed == 0 ? "true" : "false");
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -13,6 +13,9 @@ static const struct {
     {"conflict", 409},      {"payload_too_large", 413}, {"unprocessable", 422}, {"rate_limited", 429},
     {"internal", 500},      {"not_implemented", 501}, {"ib_error", 502},     {"unavailable", 503},
     {"timeout", 504},
+    /* ib-bridge's own slugs (after the generic ones: busError_Slug returns the first match) */
+    {"unknown_symbol", 404}, {"ambiguous", 422},      {"order_rejected", 422}, {"risk_limit", 422},
+    {"read_only", 403},      {"line_limit", 429},     {"pacing", 429},         {"ib_unavailable", 503},
 };
 
 int busError_Status(const char *slug)

@@ -8,6 +8,7 @@
 #include "core_session.h"
 
 #include <inttypes.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,9 @@ struct coreSession {
     int n_state_handlers;
     sessHandler reply_handlers[CORE_MAX_HANDLERS];
     int n_reply_handlers;
+    sessHandler read_done_handlers[CORE_MAX_HANDLERS];
+    int n_read_done_handlers;
+    int64_t read_time_ns;       /* CLOCK_REALTIME when the current socket read arrived */
 
     char rbuf[READ_BUF_SIZE];
     bool rbuf_busy;
@@ -602,12 +606,19 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         fail(s, IBB_ERR_NOMEM, "out of memory buffering input");
         return;
     }
-    for (;;) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->read_time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    for (int frames = 0;; frames++) {
         const char *payload;
         size_t len;
         ibbStatus st = ibFramer_Next(s->framer, &payload, &len, NULL);
-        if (st == IBB_NEED_MORE)
+        if (st == IBB_NEED_MORE) {
+            /* Everything from this read is applied: let batching consumers flush once. */
+            for (int i = 0; frames > 0 && i < s->n_read_done_handlers && s->conn == c; i++)
+                ((coreReadDoneFn)s->read_done_handlers[i].fn)(s->read_done_handlers[i].ud);
             return;
+        }
         if (st != IBB_OK) {
             s->stats.decode_errors++;
             IBB_ERROR("ib.decode_error", "msg=frame status=%s", ibbStatus_Name(st));
@@ -801,7 +812,7 @@ void coreSession_Destroy(coreSession *s)
     if (!s)
         return;
     s->destroying = true;
-    s->n_state_handlers = s->n_reply_handlers = 0;
+    s->n_state_handlers = s->n_reply_handlers = s->n_read_done_handlers = 0;
     coreSession_Disconnect(s);
     uv_timer_t *timers[] = {&s->backoff_timer, &s->deadline_timer, &s->watchdog_timer, &s->pacer_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
@@ -838,6 +849,13 @@ ibbStatus coreSession_OnReply(coreSession *s, coreReplyFn fn, void *ud)
 {
     return s ? add_handler(s->reply_handlers, &s->n_reply_handlers, (void *)fn, ud) : IBB_ERR_INVALID_ARG;
 }
+
+ibbStatus coreSession_OnReadDone(coreSession *s, coreReadDoneFn fn, void *ud)
+{
+    return s ? add_handler(s->read_done_handlers, &s->n_read_done_handlers, (void *)fn, ud) : IBB_ERR_INVALID_ARG;
+}
+
+int64_t coreSession_ReadTimeNs(const coreSession *s) { return s ? s->read_time_ns : 0; }
 
 ibbStatus coreSession_Start(coreSession *s)
 {

@@ -81,6 +81,9 @@ typedef struct coreSession coreSession;
 typedef void (*coreStateFn)(void *ud, coreState from, coreState to, ibbStatus reason);
 /* Called for every decoded server message (after the session's own handling of it). */
 typedef void (*coreReplyFn)(void *ud, const ibReply *reply);
+/* Called once after all messages of one socket read were handed to the reply handlers (at least
+ * one message): the place to flush what those messages batched up (quotes). */
+typedef void (*coreReadDoneFn)(void *ud);
 
 #define CORE_MAX_HANDLERS 16
 
@@ -92,6 +95,9 @@ void coreSession_Destroy(coreSession *s);
 /* Handlers are called in the order added; IBB_ERR_LIMIT past CORE_MAX_HANDLERS. */
 ibbStatus coreSession_OnState(coreSession *s, coreStateFn fn, void *ud);
 ibbStatus coreSession_OnReply(coreSession *s, coreReplyFn fn, void *ud);
+ibbStatus coreSession_OnReadDone(coreSession *s, coreReadDoneFn fn, void *ud);
+/* Wall-clock time (CLOCK_REALTIME, ns) at which the socket read being handled arrived. */
+int64_t coreSession_ReadTimeNs(const coreSession *s);
 
 /* Starts connecting (with reconnects) unless already started. */
 ibbStatus coreSession_Start(coreSession *s);

@@ -1,0 +1,50 @@
+/* br_bridge.h — ib-bridge's brain: ties the IB session (core/), the domain state (state/) and the
+ * bus (bus/) together. Everything runs on one libuv loop thread; nats.c threads only hand requests
+ * over through busService.
+ *
+ * Ownership: brBridge is opaque (brBridge_Create / brBridge_Destroy, NULL-safe). The caller owns
+ * the uv_loop_t and the brOptions strings (they are borrowed and must outlive the bridge, e.g. the
+ * loaded configuration). Destroy after uv_run has returned. */
+#ifndef BR_BRIDGE_H
+#define BR_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "bus_conn.h"
+#include "bus_publisher.h"
+#include "core_session.h"
+#include "ibb_status.h"
+#include "st_risk.h"
+
+typedef struct brOptions {
+    coreSessionConfig session;         /* the IB link */
+    busConnOptions nats;               /* the NATS link */
+    const char *prefix;                /* subject prefix, default "ib" */
+    int64_t request_timeout_ms;        /* every request's deadline */
+    busStreamMode quote_mode;          /* msgpack | json | both (JSON mirror) */
+    int64_t md_line_budget;            /* market-data lines ib-bridge may use (default 100) */
+    const char *const *watchlist;      /* instrument keys always streamed */
+    size_t n_watchlist;
+    stRiskLimits risk;                 /* read_only lives here too */
+    const char *trading_mode;          /* "paper" | "live" (reported in status) */
+    bool simulator;
+    const char *instance_id;           /* micro instance id; NULL = generated */
+} brOptions;
+
+void brOptions_Init(brOptions *o);
+
+typedef struct brBridge brBridge;
+
+ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o);
+/* Connects NATS (reconnecting forever), starts the endpoints and the IB session. */
+ibbStatus brBridge_Start(brBridge *b);
+/* Graceful shutdown, first signal: stop taking requests, answer those in flight, cancel IB
+ * subscriptions, disconnect IB, drain NATS. done(ud) runs on the loop when everything is closed
+ * (the loop then has no active handle of the bridge's). */
+void brBridge_Stop(brBridge *b, void (*done)(void *ud), void *ud);
+void brBridge_Destroy(brBridge *b);
+
+#endif

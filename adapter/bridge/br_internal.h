@@ -1,0 +1,153 @@
+/* br_internal.h — what the bridge's modules share. Not for use outside adapter/bridge/.
+ *
+ * The bridge is a set of modules, one file each, listed in br_modules (br_bridge.c):
+ *   br_status.c     ib.rpc.status, ib.rpc.admin.*, ib.evt.conn, IB notices (1100/1101/1102, farms)
+ *   br_contracts.c  instrument resolution (key -> conId, cached) and ib.rpc.contract
+ *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
+ *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
+ *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
+ * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
+ * on the loop thread.
+ *
+ * IB request ids: every request that carries an id (market data, contract details, history,
+ * account summary, executions) takes one from br_reqOpen. They start at BR_REQ_ID_BASE, far above
+ * any order id, so an IB error's id tells a request from an order without a lookup.
+ *
+ * Reply routing (br_bridge.c): each module's on_reply sees every decoded message first, in table
+ * order, and returns true when it consumed it; a message still unclaimed that carries a request id
+ * goes to that id's brPendingOps. Errors: id -1 -> on_notice of every module; id >= BR_REQ_ID_BASE ->
+ * the pending request's on_error; other ids -> on_order_error of every module. */
+#ifndef BR_INTERNAL_H
+#define BR_INTERNAL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "br_bridge.h"
+#include "bus_obj.h"
+#include "bus_service.h"
+#include "ib_msgs.h"
+#include "ibb_map.h"
+#include "st_histgov.h"
+#include "st_instrument.h"
+#include "st_leases.h"
+#include "st_orders.h"
+#include "st_quotebook.h"
+#include "st_risk.h"
+
+#define BR_REQ_ID_BASE ((int64_t)1 << 30)
+
+enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_COUNT };
+
+typedef struct brModule {
+    const char *name;
+    ibbStatus (*init)(brBridge *b);                       /* create private state, add endpoints */
+    bool (*on_reply)(brBridge *b, const ibReply *r);      /* true = consumed */
+    void (*on_notice)(brBridge *b, const ibError *e);     /* IB error with id -1 */
+    bool (*on_order_error)(brBridge *b, const ibError *e);/* IB error with an order id; true = handled */
+    void (*on_ib_ready)(brBridge *b);                     /* IB link became ready (again) */
+    void (*on_ib_down)(brBridge *b);                      /* IB link left ready */
+    void (*on_read_done)(brBridge *b);                    /* end of one socket read */
+    void (*on_stop)(brBridge *b);                         /* graceful stop: cancel IB subscriptions */
+    void (*fini)(brBridge *b);                            /* free private state */
+} brModule;
+
+extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule;
+
+struct brBridge {
+    uv_loop_t *loop;
+    brOptions opt;
+    char prefix[64];
+    coreSession *ib;
+    busConn *conn;
+    busService *svc;
+    busPublisher *quote_pub;          /* quotes, in opt.quote_mode */
+    busPublisher *evt_pub;            /* events: MessagePack plus the JSON mirror */
+    /* shared state, each created by the module named (NULL until then; status reads them) */
+    stQuoteBook *book;                /* quotes */
+    stLeases *leases;                 /* quotes */
+    stHistGov *hist;                  /* queries */
+    stOrders *orders;                 /* orders */
+    stRisk risk;                      /* orders (initialised from opt.risk at Create) */
+    /* IB request registry */
+    ibbMap *pending;                  /* req_id -> brPending* */
+    int64_t next_req_id;
+    /* link state */
+    bool ib_ready;
+    bool ib_farm_down;                /* between 1100 and 1101/1102 */
+    bool stopping;
+    uint64_t started_ns;              /* uv_hrtime at Create */
+    void *mod[BR_MOD_COUNT];          /* modules' private state */
+    uv_mutex_t svc_lock;              /* guards svc_open for nats.c threads (br_onNatsEvent) */
+    bool svc_open;
+    void (*stop_done)(void *ud);
+    void *stop_ud;
+};
+
+/* ---- IB request registry (br_bridge.c) -------------------------------------------------------- */
+typedef struct brPendingOps {
+    /* a message carrying this request id that no module consumed */
+    void (*on_reply)(brBridge *b, int64_t req_id, const ibReply *r, void *ctx);
+    /* IB error with id == req_id */
+    void (*on_error)(brBridge *b, int64_t req_id, const ibError *e, void *ctx);
+    /* the IB link dropped (or the bridge stops) while open: IB forgot the request */
+    void (*on_lost)(brBridge *b, int64_t req_id, void *ctx);
+} brPendingOps;
+
+/* A fresh request id registered with ops/ctx (ops is borrowed: keep it static). -1 on OOM. */
+int64_t br_reqOpen(brBridge *b, const brPendingOps *ops, void *ctx);
+/* Forgets the id (no callback). Unknown ids are ignored. */
+void br_reqClose(brBridge *b, int64_t req_id);
+void *br_reqCtx(const brBridge *b, int64_t req_id);
+/* The request id a reply carries, or 0 when it carries none. */
+int64_t br_replyReqId(const ibReply *r);
+
+/* ---- sending to IB (br_bridge.c) -------------------------------------------------------------- */
+/* Sends through the session's pacer. IBB_ERR_STATE when the link is not ready. */
+ibbStatus br_send(brBridge *b, const ibRequest *req);
+/* Answers `unavailable`-style requests: true when IB is ready; otherwise replies ib_unavailable
+ * (503) with the link state and returns false. */
+bool br_requireIb(brBridge *b, busRequest *req);
+/* Maps an IB error to a reply: 200 -> unknown_symbol, 162 pacing -> pacing, 201 -> order_rejected,
+ * 354/10167/10168/10197 -> forbidden (no market data permission), 101 -> line_limit, others ->
+ * ib_error; the message carries IB's text and code. */
+ibbStatus br_replyIbError(busRequest *req, const ibError *e);
+
+/* ---- instruments (br_contracts.c) ------------------------------------------------------------- */
+typedef struct brInstrument {
+    char key[ST_KEY_MAX];             /* canonical key */
+    stInstrumentSpec spec;            /* con_id set */
+    double min_tick;
+    char long_name[128];
+    char time_zone[64];
+    char *trading_hours, *liquid_hours; /* owned */
+    char *order_types, *valid_exchanges; /* owned */
+} brInstrument;
+
+/* err_slug NULL = resolved (inst valid only during the call: copy what you keep). */
+typedef void (*brResolveFn)(brBridge *b, void *ctx, const brInstrument *inst, const char *err_slug,
+                            const char *err_msg, int ib_code);
+/* Resolves a key to one contract (cached for the life of the process; concurrent resolutions of
+ * one key share one IB request). fn may run before br_resolve returns (cache hit, bad key). */
+void br_resolve(brBridge *b, const char *key, brResolveFn fn, void *ctx);
+const brInstrument *br_instrument(const brBridge *b, const char *key);   /* cached or NULL */
+/* The instrument key of a request body: "symbol" (a key such as "AAPL" or "FUT:ES:CME:USD:202512")
+ * or "key", or a "contract" map {symbol, sec_type, exchange, currency, expiry, ...} / {con_id}.
+ * On failure writes a sentence into err and returns IBB_ERR_INVALID_ARG / IBB_ERR_NOT_FOUND. */
+ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char *err, size_t errcap);
+/* Packs the full contract map (schemas/contract.json) of a spec. */
+void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
+
+/* ---- events (br_status.c) --------------------------------------------------------------------- */
+/* busConnOptions.on_event: a NATS link change (nats.c thread) -> ib.evt.conn, via the loop. */
+void br_onNatsEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
+/* Publishes an ib.evt.conn event (schemas/conn_event.json; ts 0 = now). Loop thread. */
+void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
+
+/* ---- time ------------------------------------------------------------------------------------- */
+int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */
+int64_t br_wallNs(void);                 /* CLOCK_REALTIME ns */
+
+#endif

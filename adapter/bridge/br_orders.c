@@ -1,0 +1,6 @@
+/* br_orders.c — placeholder: this module registers no endpoint yet (work in progress). */
+#include "br_internal.h"
+
+const brModule br_ordersModule = {
+    .name = "orders",
+};
