@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "http_app.h"
 #include "http_buf.h"
@@ -332,7 +331,8 @@ static int bad(const char *fmt, const char *field)
 static int check_types(json_t *o)
 {
     static const struct { const char *k; int t; } fields[] = {
-        {"symbol", JSON_STRING}, {"action", JSON_STRING}, {"order_type", JSON_STRING}, {"tif", JSON_STRING},
+        {"symbol", JSON_STRING}, {"side", JSON_STRING}, {"type", JSON_STRING}, {"qty", JSON_REAL},
+        {"action", JSON_STRING}, {"order_type", JSON_STRING}, {"tif", JSON_STRING},
         {"account", JSON_STRING}, {"client_order_id", JSON_STRING}, {"duration", JSON_STRING},
         {"bar_size", JSON_STRING}, {"what_to_show", JSON_STRING}, {"end", JSON_STRING},
         {"contract", JSON_OBJECT}, {"quantity", JSON_REAL}, {"limit_price", JSON_REAL},
@@ -354,10 +354,25 @@ static int check_types(json_t *o)
         if (fields[i].t == JSON_STRING && json_string_length(v) == 0)
             return bad("field \"%s\" must not be empty", fields[i].k);
     }
-    json_t *q = json_object_get(o, "quantity");
-    if (q && json_is_number(q) && !(json_number_value(q) > 0))
-        return bad("field \"%s\" must be greater than 0", "quantity");
+    for (const char *const *k = (const char *const[]){"qty", "quantity", NULL}; *k; k++) {
+        json_t *q = json_object_get(o, *k);
+        if (q && json_is_number(q) && !(json_number_value(q) > 0))
+            return bad("field \"%s\" must be greater than 0", *k);
+    }
     return 0;
+}
+
+/* The Python bridge's names (action, quantity, order_type) are accepted and renamed to the bus
+ * contract's (side, qty, type: schemas/order_place_request.json). */
+static void rename_aliases(json_t *o)
+{
+    static const char *const alias[][2] = {{"action", "side"}, {"quantity", "qty"}, {"order_type", "type"}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
+        json_t *v = json_object_get(o, alias[i][0]);
+        if (v && !json_object_get(o, alias[i][1]))
+            json_object_set(o, alias[i][1], v);
+        json_object_del(o, alias[i][0]);
+    }
 }
 
 static json_t *obj_or_new(json_t *body)
@@ -405,37 +420,32 @@ static int build_place(httpReq *r, json_t *body, json_t **out)
         return -1;
     if (!json_is_string(json_object_get(body, "symbol")) && !json_is_object(json_object_get(body, "contract")))
         return bad("field \"%s\" is required (or \"contract\")", "symbol");
-    const char *action = json_string_value(json_object_get(body, "action"));
-    if (!action)
-        return bad("field \"%s\" is required", "action");
-    if (strcasecmp(action, "BUY") != 0 && strcasecmp(action, "SELL") != 0)
-        return bad("field \"%s\" must be BUY or SELL", "action");
-    if (!json_object_get(body, "quantity"))
-        return bad("field \"%s\" is required", "quantity");
     const char *cid = json_string_value(json_object_get(body, "client_order_id"));
     if (cid && r->idem[0] && strcmp(cid, r->idem) != 0)
         return bad("%s", "client_order_id and the Idempotency-Key header differ");
     if (cid && strlen(cid) > 64)
         return bad("field \"%s\" is longer than 64 characters", "client_order_id");
+    if (!cid && !r->idem[0]) /* a generated key would make a retried POST a second order */
+        return bad("%s", "send client_order_id in the body or an Idempotency-Key header (1-64 characters): "
+                         "a retried request with the same key never places a second order");
     json_t *o = json_deep_copy(body);
-    if (!cid) {
-        char gen[40];
-        if (!r->idem[0]) {   /* no key given: this call is not retry-safe, but it still has a key */
-            unsigned char rnd[12];
-            if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-                return bad("%s", "no randomness for a client_order_id; send one");
-            int n = snprintf(gen, sizeof gen, "http-");
-            for (size_t i = 0; i < sizeof rnd; i++)
-                n += snprintf(gen + n, sizeof gen - (size_t)n, "%02x", rnd[i]);
-        }
-        json_object_set_new(o, "client_order_id", json_string(r->idem[0] ? r->idem : gen));
+    rename_aliases(o);
+    const char *side = json_string_value(json_object_get(o, "side"));
+    if (!side) {
+        json_decref(o);
+        return bad("field \"%s\" is required (BUY or SELL)", "side");
     }
-    json_t *a = json_object_get(o, "action");
-    char up[8];
-    snprintf(up, sizeof up, "%s", json_string_value(a));
-    for (char *c = up; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    json_object_set_new(o, "action", json_string(up));
+    if (strcasecmp(side, "BUY") != 0 && strcasecmp(side, "SELL") != 0) {
+        json_decref(o);
+        return bad("field \"%s\" must be BUY or SELL", "side");
+    }
+    if (!json_object_get(o, "qty")) {
+        json_decref(o);
+        return bad("field \"%s\" is required", "qty");
+    }
+    if (!cid)
+        json_object_set_new(o, "client_order_id", json_string(r->idem));
+    json_object_set_new(o, "side", json_string(strcasecmp(side, "BUY") == 0 ? "BUY" : "SELL"));
     *out = o;
     return 0;
 }
@@ -457,6 +467,7 @@ static int build_modify(httpReq *r, json_t *body, json_t **out)
     if (check_types(body) != 0)
         return -1;
     json_t *o = json_deep_copy(body);
+    rename_aliases(o);
     json_object_del(o, "order_id");
     json_object_del(o, "client_order_id");
     set_order_ref(r, o);

@@ -4,7 +4,9 @@
  * written `if (sv >= X)` as there, so the bytes match the official encoder at 164, 176 and 200.
  * Strings are borrowed from the request for the duration of the call and copied into the writer.
  * A request that cannot be encoded leaves the writer as it was (earlier frames are kept). */
+#include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ib_msgs.h"
 
@@ -64,7 +66,7 @@ static void put_dbl(enc *e, double v) { ibWriter_Double(e->w, v); }
 static void put_dbl_max(enc *e, double v) { ibWriter_DoubleMax(e->w, v); }
 
 static bool is_empty(const char *s) { return s == NULL || *s == '\0'; }
-static bool is_bag(const ibContract *c) { return c->sec_type && strcmp(c->sec_type, "BAG") == 0; }
+static bool is_bag(const ibContract *c) { return c->sec_type && strcasecmp(c->sec_type, "BAG") == 0; }
 
 /* conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange, primaryExchange,
  * currency, localSymbol, tradingClass: the "Contract(12)" of reqMktData / reqHistoricalData. */
@@ -171,12 +173,7 @@ static void enc_place_order_head(enc *e, const ibContract *c, const ibOrder *o)
     put_int(e, 0);                      /* 31 displaySize */
     put_int(e, 0);                      /* 32 triggerMethod */
     put_bool(e, o->outside_rth);        /* 33 */
-    put_bool(e, o->hidden);             /* 34 */
-    if (is_bag(c)) {
-        put_int(e, 0);                  /* comboLegs count */
-        put_int(e, 0);                  /* orderComboLegs count */
-        put_int(e, 0);                  /* smartComboRoutingParams count */
-    }
+    put_bool(e, o->hidden);             /* 34 (BAG combo blocks would follow: refused earlier) */
 }
 
 /* Rows 35-89: defaults for everything ibOrder does not carry. */
@@ -299,12 +296,33 @@ static void enc_place_order_tail(enc *e)
         put_bool(e, false);             /* imbalanceOnly */
 }
 
+/* A price is either unset or a finite number; NaN or an infinity never goes to IB. */
+static bool price_ok(double v) { return ib_isUnsetDouble(v) || isfinite(v); }
+
+/* Order types whose conditional placeOrder blocks this encoder does not write (PROTOCOL.md §3.3:
+ * PEG BENCH reference fields, PEG BEST / PEG MID offsets): refused rather than sent short. */
+static bool unsupported_order_type(const char *t)
+{
+    static const char *const bad[] = {"PEG BENCH", "PEGBENCH", "PEG BEST", "PEG MID", NULL};
+    for (int i = 0; t && bad[i]; i++)
+        if (strcasecmp(t, bad[i]) == 0)
+            return true;
+    return false;
+}
+
 static void enc_place_order(enc *e, const ibPlaceOrder *p)
 {
     const ibContract *c = &p->contract;
     const ibOrder *o = &p->order;
-    if (is_empty(o->action) || is_empty(o->order_type) || ib_isUnsetDouble(o->total_qty))
+    /* Refuse what cannot be encoded completely: no quantity (unset, NaN, <= 0), a non-finite price,
+     * combo (BAG) contracts and the IBKRATS / PEG blocks this encoder does not write. */
+    if (is_empty(o->action) || is_empty(o->order_type) || ib_isUnsetDouble(o->total_qty) ||
+        !isfinite(o->total_qty) || o->total_qty <= 0 || !price_ok(o->lmt_price) || !price_ok(o->aux_price) ||
+        is_bag(c) || unsupported_order_type(o->order_type) ||
+        (c->exchange && strcasecmp(c->exchange, "IBKRATS") == 0)) {
         e->bad = true;
+        return;
+    }
     enc_place_order_head(e, c, o);
     enc_place_order_middle(e);
     enc_place_order_tail(e);

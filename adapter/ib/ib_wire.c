@@ -451,6 +451,8 @@ ibbStatus ibFramer_Next(ibFramer *f, const char **payload, size_t *len, bool *is
         return IBB_ERR_INVALID_ARG;
     if (is_handshake)
         *is_handshake = false;
+    if (f->len == 0)
+        return IBB_NEED_MORE; /* nothing buffered (buf may still be NULL) */
     const char *p = f->buf + f->start;
     if (f->stage == 0) {
         size_t have = f->len < 4 ? f->len : 4;

@@ -108,14 +108,14 @@ const handlers = {
   'order.place': (m, b) => {
     if (!b || typeof b.client_order_id !== 'string') return err(m, 400, 'bad_request', 'client_order_id is required');
     if (b.symbol && !(b.symbol in KNOWN)) return err(m, 404, 'not_found', `unknown symbol ${b.symbol}`);
-    if (b.order_type === 'LMT' && typeof b.limit_price !== 'number') return err(m, 422, 'unprocessable', 'LMT orders need limit_price');
+    if (b.type === 'LMT' && typeof b.limit_price !== 'number') return err(m, 422, 'unprocessable', 'LMT orders need limit_price');
     if (byClientId.has(b.client_order_id)) {
       const o = orders.get(byClientId.get(b.client_order_id));
-      if (o.symbol !== b.symbol || o.quantity !== b.quantity || o.action !== b.action) return err(m, 409, 'conflict', 'client_order_id reused with a different order');
+      if (o.symbol !== b.symbol || o.qty !== b.qty || o.side !== b.side) return err(m, 409, 'conflict', 'client_order_id reused with a different order');
       return ok(m, { ...o, replayed: true });
     }
-    const o = { order_id: nextOrderId++, client_order_id: b.client_order_id, symbol: b.symbol, action: b.action,
-      quantity: b.quantity, order_type: b.order_type || 'MKT', limit_price: b.limit_price, status: 'submitted', replayed: false };
+    const o = { order_id: nextOrderId++, client_order_id: b.client_order_id, symbol: b.symbol, side: b.side,
+      qty: b.qty, type: b.type || 'MKT', limit_price: b.limit_price, status: 'submitted', replayed: false };
     orders.set(o.order_id, o); byClientId.set(o.client_order_id, o.order_id);
     ok(m, o);
   },
@@ -123,7 +123,7 @@ const handlers = {
     const id = b && (b.order_id ?? byClientId.get(b.client_order_id));
     const o = orders.get(id);
     if (!o) return err(m, 404, 'not_found', 'no such order');
-    for (const k of ['quantity', 'limit_price', 'order_type', 'tif']) if (b[k] !== undefined) o[k] = b[k];
+    for (const k of ['qty', 'limit_price', 'type', 'tif']) if (b[k] !== undefined) o[k] = b[k];
     ok(m, { ...o, replayed: false });
   },
   'order.cancel': (m, b) => {
