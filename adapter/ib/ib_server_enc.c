@@ -1,0 +1,574 @@
+/* ib_server_enc.c — the server side of the codec: replies out (ib_encodeReply), for ib-sim.
+ *
+ * Every reply is written in the layout and with the message versions a gateway sends at the
+ * negotiated sv (PROTOCOL.md §3, §6): tickPrice version 6 with 7 fields, openOrder from the
+ * 136-field template captured at sv 173 (identical at 170..176) with substitutions, error with
+ * advancedOrderRejectJson from 166 and errorTime from 194, historicalData with start/end until
+ * 196. No extra trailing fields. Unset doubles go out as a gateway writes them
+ * ("1.7976931348623157E308") where the gateway writes the sentinel, and as "" where it writes "".
+ *
+ * Ownership: nothing is kept; strings are copied into the ibWriter. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ib_msgs.h"
+
+enum {
+    SV_MODELS_SUPPORT = 103,
+    SV_PEGGED_TO_BENCHMARK = 102,
+    SV_SOFT_DOLLAR_TIER = 106,
+    SV_MD_SIZE_MULTIPLIER = 110,
+    SV_CASH_QTY = 111,
+    SV_AGG_GROUP = 121,
+    SV_UNDERLYING_INFO = 122,
+    SV_MARKET_RULES = 126,
+    SV_REAL_EXPIRATION_DATE = 134,
+    SV_AUTO_PRICE_FOR_HEDGE = 141,
+    SV_WHAT_IF_EXT_FIELDS = 142,
+    SV_D_PEG_ORDERS = 148,
+    SV_PRICE_MGMT_ALGO = 151,
+    SV_STOCK_TYPE = 152,
+    SV_FRACTIONAL_SIZE_SUPPORT = 163,
+    SV_PENDING_PRICE_REVISION = 178,
+    SV_LAST_TRADE_DATE = 182,
+    SV_INELIGIBILITY_REASONS = 186,
+    SV_ERROR_TIME = 194,
+    SV_HISTORICAL_DATA_END = 196,
+    SV_SUBMITTER = 198,
+};
+
+#define JAVA_DBL_MAX "1.7976931348623157E308"
+#define JAVA_INT_MAX "2147483647"
+
+/* An unset double the way the gateway writes it in fields where it writes the sentinel. */
+static void put_dbl_sentinel(ibWriter *w, double v)
+{
+    if (ib_isUnsetDouble(v))
+        ibWriter_Str(w, JAVA_DBL_MAX);
+    else
+        ibWriter_Double(w, v);
+}
+
+static void put_strike(ibWriter *w, double strike)
+{
+    ibWriter_Double(w, ib_isUnsetDouble(strike) ? 0.0 : strike);
+}
+
+ibbStatus ib_encodeServerVersion(ibWriter *w, const ibServerVersion *sv)
+{
+    if (!w || !sv)
+        return IBB_ERR_INVALID_ARG;
+    ibWriter_Begin(w);
+    ibWriter_Int(w, sv->server_version);
+    ibWriter_Str(w, sv->connection_time);
+    return ibWriter_End(w);
+}
+
+/* ---- openOrder -------------------------------------------------------------------------------- */
+
+/* The 2025 capture (sv 173, MKT BUY 100 AAPL, PreSubmitted): 136 fields, msgId first. NULL marks a
+ * field that is substituted from the reply. */
+static const char *const OPEN_ORDER_TEMPLATE[136] = {
+    "5", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,                          /* 0-9 */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,                         /* 10-19 */
+    NULL, "", "0", NULL, NULL, NULL, NULL, NULL, "0", "",                               /* 20-29 */
+    NULL, "", "", "", "", "", "", "", "", "",                                           /* 30-39 */
+    "0", "", "-1", "0", "", "", "", "", "", JAVA_INT_MAX,                               /* 40-49 */
+    "0", "0", "0", "", "3", "0", "0", "", NULL, "0",                                    /* 50-59 */
+    "", "0", "None", "", "0", "", "", "", "?", "0",                                     /* 60-69 */
+    "0", "", "0", "0", "", "", "", "", "", "0",                                         /* 70-79 */
+    "0", "0", JAVA_INT_MAX, JAVA_INT_MAX, "", "", "0", "", "IB", "0",                   /* 80-89 */
+    "0", "", "0", "0", NULL, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX,    /* 90-98 */
+    JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX,               /* 99-103 */
+    NULL, NULL, NULL, NULL, NULL, "0", "0", "0", "None", JAVA_DBL_MAX,                  /* 104-113 */
+    JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, JAVA_DBL_MAX, "0",          /* 114-119 */
+    "", "", "", "0", "1", "0", "0", "0", "", "",                                        /* 120-129 */
+    "0", "", "100", "0.02", "", "",                                                     /* 130-135 */
+};
+
+/* Fields of the template that exist only from (or before) a server version. */
+static bool open_order_field_present(int i, int sv)
+{
+    if (i == 34)
+        return sv < IB_SV_FA_PROFILE_DESUPPORT;
+    if (i == 35)   /* decoders gate modelCode on the message version, which is 34 before 145 */
+        return sv >= IB_SV_ORDER_CONTAINER;
+    if (i >= 95 && i <= 100)
+        return sv >= SV_WHAT_IF_EXT_FIELDS;
+    if (i >= 111 && i <= 119)
+        return sv >= SV_PEGGED_TO_BENCHMARK;
+    if (i >= 120 && i <= 122)
+        return sv >= SV_SOFT_DOLLAR_TIER;
+    switch (i) {
+    case 123: return sv >= SV_CASH_QTY;
+    case 124: return sv >= SV_AUTO_PRICE_FOR_HEDGE;
+    case 125: return sv >= IB_SV_ORDER_CONTAINER;
+    case 126: return sv >= SV_D_PEG_ORDERS;
+    case 127: return sv >= SV_PRICE_MGMT_ALGO;
+    case 128: return sv >= IB_SV_DURATION;
+    case 129: return sv >= IB_SV_POST_TO_ATS;
+    case 130: return sv >= IB_SV_AUTO_CANCEL_PARENT;
+    default: break;
+    }
+    if (i >= 131)
+        return sv >= IB_SV_PEGBEST_PEGMID_OFFSETS;
+    return true;
+}
+
+static void put_open_order_field(ibWriter *w, int i, const ibOpenOrder *oo)
+{
+    const ibContract *c = &oo->contract;
+    const ibOrder *o = &oo->order;
+    char tmp[160];
+    switch (i) {
+    case 1: ibWriter_Int(w, o->order_id); break;
+    case 2: ibWriter_Int(w, c->con_id); break;
+    case 3: ibWriter_Str(w, c->symbol); break;
+    case 4: ibWriter_Str(w, c->sec_type); break;
+    case 5: ibWriter_Str(w, c->last_trade_date); break;
+    case 6: ibWriter_Str(w, "0"); break;                          /* strike, as captured */
+    case 7: ibWriter_Str(w, c->right && *c->right ? c->right : "?"); break;
+    case 8: ibWriter_Str(w, c->multiplier); break;
+    case 9: ibWriter_Str(w, c->exchange); break;
+    case 10: ibWriter_Str(w, c->currency); break;
+    case 11: ibWriter_Str(w, c->local_symbol); break;
+    case 12: ibWriter_Str(w, c->trading_class); break;
+    case 13: ibWriter_Str(w, o->action); break;
+    case 14: ibWriter_Decimal(w, o->total_qty); break;
+    case 15: ibWriter_Str(w, o->order_type); break;
+    case 16: ibWriter_Double(w, ib_isUnsetDouble(o->lmt_price) ? 0.0 : o->lmt_price); break;
+    case 17: ibWriter_Double(w, ib_isUnsetDouble(o->aux_price) ? 0.0 : o->aux_price); break;
+    case 18: ibWriter_Str(w, o->tif); break;
+    case 19: ibWriter_Str(w, o->oca_group); break;
+    case 20: ibWriter_Str(w, o->account); break;
+    case 23: ibWriter_Str(w, o->order_ref); break;
+    case 24: ibWriter_Int(w, oo->client_id); break;
+    case 25: ibWriter_Int(w, oo->perm_id); break;
+    case 26: ibWriter_Bool(w, o->outside_rth); break;
+    case 27: ibWriter_Bool(w, o->hidden); break;
+    case 30: {
+        char qty[48];
+        if (o->total_qty == floor(o->total_qty) && fabs(o->total_qty) < 1e15)
+            snprintf(qty, sizeof qty, "%lld", (long long)o->total_qty);
+        else
+            ib_formatDouble(qty, sizeof qty, o->total_qty);
+        snprintf(tmp, sizeof tmp, "%lld.0/%s/%s", (long long)oo->perm_id, o->account ? o->account : "", qty);
+        ibWriter_Str(w, tmp);
+        break;
+    }
+    case 58: ibWriter_Int(w, o->parent_id); break;
+    case 94: ibWriter_Str(w, oo->status); break;
+    case 104: ibWriter_DoubleMax(w, oo->commission); break;
+    case 105: ibWriter_DoubleMax(w, oo->min_commission); break;
+    case 106: ibWriter_DoubleMax(w, oo->max_commission); break;
+    case 107: ibWriter_Str(w, oo->commission_currency); break;
+    case 108: ibWriter_Str(w, oo->warning_text); break;
+    default: ibWriter_Str(w, OPEN_ORDER_TEMPLATE[i]); break;
+    }
+}
+
+static ibbStatus put_open_order(ibWriter *w, int sv, const ibOpenOrder *oo)
+{
+    if (sv > IB_SV_FA_PROFILE_DESUPPORT)
+        return IBB_ERR_UNSUPPORTED_VERSION; /* later gates (183+) are not written by this codec */
+    const char *t = oo->order.order_type;
+    if (t && (strcasecmp(t, "PEG BENCH") == 0 || strcasecmp(t, "PEGBENCH") == 0))
+        return IBB_ERR_INVALID_ARG;         /* its 5 reference fields are not in the template */
+    ibWriter_Str(w, "5");
+    if (sv < IB_SV_ORDER_CONTAINER)
+        ibWriter_Int(w, 34);                /* the message version before 145 */
+    for (int i = 1; i < 136; i++)
+        if (open_order_field_present(i, sv))
+            put_open_order_field(w, i, oo);
+    return IBB_OK;
+}
+
+/* ---- the other replies ------------------------------------------------------------------------ */
+
+static void put_contract_data(ibWriter *w, int sv, const ibContractData *d)
+{
+    const ibContract *c = &d->contract;
+    ibWriter_Int(w, IB_MSG_CONTRACT_DATA);
+    if (sv < IB_SV_SIZE_RULES)
+        ibWriter_Int(w, 8);
+    ibWriter_Int(w, d->req_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    if (sv >= SV_LAST_TRADE_DATE)
+        ibWriter_Str(w, d->real_expiration_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, d->market_name);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Double(w, d->min_tick);
+    if (sv >= SV_MD_SIZE_MULTIPLIER && sv < IB_SV_SIZE_RULES)
+        ibWriter_Int(w, 1);
+    ibWriter_Str(w, c->multiplier);
+    ibWriter_Str(w, d->order_types);
+    ibWriter_Str(w, d->valid_exchanges);
+    ibWriter_Int(w, d->price_magnifier);
+    ibWriter_Int(w, d->under_con_id);
+    ibWriter_Str(w, d->long_name);
+    ibWriter_Str(w, c->primary_exchange);
+    ibWriter_Str(w, d->contract_month);
+    ibWriter_Str(w, d->industry);
+    ibWriter_Str(w, d->category);
+    ibWriter_Str(w, d->subcategory);
+    ibWriter_Str(w, d->time_zone_id);
+    ibWriter_Str(w, d->trading_hours);
+    ibWriter_Str(w, d->liquid_hours);
+    ibWriter_Str(w, d->ev_rule);
+    ibWriter_DoubleMax(w, d->ev_multiplier);
+    ibWriter_Int(w, 0);                     /* secIdList count: this codec writes none */
+    if (sv >= SV_AGG_GROUP)
+        ibWriter_Int(w, d->agg_group);
+    if (sv >= SV_UNDERLYING_INFO) {
+        ibWriter_Str(w, d->under_symbol);
+        ibWriter_Str(w, d->under_sec_type);
+    }
+    if (sv >= SV_MARKET_RULES)
+        ibWriter_Str(w, d->market_rule_ids);
+    if (sv >= SV_REAL_EXPIRATION_DATE)
+        ibWriter_Str(w, d->real_expiration_date);
+    if (sv >= SV_STOCK_TYPE)
+        ibWriter_Str(w, d->stock_type);
+    if (sv == SV_FRACTIONAL_SIZE_SUPPORT)
+        ibWriter_Decimal(w, d->min_size);
+    if (sv >= IB_SV_SIZE_RULES) {
+        ibWriter_Decimal(w, d->min_size);
+        ibWriter_Decimal(w, d->size_increment);
+        ibWriter_Decimal(w, d->suggested_size_increment);
+    }
+    if (sv >= SV_INELIGIBILITY_REASONS)
+        ibWriter_Int(w, 0);
+}
+
+static void put_exec_details(ibWriter *w, int sv, const ibExecDetails *e)
+{
+    const ibContract *c = &e->contract;
+    ibWriter_Int(w, IB_MSG_EXEC_DETAILS);
+    if (sv < IB_SV_LAST_LIQUIDITY)
+        ibWriter_Int(w, 10);
+    ibWriter_Int(w, e->req_id);
+    ibWriter_Int(w, e->order_id);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->multiplier);
+    ibWriter_Str(w, c->exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Str(w, e->exec_id);
+    ibWriter_Str(w, e->time);
+    ibWriter_Str(w, e->account);
+    ibWriter_Str(w, e->exchange);
+    ibWriter_Str(w, e->side);
+    ibWriter_Decimal(w, e->shares);
+    ibWriter_Double(w, e->price);
+    ibWriter_Int(w, e->perm_id);
+    ibWriter_Int(w, e->client_id);
+    ibWriter_Int(w, e->liquidation);
+    ibWriter_Decimal(w, e->cum_qty);
+    ibWriter_Double(w, e->avg_price);
+    ibWriter_Str(w, e->order_ref);
+    ibWriter_Str(w, e->ev_rule);
+    ibWriter_DoubleMax(w, e->ev_multiplier);
+    if (sv >= SV_MODELS_SUPPORT)
+        ibWriter_Str(w, e->model_code);
+    if (sv >= IB_SV_LAST_LIQUIDITY)
+        ibWriter_Int(w, e->last_liquidity);
+    if (sv >= SV_PENDING_PRICE_REVISION)
+        ibWriter_Bool(w, false);
+    if (sv >= SV_SUBMITTER)
+        ibWriter_Str(w, "");
+}
+
+static void put_bar(ibWriter *w, int sv, const ibBar *b)
+{
+    ibWriter_Str(w, b->date);
+    ibWriter_Double(w, b->open);
+    ibWriter_Double(w, b->high);
+    ibWriter_Double(w, b->low);
+    ibWriter_Double(w, b->close);
+    ibWriter_Decimal(w, b->volume);
+    ibWriter_Decimal(w, b->wap);
+    if (sv < IB_SV_SYNT_REALTIME_BARS)
+        ibWriter_Str(w, "false");           /* hasGaps */
+    ibWriter_Int(w, b->count);
+}
+
+static ibbStatus put_historical(ibWriter *w, int sv, const ibHistoricalData *h, const ibBar *bars)
+{
+    if (h->bar_count < 0 || (h->bar_count > 0 && !bars))
+        return IBB_ERR_INVALID_ARG;
+    ibWriter_Int(w, IB_MSG_HISTORICAL_DATA);
+    if (sv < IB_SV_SYNT_REALTIME_BARS)
+        ibWriter_Int(w, 3);
+    ibWriter_Int(w, h->req_id);
+    if (sv < SV_HISTORICAL_DATA_END) {
+        ibWriter_Str(w, h->start);
+        ibWriter_Str(w, h->end);
+    }
+    ibWriter_Int(w, h->bar_count);
+    for (int i = 0; i < h->bar_count; i++)
+        put_bar(w, sv, &bars[i]);
+    if (sv >= SV_HISTORICAL_DATA_END) {     /* start/end move to HISTORICAL_DATA_END (108) */
+        ibbStatus st = ibWriter_End(w);
+        if (st != IBB_OK)
+            return st;
+        ibWriter_Begin(w);
+        ibWriter_Int(w, 108);
+        ibWriter_Int(w, h->req_id);
+        ibWriter_Str(w, h->start);
+        ibWriter_Str(w, h->end);
+    }
+    return IBB_OK;
+}
+
+static void put_order_status(ibWriter *w, int sv, const ibOrderStatus *s)
+{
+    ibWriter_Int(w, IB_MSG_ORDER_STATUS);
+    if (sv < IB_SV_MARKET_CAP_PRICE)
+        ibWriter_Int(w, 6);
+    ibWriter_Int(w, s->order_id);
+    ibWriter_Str(w, s->status);
+    ibWriter_Decimal(w, s->filled);
+    ibWriter_Decimal(w, s->remaining);
+    ibWriter_Decimal(w, s->avg_fill_price);     /* the gateway writes "0", "201.94" here */
+    ibWriter_Int(w, s->perm_id);
+    ibWriter_Int(w, s->parent_id);
+    ibWriter_Decimal(w, s->last_fill_price);
+    ibWriter_Int(w, s->client_id);
+    ibWriter_Str(w, s->why_held);
+    if (sv >= IB_SV_MARKET_CAP_PRICE)
+        ibWriter_Decimal(w, ib_isUnsetDouble(s->mkt_cap_price) ? 0.0 : s->mkt_cap_price);
+}
+
+static void put_error(ibWriter *w, int sv, const ibError *e)
+{
+    ibWriter_Int(w, IB_MSG_ERROR);
+    if (sv < SV_ERROR_TIME)
+        ibWriter_Int(w, 2);
+    ibWriter_Int(w, e->id);
+    ibWriter_Int(w, e->code);
+    ibWriter_Str(w, e->message);
+    if (sv >= IB_SV_ADVANCED_ORDER_REJECT)
+        ibWriter_Str(w, e->advanced_order_reject_json);
+    if (sv >= SV_ERROR_TIME)
+        ibWriter_Int(w, e->error_time_ms);
+}
+
+static void put_position(ibWriter *w, const ibPosition *p)
+{
+    const ibContract *c = &p->contract;
+    ibWriter_Int(w, IB_MSG_POSITION);
+    ibWriter_Int(w, 3);
+    ibWriter_Str(w, p->account);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->multiplier);
+    ibWriter_Str(w, c->exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Decimal(w, p->position);
+    ibWriter_Double(w, p->avg_cost);
+}
+
+static void put_portfolio(ibWriter *w, const ibPortfolioValue *p)
+{
+    const ibContract *c = &p->contract;
+    ibWriter_Int(w, IB_MSG_PORTFOLIO_VALUE);
+    ibWriter_Int(w, 8);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->multiplier);
+    ibWriter_Str(w, c->primary_exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Decimal(w, p->position);
+    ibWriter_Double(w, p->market_price);
+    ibWriter_Double(w, p->market_value);
+    ibWriter_Double(w, p->average_cost);
+    ibWriter_Double(w, p->unrealized_pnl);
+    ibWriter_Double(w, p->realized_pnl);
+    ibWriter_Str(w, p->account);
+}
+
+static void put_version_req_id(ibWriter *w, int msg, int64_t req_id)
+{
+    ibWriter_Int(w, msg);
+    ibWriter_Int(w, 1);
+    ibWriter_Int(w, req_id);
+}
+
+static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *bars)
+{
+    const int V6 = 6;
+    switch (r->id) {
+    case IB_MSG_TICK_PRICE:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, V6);
+        ibWriter_Int(w, r->u.tick_price.req_id);
+        ibWriter_Int(w, r->u.tick_price.tick_type);
+        ibWriter_Double(w, r->u.tick_price.price);
+        ibWriter_Decimal(w, r->u.tick_price.size);
+        ibWriter_Int(w, r->u.tick_price.attr_mask);
+        return IBB_OK;
+    case IB_MSG_TICK_SIZE:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, V6);
+        ibWriter_Int(w, r->u.tick_size.req_id);
+        ibWriter_Int(w, r->u.tick_size.tick_type);
+        ibWriter_Decimal(w, r->u.tick_size.size);
+        return IBB_OK;
+    case IB_MSG_TICK_STRING:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, V6);
+        ibWriter_Int(w, r->u.tick_string.req_id);
+        ibWriter_Int(w, r->u.tick_string.tick_type);
+        ibWriter_Str(w, r->u.tick_string.value);
+        return IBB_OK;
+    case IB_MSG_TICK_GENERIC:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, V6);
+        ibWriter_Int(w, r->u.tick_generic.req_id);
+        ibWriter_Int(w, r->u.tick_generic.tick_type);
+        ibWriter_Double(w, r->u.tick_generic.value);
+        return IBB_OK;
+    case IB_MSG_TICK_REQ_PARAMS:
+        ibWriter_Int(w, r->id);
+        ibWriter_Int(w, r->u.tick_req_params.req_id);
+        ibWriter_Double(w, r->u.tick_req_params.min_tick);
+        ibWriter_Str(w, r->u.tick_req_params.bbo_exchange);
+        ibWriter_Int(w, r->u.tick_req_params.snapshot_permissions);
+        return IBB_OK;
+    case IB_MSG_MARKET_DATA_TYPE:
+        put_version_req_id(w, r->id, r->u.market_data_type.req_id);
+        ibWriter_Int(w, r->u.market_data_type.market_data_type);
+        return IBB_OK;
+    case IB_MSG_TICK_SNAPSHOT_END:
+    case IB_MSG_CONTRACT_DATA_END:
+    case IB_MSG_EXEC_DETAILS_END:
+    case IB_MSG_ACCOUNT_SUMMARY_END:
+        put_version_req_id(w, r->id, r->u.end.req_id);
+        return IBB_OK;
+    case IB_MSG_HISTORICAL_DATA: return put_historical(w, sv, &r->u.historical, bars);
+    case IB_MSG_HISTORICAL_DATA_UPDATE: {
+        const ibHistoricalDataUpdate *u = &r->u.historical_update;
+        ibWriter_Int(w, r->id);
+        ibWriter_Int(w, u->req_id);
+        ibWriter_Int(w, u->bar_count);
+        ibWriter_Str(w, u->bar.date);
+        ibWriter_Double(w, u->bar.open);
+        ibWriter_Double(w, u->bar.close);   /* official order: open, close, high, low, WAP, volume */
+        ibWriter_Double(w, u->bar.high);
+        ibWriter_Double(w, u->bar.low);
+        ibWriter_Decimal(w, u->bar.wap);
+        ibWriter_Decimal(w, u->bar.volume);
+        return IBB_OK;
+    }
+    case IB_MSG_CONTRACT_DATA:
+        /* sv >= 179 adds 17 fund fields for secType FUND, which this encoder does not write */
+        if (sv >= 179 && r->u.contract_data.contract.sec_type &&
+            strcasecmp(r->u.contract_data.contract.sec_type, "FUND") == 0)
+            return IBB_ERR_INVALID_ARG;
+        put_contract_data(w, sv, &r->u.contract_data);
+        return IBB_OK;
+    case IB_MSG_NEXT_VALID_ID:
+        put_version_req_id(w, r->id, r->u.next_valid_id.order_id);
+        return IBB_OK;
+    case IB_MSG_MANAGED_ACCOUNTS:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 1);
+        ibWriter_Str(w, r->u.managed_accounts.accounts);
+        return IBB_OK;
+    case IB_MSG_CURRENT_TIME:
+        put_version_req_id(w, r->id, r->u.current_time.time);
+        return IBB_OK;
+    case IB_MSG_ORDER_STATUS: put_order_status(w, sv, &r->u.order_status); return IBB_OK;
+    case IB_MSG_OPEN_ORDER: return put_open_order(w, sv, &r->u.open_order);
+    case IB_MSG_EXEC_DETAILS: put_exec_details(w, sv, &r->u.exec_details); return IBB_OK;
+    case IB_MSG_COMMISSION_REPORT: {
+        const ibCommissionReport *c = &r->u.commission;
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 1);
+        ibWriter_Str(w, c->exec_id);
+        ibWriter_Double(w, c->commission);
+        ibWriter_Str(w, c->currency);
+        put_dbl_sentinel(w, c->realized_pnl);
+        put_dbl_sentinel(w, c->yield);
+        if (c->yield_redemption_date)
+            ibWriter_Int(w, c->yield_redemption_date);
+        else
+            ibWriter_Str(w, "");
+        return IBB_OK;
+    }
+    case IB_MSG_POSITION: put_position(w, &r->u.position); return IBB_OK;
+    case IB_MSG_POSITION_END:
+    case IB_MSG_OPEN_ORDER_END:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 1);
+        return IBB_OK;
+    case IB_MSG_ACCOUNT_SUMMARY: {
+        const ibAccountSummary *a = &r->u.account_summary;
+        put_version_req_id(w, r->id, a->req_id);
+        ibWriter_Str(w, a->account);
+        ibWriter_Str(w, a->tag);
+        ibWriter_Str(w, a->value);
+        ibWriter_Str(w, a->currency);
+        return IBB_OK;
+    }
+    case IB_MSG_ACCOUNT_VALUE: {
+        const ibAccountValue *a = &r->u.account_value;
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 2);
+        ibWriter_Str(w, a->key);
+        ibWriter_Str(w, a->value);
+        ibWriter_Str(w, a->currency);
+        ibWriter_Str(w, a->account);
+        return IBB_OK;
+    }
+    case IB_MSG_PORTFOLIO_VALUE: put_portfolio(w, &r->u.portfolio); return IBB_OK;
+    case IB_MSG_ACCOUNT_TIME:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 1);
+        ibWriter_Str(w, r->u.account_time.time);
+        return IBB_OK;
+    case IB_MSG_ACCOUNT_DOWNLOAD_END:
+        ibWriter_Int(w, r->id); ibWriter_Int(w, 1);
+        ibWriter_Str(w, r->u.account_download_end.account);
+        return IBB_OK;
+    case IB_MSG_ERROR: put_error(w, sv, &r->u.error); return IBB_OK;
+    }
+    return IBB_ERR_INVALID_ARG;
+}
+
+ibbStatus ib_encodeReply(ibWriter *w, int sv, const ibReply *reply, const ibBar *bars)
+{
+    if (!w || !reply)
+        return IBB_ERR_INVALID_ARG;
+    if (sv < IB_SV_MIN_CLIENT)
+        return IBB_ERR_UNSUPPORTED_VERSION;
+    if (w->err != IBB_OK)
+        return w->err;
+    size_t mark = w->len;
+    ibWriter_Begin(w);
+    ibbStatus st = put_reply(w, sv, reply, bars);
+    if (st != IBB_OK) {
+        w->len = mark;                      /* drop the partial frame, keep earlier ones */
+        return st;
+    }
+    return ibWriter_End(w);
+}

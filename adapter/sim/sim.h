@@ -1,0 +1,280 @@
+/* sim.h — ib-sim internals shared by the files of the simulator (not a public API).
+ *
+ * One libuv loop thread owns everything here. Ownership:
+ *   simServer  owns the instruments, accounts, orders, executions, connections and timers.
+ *   simConn    owned by the server's list; freed in its uv_close callback (never before).
+ *   Strings inside requests point into the framer's payload: handlers copy what they keep.
+ *
+ * Files: sim_main.c (options, start), sim_server.c (listener, connections, handshake, dispatch,
+ * rate limit, output), sim_universe.c (instruments, contract lookup and details), sim_market.c
+ * (random walks, market data), sim_history.c (bars, pacing, keepUpToDate), sim_orders.c
+ * (orders, fills, executions), sim_account.c (positions, account summary and updates),
+ * sim_control.c (the control port: fault injection and counters). */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ib_msgs.h"
+#include "ib_wire.h"
+#include "ibb_log.h"
+
+#define SIM_MAX_ACCOUNTS 8
+#define SIM_MAX_INJECT 32
+#define SIM_MAX_ERROR_CODES 64
+#define SIM_REQ_NAMES 128
+#define SIM_TICK_PERIOD_MS 10
+
+/* ---- configuration ----------------------------------------------------------------------------- */
+typedef struct simConfig {
+    const char *host;
+    int port;                    /* 0 = pick a free one (printed on stdout) */
+    int control_port;            /* -1 = off, 0 = pick a free one */
+    uint64_t seed;
+    char accounts[SIM_MAX_ACCOUNTS][32];
+    int n_accounts;
+    int server_version;          /* the highest version claimed (<= 176) */
+    double tick_rate;            /* quote updates per second per subscribed instrument */
+    int max_lines;
+    int max_clients;
+    int rate_limit;              /* messages per second per client before error 100 */
+    int rate_strikes;            /* seconds with a violation (within 10 s) before a disconnect */
+    bool hist_pacing;
+    int hist_update_ms;          /* keepUpToDate cadence */
+    int summary_interval_s;      /* account summary / updates refresh */
+    double start_cash;
+    int extra_stocks;            /* synthetic stocks SIM0001.. added to the universe */
+} simConfig;
+
+/* ---- instruments --------------------------------------------------------------------------------- */
+typedef enum simSession { SIM_SESS_STK = 0, SIM_SESS_FUT, SIM_SESS_FX } simSession;
+
+typedef struct simInstrument {
+    int index;
+    int64_t con_id, under_con_id;
+    char symbol[16], sec_type[8], exchange[16], primary_exchange[16], currency[8];
+    char local_symbol[24], trading_class[16], last_trade_date[16], contract_month[8];
+    char multiplier[8], long_name[64], valid_exchanges[64], industry[32], category[32];
+    char under_symbol[16], under_sec_type[8];
+    double min_tick, base_price, mult, daily_volume;
+    simSession session;
+    /* live walk (deterministic: advances only while someone needs it) */
+    uint64_t rng;
+    uint64_t steps;
+    double step_acc;
+    int64_t bid_t, ask_t, last_t, high_t, low_t, open_t, close_t;   /* in ticks */
+    double bid_size, ask_size, last_size, volume;
+    int64_t last_time;
+    int kind;                    /* what the last step changed: 0 bid, 1 ask, 2 trade */
+    bool new_high, new_low;
+    int lines;                   /* streaming subscriptions (all connections) */
+    int working_orders;
+} simInstrument;
+
+/* ---- accounts, orders, executions ---------------------------------------------------------------- */
+typedef struct simPosition { int inst; double qty, avg_price, realized; } simPosition;
+
+typedef struct simAccount {
+    char id[32];
+    double cash, realized, commissions;
+    simPosition *pos;
+    int n_pos, cap_pos;
+} simAccount;
+
+typedef struct simOrder {
+    int64_t order_id, client_id, perm_id, parent_id;
+    int inst;
+    char action[8], order_type[12], tif[8], account[32], order_ref[64], oca_group[32];
+    double qty, lmt, aux, filled, avg_price, last_fill, commission;
+    bool outside_rth, hidden, triggered, working;
+    char status[16];
+} simOrder;
+
+typedef struct simExec {
+    char exec_id[40], account[32], side[4], order_ref[64], time[40];
+    int64_t order_id, client_id, perm_id, epoch;
+    int inst;
+    double shares, price, cum_qty, avg_price, commission, realized;
+} simExec;
+
+/* ---- connections --------------------------------------------------------------------------------- */
+typedef enum simConnState { SIM_CONN_HANDSHAKE = 0, SIM_CONN_AWAIT_START, SIM_CONN_READY } simConnState;
+
+typedef struct simMktSub {
+    int64_t req_id;
+    int inst;
+    bool snapshot;
+    int md_type;
+    char generic[64];
+} simMktSub;
+typedef struct simHistSub {
+    int64_t req_id; int inst; int bar_secs; int format_date; bool use_rth; char what[24];
+} simHistSub;
+typedef struct simSumSub { int64_t req_id; char tags[512]; } simSumSub;
+
+typedef struct simServer simServer;
+
+typedef struct simConn {
+    uv_tcp_t tcp;
+    simServer *srv;
+    struct simConn *next;
+    uint64_t serial;
+    char peer[64];
+    ibFramer *framer;
+    ibWriter out;
+    simConnState state;
+    int sv;
+    int64_t client_id;
+    bool closing;
+    int md_type;
+    simMktSub *subs; int n_subs, cap_subs;
+    simHistSub *hsubs; int n_hsubs, cap_hsubs;
+    simSumSub *sums; int n_sums, cap_sums;
+    bool pos_sub;
+    bool acct_sub;
+    char acct_sub_id[32];
+    /* rate limit: timestamps (ms) of the last rate_limit messages, and recent violations */
+    uint64_t *rate_ring; int rate_pos, rate_fill;
+    uint64_t last_violation_ms;
+    uint64_t strikes[8]; int n_strikes;
+} simConn;
+
+typedef struct simInject { int code; int req_type; } simInject;
+typedef struct simCodeCount { int code; uint64_t n; } simCodeCount;
+
+typedef struct simHistRecord { uint64_t t_ms; uint64_t key; uint64_t contract_key; } simHistRecord;
+
+struct simServer {
+    uv_loop_t *loop;
+    simConfig cfg;
+    /* listener */
+    uv_tcp_t listener;
+    bool listening;
+    int bound_port;
+    uv_timer_t restart_timer;
+    /* connections */
+    simConn *conns;
+    int n_conns;
+    uint64_t conn_serial;
+    /* universe */
+    simInstrument *insts;
+    int n_insts;
+    /* accounts and orders */
+    simAccount accounts[SIM_MAX_ACCOUNTS];
+    int n_accounts;
+    simOrder *orders; int n_orders, cap_orders;
+    simExec *execs; int n_execs, cap_execs;
+    int64_t next_perm_id;
+    int64_t max_order_id;
+    /* historical pacing */
+    simHistRecord *hist; int n_hist, cap_hist;
+    /* timers and modes */
+    uv_timer_t tick_timer, hist_timer, summary_timer, reset_timer, stall_timer;
+    uv_signal_t sig_int, sig_term;
+    uint64_t last_tick_ms;
+    bool md_paused;
+    int reset_code;
+    bool stalled;
+    /* control */
+    uv_tcp_t control;
+    int control_port;
+    simInject inject[SIM_MAX_INJECT];
+    int n_inject;
+    /* counters */
+    uint64_t stat_connections, stat_rejected_clients;
+    uint64_t stat_requests[SIM_REQ_NAMES + 1];
+    simCodeCount stat_errors[SIM_MAX_ERROR_CODES];
+    uint64_t stat_orders, stat_fills, stat_ticks, stat_ticks_dropped, stat_hist_requests, stat_decode_errors;
+};
+
+/* ---- sim_server.c ------------------------------------------------------------------------------- */
+ibbStatus sim_serverStart(simServer *srv);
+ibbStatus sim_listen(simServer *srv);
+void sim_closeListener(simServer *srv);
+void sim_closeConn(simConn *c, bool graceful, const char *reason);
+void sim_closeAll(simServer *srv);
+void sim_send(simConn *c, const ibReply *r, const ibBar *bars);
+void sim_sendError(simConn *c, int64_t id, int code, const char *msg);
+void sim_sendRaw(simConn *c, const void *data, size_t len);
+void sim_flush(simConn *c);
+void sim_flushAll(simServer *srv);
+bool sim_connCongested(const simConn *c);
+simConn *sim_findClient(simServer *srv, int64_t client_id);
+uint64_t sim_nowMs(void);
+int64_t sim_epoch(void);
+void sim_countError(simServer *srv, int code);
+const char *sim_requestName(int id);
+void sim_formatTime(char *out, size_t cap, int64_t epoch, const char *fmt, bool utc_label);
+void sim_stall(simServer *srv, int secs);
+
+/* ---- sim_universe.c ----------------------------------------------------------------------------- */
+ibbStatus sim_universeInit(simServer *srv);
+void sim_universeFree(simServer *srv);
+/* Finds the instruments matching a request contract; returns the count (up to max). */
+int sim_matchContract(simServer *srv, const ibContract *c, int *out, int max);
+/* One instrument or -1 after sending error 200 (id = req_id) for none / ambiguous. */
+int sim_resolveContract(simConn *conn, const ibContract *c, int64_t req_id);
+void sim_fillContract(const simInstrument *in, ibContract *c);
+void sim_handleContractDetails(simConn *c, const ibReqContractDetails *r);
+/* ET offset (seconds, negative) at epoch t: US/Eastern with US DST rules. */
+int sim_etOffset(int64_t t);
+/* The trading session (liquid hours when rth) of the ET local day `day`: 0 or 1 interval. */
+int sim_sessionIntervals(const simInstrument *in, int64_t day, bool rth, int64_t out[2]);
+
+/* ---- sim_market.c ------------------------------------------------------------------------------- */
+uint64_t sim_splitmix(uint64_t *state);
+uint64_t sim_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+void sim_marketInitInstrument(simServer *srv, simInstrument *in);
+void sim_marketStart(simServer *srv);
+void sim_handleMktData(simConn *c, const ibReqMktData *r);
+void sim_handleCancelMktData(simConn *c, int64_t req_id);
+void sim_handleMarketDataType(simConn *c, int64_t type);
+void sim_dropConnMarketData(simConn *c);
+void sim_dropAllMarketData(simServer *srv);
+int sim_linesInUse(simServer *srv);
+double sim_mid(const simInstrument *in);
+double sim_tickPrice(const simInstrument *in, int64_t ticks);
+
+/* ---- sim_history.c ------------------------------------------------------------------------------ */
+void sim_historyStart(simServer *srv);
+void sim_handleHistorical(simConn *c, const ibReqHistoricalData *r);
+void sim_handleCancelHistorical(simConn *c, int64_t req_id);
+/* The historical price function (deterministic in seed, instrument and time). */
+double sim_histPrice(const simServer *srv, const simInstrument *in, int64_t t);
+
+/* ---- sim_orders.c ------------------------------------------------------------------------------- */
+void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p);
+void sim_handleCancelOrder(simConn *c, const ibCancelOrder *r);
+void sim_handleGlobalCancel(simConn *c);
+void sim_handleOpenOrders(simConn *c, bool all);
+void sim_handleExecutions(simConn *c, const ibReqExecutions *r);
+/* After a walk step: fills and triggers resting orders on that instrument. */
+void sim_ordersOnQuote(simServer *srv, int inst);
+/* Pushes this client's working orders (after startApi). */
+void sim_ordersReplay(simConn *c);
+void sim_ordersFree(simServer *srv);
+
+/* ---- sim_account.c ------------------------------------------------------------------------------ */
+void sim_accountsInit(simServer *srv);
+void sim_accountsFree(simServer *srv);
+simAccount *sim_findAccount(simServer *srv, const char *id);
+/* Books a fill: position, cash, realized P&L. Returns the realized P&L of this fill. */
+double sim_accountFill(simServer *srv, simAccount *a, int inst, double signed_qty, double price,
+                       double commission);
+void sim_accountChanged(simServer *srv, simAccount *a, int inst);
+void sim_handlePositions(simConn *c);
+void sim_handleCancelPositions(simConn *c);
+void sim_handleAccountSummary(simConn *c, const ibReqAccountSummary *r);
+void sim_handleCancelAccountSummary(simConn *c, int64_t req_id);
+void sim_handleAccountUpdates(simConn *c, const ibReqAccountUpdates *r);
+void sim_accountStart(simServer *srv);
+const char *sim_managedAccounts(simServer *srv, char *buf, size_t cap);
+
+/* ---- sim_control.c ------------------------------------------------------------------------------ */
+ibbStatus sim_controlStart(simServer *srv);
+/* A pending injected error for this request type: sends it and returns true. */
+bool sim_injectCheck(simConn *c, const ibRequest *req);
+
+#endif
