@@ -4,6 +4,7 @@
  * value), range or choices, environment variable, where the value lives in appConfig, flags,
  * help. Nothing else in this file names an option except the cross-checks at the end. */
 #include "config.h"
+#include "ibb_log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -88,7 +90,7 @@ static const optDef options[] = {
     {"nats.request_timeout_ms", OPT_INT, "5000", 100, 600000, "IBB_REQUEST_TIMEOUT_MS",
      F(nats_request_timeout_ms), 0, NULL, "every request gets a reply within this time"},
     {"nats.quote_encoding", OPT_ENUM, "msgpack", 0, 0, "IBB_QUOTE_ENCODING", F(nats_quote_encoding), 0,
-     "msgpack|json", "encoding of ib.quote.* streams"},
+     "msgpack|json|both", "encoding of ib.quote.* streams (both: MessagePack plus a JSON mirror on ib.json.quote.*)"},
     {"risk.max_order_qty", OPT_DOUBLE, "1000", 0.0001, 1e9, "IBB_MAX_ORDER_QTY", F(risk_max_order_qty), 0,
      NULL, "largest quantity of one order"},
     {"risk.max_order_notional", OPT_DOUBLE, "100000", 1, 1e12, "IBB_MAX_ORDER_NOTIONAL",
@@ -685,6 +687,19 @@ static void check_cross(const appConfig *c, errCtx *e)
 /* public                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* A secret taken from a file that group or others can read deserves a warning (never the value). */
+static void warn_readable_secrets(const appConfig *cfg, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+        return;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].flags & OPT_SECRET) && cfg->source[i] == APP_SRC_FILE)
+            IBB_WARN("config.secret_readable", "path=%s key=%s mode=%03o hint=\"chmod 600 the file, or pass the "
+                     "secret in %s instead\"", path, options[i].name, (unsigned)(st.st_mode & 0777),
+                     options[i].env ? options[i].env : "the environment");
+}
+
 ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -708,6 +723,8 @@ ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t err
     }
     if (e.count == 0 && !e.nomem)
         check_cross(cfg, &e);
+    if (path)
+        warn_readable_secrets(cfg, path);
     if (e.nomem)
         return IBB_ERR_NOMEM;
     return e.count ? IBB_ERR_CONFIG : IBB_OK;

@@ -3,7 +3,7 @@
 # Sourced by scripts/test, scripts/run and scripts/bench; call ibb_deps.
 
 IBB_APT_PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev valgrind curl ca-certificates
+  build-essential cmake pkg-config clang libclang-rt-14-dev valgrind curl ca-certificates openssl netcat-openbsd
   libnats-dev nats-server libmsgpack-dev libconfig-dev libcriterion-dev libuv1-dev
   libwebsockets-dev libjansson-dev
   golang-go golang-github-nats-io-go-nats-dev golang-github-ugorji-go-codec-dev
