@@ -251,3 +251,13 @@ size_t stLeases_NewKeys(const stLeases *lt, const char *const *keys, size_t nkey
     }
     return n;
 }
+
+ibbStatus stLeases_Keys(const stLeases *lt, const char *lease_id, const char *const **keys, size_t *nkeys)
+{
+    const lease *l = lt && lease_id ? ibbMap_Get(lt->leases, lease_id) : NULL;
+    if (!l)
+        return IBB_ERR_NOT_FOUND;
+    *keys = (const char *const *)l->keys;
+    *nkeys = l->nkeys;
+    return IBB_OK;
+}

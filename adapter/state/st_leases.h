@@ -48,5 +48,7 @@ size_t stLeases_KeyCount(const stLeases *lt);
 size_t stLeases_LeaseCount(const stLeases *lt);
 /* How many of `keys` no lease holds yet (what a new grant would add). */
 size_t stLeases_NewKeys(const stLeases *lt, const char *const *keys, size_t nkeys);
+/* The keys of one lease (borrowed: valid until the lease changes). IBB_ERR_NOT_FOUND when unknown. */
+ibbStatus stLeases_Keys(const stLeases *lt, const char *lease_id, const char *const **keys, size_t *nkeys);
 
 #endif
