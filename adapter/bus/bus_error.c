@@ -36,12 +36,20 @@ const char *busError_Slug(int status)
 
 int busError_Pack(msgpack_packer *pk, const char *slug, const char *message, int ib_code)
 {
+    return busError_PackRetry(pk, slug, message, ib_code, 0);
+}
+
+int busError_PackRetry(msgpack_packer *pk, const char *slug, const char *message, int ib_code,
+                       int64_t retry_after_ms)
+{
     int rc = msgpack_pack_map(pk, 1);
     rc |= busPack_Str(pk, "error");
-    rc |= msgpack_pack_map(pk, ib_code != 0 ? 3 : 2);
+    rc |= msgpack_pack_map(pk, 2 + (ib_code != 0) + (retry_after_ms > 0));
     rc |= busPack_KeyStr(pk, "code", slug ? slug : "internal");
     rc |= busPack_KeyStr(pk, "message", message ? message : "");
     if (ib_code != 0)
         rc |= busPack_KeyInt(pk, "ib_code", ib_code);
+    if (retry_after_ms > 0)
+        rc |= busPack_KeyInt(pk, "retry_after_ms", retry_after_ms);
     return rc;
 }

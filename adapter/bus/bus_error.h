@@ -14,6 +14,7 @@
 #define BUS_ERROR_H
 
 #include <msgpack.h>
+#include <stdint.h>
 
 #define BUS_HDR_ERROR_CODE "Nats-Service-Error-Code"
 #define BUS_HDR_ERROR "Nats-Service-Error"
@@ -26,5 +27,9 @@ const char *busError_Slug(int status);
 
 /* Packs the whole error body. message NULL packs "". Returns 0 or the packer's error. */
 int busError_Pack(msgpack_packer *pk, const char *slug, const char *message, int ib_code);
+/* Same, with "retry_after_ms" in the error object when retry_after_ms > 0 (e.g. `pacing`: when a
+ * retry may be served). */
+int busError_PackRetry(msgpack_packer *pk, const char *slug, const char *message, int ib_code,
+                       int64_t retry_after_ms);
 
 #endif

@@ -77,5 +77,8 @@ void bus_serviceUnref(busService *svc);   /* takes svc->mu itself */
 /* Publishes an error reply from any thread (own buffers). */
 void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                    const char *message, int ib_code);
+/* Same with an optional "retry_after_ms" (> 0) in the body. */
+void bus_sendErrorRetry(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+                        const char *message, int ib_code, int64_t retry_after_ms);
 
 #endif

@@ -237,6 +237,12 @@ static void sanitize_header(char *dst, size_t cap, const char *src)
 void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                    const char *message, int ib_code)
 {
+    bus_sendErrorRetry(nc, reply, enc, slug, message, ib_code, 0);
+}
+
+void bus_sendErrorRetry(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+                        const char *message, int ib_code, int64_t retry_after_ms)
+{
     if (nc == NULL || reply == NULL || *reply == '\0')
         return;
     msgpack_sbuffer sb;
@@ -247,7 +253,7 @@ void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const
     busBuf_Init(&json);
     const char *data = NULL;
     size_t len = 0;
-    if (busError_Pack(&pk, slug, message, ib_code) == 0) {
+    if (busError_PackRetry(&pk, slug, message, ib_code, retry_after_ms) == 0) {
         data = sb.data;
         len = sb.size;
         if (enc == BUS_ENC_JSON) {
@@ -403,6 +409,22 @@ ibbStatus busRequest_Error(busRequest *r, const char *slug, const char *message,
     if (slug == NULL)
         slug = "internal";
     bus_sendError(r->svc->nc, natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code);
+    mark_answered(r, slug, message);
+    drop_ref(r);
+    return IBB_OK;
+}
+
+ibbStatus busRequest_ErrorRetry(busRequest *r, const char *slug, const char *message, int ib_code,
+                               int64_t retry_after_ms)
+{
+    if (r == NULL)
+        return IBB_ERR_INVALID_ARG;
+    if (r->answered || r->svc == NULL)
+        return late(r);
+    if (slug == NULL)
+        slug = "internal";
+    bus_sendErrorRetry(r->svc->nc, natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code,
+                       retry_after_ms);
     mark_answered(r, slug, message);
     drop_ref(r);
     return IBB_OK;

@@ -123,6 +123,9 @@ ibbStatus busRequest_ReplyPacked(busRequest *r);
 ibbStatus busRequest_Error(busRequest *r, const char *slug, const char *message, int ib_code);
 ibbStatus busRequest_Errorf(busRequest *r, const char *slug, int ib_code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Error reply with "retry_after_ms" (> 0) in the error object: when a retry may succeed (pacing). */
+ibbStatus busRequest_ErrorRetry(busRequest *r, const char *slug, const char *message, int ib_code,
+                               int64_t retry_after_ms);
 /* bad_request naming a field, from a busObj_* getter status ("field 'qty' must be an integer"). */
 ibbStatus busRequest_BadField(busRequest *r, const char *key, ibbStatus st, const char *want);
 

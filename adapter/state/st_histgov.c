@@ -367,3 +367,7 @@ stHistJob *stHistGov_FindByReqId(const stHistGov *g, int64_t req_id) { return ib
 size_t stHistGov_QueueDepth(const stHistGov *g) { return g->nqueue; }
 size_t stHistGov_InFlight(const stHistGov *g) { return g->in_flight; }
 int stHistGov_WindowUsed(const stHistGov *g, int64_t now_ms) { return units_since(g, now_ms - g->lim.window_ms, NULL); }
+int64_t stHistGov_JobReadyAt(const stHistGov *g, const stHistJob *job, int64_t now_ms)
+{
+    return job_ready_at(g, job, now_ms);
+}

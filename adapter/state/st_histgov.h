@@ -86,6 +86,10 @@ void stHistGov_Detach(stHistGov *g, stHistJob *job, void *waiter);
 /* Looks up the in-flight job by IB request id (NULL when none). */
 stHistJob *stHistGov_FindByReqId(const stHistGov *g, int64_t req_id);
 
+/* When the rules would let this queued job go, ignoring the jobs queued ahead of it (the identical-
+ * request rule included, which stHistGov_EarliestStart cannot see). */
+int64_t stHistGov_JobReadyAt(const stHistGov *g, const stHistJob *job, int64_t now_ms);
+
 size_t stHistGov_QueueDepth(const stHistGov *g);
 size_t stHistGov_InFlight(const stHistGov *g);
 /* Requests sent in the current 10-minute window (weighted). */
