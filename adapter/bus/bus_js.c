@@ -1,0 +1,480 @@
+/* bus_js.c — JetStream stream, KV bucket and acknowledged async publishing; see bus_js.h. */
+#include "bus_js.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ibb_log.h"
+
+typedef struct retryNode {
+    natsMsg *msg;
+    struct retryNode *next;
+} retryNode;
+
+struct busJs {
+    busConn *conn;
+    busJsOptions opt;
+    jsCtx *js;
+    uv_timer_t *timer;           /* retry timer (heap: freed by its close callback) */
+    uv_mutex_t lock;             /* guards kv, the retry list and the counters */
+    kvStore *kv;
+    retryNode *head, *tail;
+    size_t n_retry;
+    busJsCounters c;
+};
+
+void busJsOptions_Init(busJsOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->wait_ms = 3000;
+    o->ack_wait_ms = 5000;
+    o->retry_ms = 1000;
+    o->max_retry_msgs = 100000;
+}
+
+static void set_err(char *err, size_t cap, const char *what, natsStatus s)
+{
+    if (err && cap)
+        snprintf(err, cap, "%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+}
+
+/* ---- retry list ----------------------------------------------------------------------------------- */
+
+static void retry_push(busJs *j, natsMsg *m)
+{
+    retryNode *n = malloc(sizeof *n);
+    if (!n) {
+        natsMsg_Destroy(m);
+        return;
+    }
+    n->msg = m;
+    n->next = NULL;
+    uv_mutex_lock(&j->lock);
+    if (j->n_retry >= j->opt.max_retry_msgs && j->head) {
+        retryNode *old = j->head;
+        j->head = old->next;
+        if (!j->head)
+            j->tail = NULL;
+        j->n_retry--;
+        j->c.dropped++;
+        const char *id = NULL;
+        natsMsgHeader_Get(old->msg, "Nats-Msg-Id", &id);
+        IBB_ERROR("js.publish_dropped", "subject=%s msg_id=%s reason=retry_list_full", natsMsg_GetSubject(old->msg),
+                  id ? id : "");
+        natsMsg_Destroy(old->msg);
+        free(old);
+    }
+    if (j->tail)
+        j->tail->next = n;
+    else
+        j->head = n;
+    j->tail = n;
+    j->n_retry++;
+    uv_mutex_unlock(&j->lock);
+}
+
+static natsStatus publish_msg(busJs *j, natsMsg **m)
+{
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = j->opt.ack_wait_ms;
+    return js_PublishMsgAsync(j->js, m, &po);
+}
+
+/* nats.c thread: every acknowledgment or failure of an async publish. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    busJs *j = closure;
+    if (pa) {
+        uv_mutex_lock(&j->lock);
+        j->c.acked++;
+        if (pa->Duplicate)
+            j->c.duplicates++;
+        uv_mutex_unlock(&j->lock);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    const char *id = NULL;
+    natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+    IBB_WARN("js.publish_unacked", "subject=%s msg_id=%s error=\"%s\" action=retry", natsMsg_GetSubject(msg),
+             id ? id : "", pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR));
+    retry_push(j, msg); /* owned by the list now */
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    busJs *j = t->data;
+    uv_mutex_lock(&j->lock);
+    retryNode *n = j->head;
+    j->head = j->tail = NULL;
+    j->n_retry = 0;
+    uv_mutex_unlock(&j->lock);
+    while (n) {
+        retryNode *next = n->next;
+        natsMsg *m = n->msg;
+        free(n);
+        natsStatus s = publish_msg(j, &m);
+        uv_mutex_lock(&j->lock);
+        j->c.retried++;
+        if (s == NATS_OK)
+            j->c.published++;
+        uv_mutex_unlock(&j->lock);
+        if (s != NATS_OK) {
+            retry_push(j, m); /* still ours: try next period */
+            for (n = next; n; n = next) {
+                next = n->next;
+                retry_push(j, n->msg);
+                free(n);
+            }
+            return;
+        }
+        n = next;
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------------ */
+
+ibbStatus busJs_Create(busJs **out, busConn *conn, uv_loop_t *loop, const busJsOptions *o)
+{
+    if (!out || !conn || !loop)
+        return IBB_ERR_INVALID_ARG;
+    busJs *j = calloc(1, sizeof *j);
+    if (!j)
+        return IBB_ERR_NOMEM;
+    j->conn = conn;
+    if (o)
+        j->opt = *o;
+    else
+        busJsOptions_Init(&j->opt);
+    if (uv_mutex_init(&j->lock) != 0) {
+        free(j);
+        return IBB_ERR_NOMEM;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = j->opt.wait_ms;
+    jo.PublishAsync.MaxPending = 1 << 20;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = j;
+    natsStatus s = natsConnection_JetStream(&j->js, busConn_Nats(conn), &jo);
+    if (s != NATS_OK) {
+        IBB_ERROR("js.context_failed", "error=\"%s\"", natsStatus_GetText(s));
+        uv_mutex_destroy(&j->lock);
+        free(j);
+        return IBB_ERR_IO;
+    }
+    j->timer = malloc(sizeof *j->timer);
+    if (!j->timer) {
+        jsCtx_Destroy(j->js);
+        uv_mutex_destroy(&j->lock);
+        free(j);
+        return IBB_ERR_NOMEM;
+    }
+    uv_timer_init(loop, j->timer);
+    j->timer->data = j;
+    uv_timer_start(j->timer, on_retry_timer, (uint64_t)j->opt.retry_ms, (uint64_t)j->opt.retry_ms);
+    uv_unref((uv_handle_t *)j->timer);
+    *out = j;
+    return IBB_OK;
+}
+
+void busJs_Close(busJs *j)
+{
+    if (!j || !j->timer)
+        return;
+    uv_timer_stop(j->timer);
+    uv_close((uv_handle_t *)j->timer, (uv_close_cb)free);
+    j->timer = NULL;
+}
+
+void busJs_Destroy(busJs *j)
+{
+    if (!j)
+        return;
+    busJs_Close(j);
+    /* One last resend of what failed, then wait (bounded) for every outstanding ack. */
+    uv_mutex_lock(&j->lock);
+    retryNode *n = j->head;
+    j->head = j->tail = NULL;
+    size_t lost = j->n_retry;
+    j->n_retry = 0;
+    uv_mutex_unlock(&j->lock);
+    while (n) {
+        retryNode *next = n->next;
+        natsMsg *m = n->msg;
+        if (publish_msg(j, &m) == NATS_OK)
+            lost--;
+        natsMsg_Destroy(m);
+        free(n);
+        n = next;
+    }
+    natsStatus s = NATS_OK;
+    if (j->c.published > 0) { /* nats.c's async state exists only after a first async publish */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        s = js_PublishAsyncComplete(j->js, &po);
+    }
+    if (s != NATS_OK || lost)
+        IBB_ERROR("js.unacked_at_exit", "status=%s not_resent=%zu", natsStatus_GetText(s), lost);
+    jsCtx_Destroy(j->js);
+    for (retryNode *r = j->head, *nx; r; r = nx) { /* failures reported while waiting: too late */
+        nx = r->next;
+        natsMsg_Destroy(r->msg);
+        free(r);
+    }
+    if (j->kv)
+        kvStore_Destroy(j->kv);
+    uv_mutex_destroy(&j->lock);
+    free(j);
+}
+
+void busJs_Counters(busJs *j, busJsCounters *out)
+{
+    uv_mutex_lock(&j->lock);
+    *out = j->c;
+    out->pending_retry = j->n_retry;
+    uv_mutex_unlock(&j->lock);
+}
+
+/* ---- stream and bucket (blocking) ---------------------------------------------------------------- */
+
+ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created, char *err, size_t cap)
+{
+    if (created)
+        *created = false;
+    if (!j || !c || !c->name || !c->subject)
+        return IBB_ERR_INVALID_ARG;
+    jsStreamInfo *si = NULL;
+    jsErrCode ec = 0;
+    natsStatus s = js_GetStreamInfo(&si, j->js, c->name, NULL, &ec);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return IBB_OK;
+    }
+    if (s != NATS_NOT_FOUND) {
+        set_err(err, cap, "stream info", s);
+        return IBB_ERR_IO;
+    }
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    const char *subjects[1] = {c->subject};
+    sc.Name = c->name;
+    sc.Description = c->description;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Retention = js_LimitsPolicy;
+    sc.Storage = c->file_storage ? js_FileStorage : js_MemoryStorage;
+    sc.MaxAge = c->max_age_ms * 1000000;
+    sc.MaxBytes = c->max_bytes > 0 ? c->max_bytes : -1;
+    sc.Duplicates = c->duplicates_ms * 1000000;
+    sc.Discard = js_DiscardOld;
+    s = js_AddStream(&si, j->js, &sc, NULL, &ec);
+    if (s != NATS_OK) {
+        if (ec == JSStreamNameExistErr)
+            return IBB_OK; /* created concurrently */
+        set_err(err, cap, "stream create", s);
+        return ec ? IBB_ERR_CONFIG : IBB_ERR_IO;
+    }
+    jsStreamInfo_Destroy(si);
+    if (created)
+        *created = true;
+    return IBB_OK;
+}
+
+ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap)
+{
+    if (!j || !c || !c->bucket)
+        return IBB_ERR_INVALID_ARG;
+    kvStore *kv = NULL;
+    natsStatus s = js_KeyValue(&kv, j->js, c->bucket);
+    if (s == NATS_NOT_FOUND) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = c->bucket;
+        kc.Description = c->description;
+        kc.History = (uint8_t)(c->history < 1 ? 1 : c->history > 64 ? 64 : c->history);
+        kc.TTL = c->ttl_ms * 1000000;
+        kc.StorageType = c->file_storage ? js_FileStorage : js_MemoryStorage;
+        s = js_CreateKeyValue(&kv, j->js, &kc);
+        if (s != NATS_OK) /* maybe created concurrently */
+            s = js_KeyValue(&kv, j->js, c->bucket);
+    }
+    if (s != NATS_OK) {
+        set_err(err, cap, "kv bucket", s);
+        return IBB_ERR_IO;
+    }
+    uv_mutex_lock(&j->lock);
+    kvStore *old = j->kv;
+    j->kv = kv;
+    uv_mutex_unlock(&j->lock);
+    if (old)
+        kvStore_Destroy(old);
+    return IBB_OK;
+}
+
+bool busJs_KvReady(busJs *j)
+{
+    uv_mutex_lock(&j->lock);
+    bool r = j->kv != NULL;
+    uv_mutex_unlock(&j->lock);
+    return r;
+}
+
+static kvStore *kv_of(busJs *j, char *err, size_t cap)
+{
+    uv_mutex_lock(&j->lock);
+    kvStore *kv = j->kv;
+    uv_mutex_unlock(&j->lock);
+    if (!kv && err && cap)
+        snprintf(err, cap, "the key-value bucket is not open yet");
+    return kv; /* rebinding only happens during setup, before any KV call */
+}
+
+ibbStatus busJs_KvCreate(busJs *j, const char *key, const void *data, size_t len, bool *exists, char *err,
+                         size_t cap)
+{
+    *exists = false;
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    uint64_t rev = 0;
+    natsStatus s = kvStore_Create(&rev, kv, key, data, (int)len);
+    if (s == NATS_OK)
+        return IBB_OK;
+    /* Create fails when the key holds a value ("wrong last sequence"); tell that from an outage. */
+    kvEntry *e = NULL;
+    natsStatus g = kvStore_Get(&e, kv, key);
+    if (g == NATS_OK) {
+        kvEntry_Destroy(e);
+        *exists = true;
+        return IBB_OK;
+    }
+    set_err(err, cap, "kv create", s);
+    return IBB_ERR_IO;
+}
+
+ibbStatus busJs_KvGet(busJs *j, const char *key, char **data, size_t *len, char *err, size_t cap)
+{
+    *data = NULL;
+    *len = 0;
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, kv, key);
+    if (s == NATS_NOT_FOUND)
+        return IBB_ERR_NOT_FOUND;
+    if (s != NATS_OK) {
+        set_err(err, cap, "kv get", s);
+        return IBB_ERR_IO;
+    }
+    int n = kvEntry_ValueLen(e);
+    char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (!buf) {
+        kvEntry_Destroy(e);
+        return IBB_ERR_NOMEM;
+    }
+    if (n > 0)
+        memcpy(buf, kvEntry_Value(e), (size_t)n);
+    buf[n > 0 ? n : 0] = '\0';
+    kvEntry_Destroy(e);
+    *data = buf;
+    *len = (size_t)(n > 0 ? n : 0);
+    return IBB_OK;
+}
+
+ibbStatus busJs_KvPut(busJs *j, const char *key, const void *data, size_t len, char *err, size_t cap)
+{
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    uint64_t rev = 0;
+    natsStatus s = kvStore_Put(&rev, kv, key, data, (int)len);
+    if (s != NATS_OK) {
+        set_err(err, cap, "kv put", s);
+        return IBB_ERR_IO;
+    }
+    return IBB_OK;
+}
+
+ibbStatus busJs_KvDelete(busJs *j, const char *key, char *err, size_t cap)
+{
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    natsStatus s = kvStore_Delete(kv, key);
+    if (s != NATS_OK) {
+        set_err(err, cap, "kv delete", s);
+        return IBB_ERR_IO;
+    }
+    return IBB_OK;
+}
+
+ibbStatus busJs_KvKeys(busJs *j, char ***keys, size_t *n, char *err, size_t cap)
+{
+    *keys = NULL;
+    *n = 0;
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    kvKeysList l = {0};
+    natsStatus s = kvStore_Keys(&l, kv, NULL);
+    if (s == NATS_NOT_FOUND)
+        return IBB_OK; /* empty bucket */
+    if (s != NATS_OK) {
+        set_err(err, cap, "kv keys", s);
+        return IBB_ERR_IO;
+    }
+    char **out = l.Count ? calloc((size_t)l.Count, sizeof *out) : NULL;
+    if (l.Count && !out) {
+        kvKeysList_Destroy(&l);
+        return IBB_ERR_NOMEM;
+    }
+    for (int i = 0; i < l.Count; i++) {
+        out[i] = l.Keys[i];
+        l.Keys[i] = NULL; /* ownership moves to the caller */
+    }
+    *keys = out;
+    *n = (size_t)l.Count;
+    kvKeysList_Destroy(&l);
+    return IBB_OK;
+}
+
+void busJs_FreeKeys(char **keys, size_t n)
+{
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* ---- publishing ----------------------------------------------------------------------------------- */
+
+ibbStatus busJs_Publish(busJs *j, const char *subject, const char *msg_id, const void *data, size_t len,
+                        const char *content_type)
+{
+    if (!j || !subject || !msg_id || !*msg_id)
+        return IBB_ERR_INVALID_ARG;
+    natsMsg *m = NULL;
+    if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK)
+        return IBB_ERR_NOMEM;
+    if (natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id) != NATS_OK ||
+        (content_type && natsMsgHeader_Set(m, "Content-Type", content_type) != NATS_OK)) {
+        natsMsg_Destroy(m);
+        return IBB_ERR_NOMEM;
+    }
+    natsStatus s = publish_msg(j, &m);
+    if (s == NATS_OK) {
+        uv_mutex_lock(&j->lock);
+        j->c.published++;
+        uv_mutex_unlock(&j->lock);
+        return IBB_OK;
+    }
+    IBB_WARN("js.publish_failed", "subject=%s msg_id=%s error=\"%s\" action=retry", subject, msg_id,
+             natsStatus_GetText(s));
+    retry_push(j, m);
+    return IBB_OK;
+}
