@@ -89,10 +89,11 @@ async function startStack({ simArgs = [], bridgeEnv = {}, bridgeArgs = [], prefi
   const nc = await bus.connect({ servers: nats.url });
   const st = {
     nats, sim: s, bridge, nc, prefix,
-    request: (subject, body, opts) => request(nc, subject, body, opts),
+    // (st.nc / st.nats may be replaced by a test, e.g. after restarting nats-server)
+    request: (subject, body, opts) => request(st.nc, subject, body, opts),
     simControl: (line) => sim.control(s, line),
     simStats: () => sim.stats(s),
-    waitReady: (ms) => waitReady(nc, prefix, ms),
+    waitReady: (ms) => waitReady(st.nc, prefix, ms),
     // Restarts ib-bridge (e.g. after a SIGKILL) against the same nats-server and ib-sim.
     restartBridge: async (env = bridgeEnv) => {
       st.bridge = await startBridge({ natsUrl: nats.url, simPort: s.port, env, args: bridgeArgs });
@@ -100,13 +101,13 @@ async function startStack({ simArgs = [], bridgeEnv = {}, bridgeArgs = [], prefi
     },
     async stop() {
       let err;
-      try { await nc.close(); } catch (e) { err = err || e; }
+      try { await st.nc.close(); } catch (e) { err = err || e; }
       try {
         const code = await st.bridge.stop();
         if (code !== 0 && !st.allowBridgeExit) err = err || new Error(`ib-bridge exited ${code}:\n${st.bridge.log().slice(-3000)}`);
       } catch (e) { err = err || e; }
       try { await sim.stopSim(s); } catch (e) { err = err || e; }
-      await nats.stop();
+      await st.nats.stop();
       if (err) throw err;
     },
   };
