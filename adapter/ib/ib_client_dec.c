@@ -8,40 +8,8 @@
 #include <string.h>
 
 #include "ib_msgs.h"
+#include "ib_versions.h"
 
-/* Server-version gates used here beyond those in ib_msgs.h (OFF-PY server_versions.py). */
-enum {
-    SV_PEGGED_TO_BENCHMARK = 102,
-    SV_MODELS_SUPPORT = 103,
-    SV_SOFT_DOLLAR_TIER = 106,
-    SV_MD_SIZE_MULTIPLIER = 110,
-    SV_CASH_QTY = 111,
-    SV_AGG_GROUP = 121,
-    SV_UNDERLYING_INFO = 122,
-    SV_MARKET_RULES = 126,
-    SV_REAL_EXPIRATION_DATE = 134,
-    SV_AUTO_PRICE_FOR_HEDGE = 141,
-    SV_WHAT_IF_EXT_FIELDS = 142,
-    SV_D_PEG_ORDERS = 148,
-    SV_PRICE_MGMT_ALGO = 151,
-    SV_STOCK_TYPE = 152,
-    SV_FRACTIONAL_SIZE_SUPPORT = 163,
-    SV_PENDING_PRICE_REVISION = 178,
-    SV_FUND_DATA_FIELDS = 179,
-    SV_LAST_TRADE_DATE = 182,
-    SV_CUSTOMER_ACCOUNT = 183,
-    SV_PROFESSIONAL_CUSTOMER = 184,
-    SV_BOND_ACCRUED_INTEREST = 185,
-    SV_INELIGIBILITY_REASONS = 186,
-    SV_INCLUDE_OVERNIGHT = 189,
-    SV_CME_TAGGING_FIELDS_IN_OPEN_ORDER = 193,
-    SV_ERROR_TIME = 194,
-    SV_FULL_ORDER_PREVIEW_FIELDS = 195,
-    SV_HISTORICAL_DATA_END = 196,
-    SV_SUBMITTER = 198,
-    SV_IMBALANCE_ONLY = 199,
-    SV_PROTOBUF = 201,
-};
 
 /* Bounds for repeated blocks (far above anything TWS sends; ibReader_Count also bounds them by
  * the fields actually present). */

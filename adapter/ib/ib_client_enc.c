@@ -9,31 +9,8 @@
 #include <strings.h>
 
 #include "ib_msgs.h"
+#include "ib_versions.h"
 
-/* Server-version gates used here beyond those in ib_msgs.h (OFF-PY server_versions.py). */
-enum {
-    SV_FRACTIONAL_POSITIONS = 101,
-    SV_PEGGED_TO_BENCHMARK = 102,
-    SV_MODELS_SUPPORT = 103,
-    SV_EXT_OPERATOR = 105,
-    SV_SOFT_DOLLAR_TIER = 106,
-    SV_CASH_QTY = 111,
-    SV_REQ_SMART_COMPONENTS = 114,
-    SV_DECISION_MAKER = 138,
-    SV_MIFID_EXECUTION = 139,
-    SV_AUTO_PRICE_FOR_HEDGE = 141,
-    SV_D_PEG_ORDERS = 148,
-    SV_PRICE_MGMT_ALGO = 151,
-    SV_CUSTOMER_ACCOUNT = 183,
-    SV_PROFESSIONAL_CUSTOMER = 184,
-    SV_RFQ_FIELDS = 187,
-    SV_INCLUDE_OVERNIGHT = 189,
-    SV_UNDO_RFQ_FIELDS = 190,
-    SV_CME_TAGGING_FIELDS = 192,
-    SV_IMBALANCE_ONLY = 199,
-    SV_PARAMETRIZED_DAYS_OF_EXECUTIONS = 200,
-    SV_PROTOBUF = 201,
-};
 
 /* Encoder state: the writer, the version, and a local "invalid argument" flag so a bad string
  * never poisons the writer's sticky error. */

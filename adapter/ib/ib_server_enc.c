@@ -14,30 +14,8 @@
 #include <strings.h>
 
 #include "ib_msgs.h"
+#include "ib_versions.h"
 
-enum {
-    SV_MODELS_SUPPORT = 103,
-    SV_PEGGED_TO_BENCHMARK = 102,
-    SV_SOFT_DOLLAR_TIER = 106,
-    SV_MD_SIZE_MULTIPLIER = 110,
-    SV_CASH_QTY = 111,
-    SV_AGG_GROUP = 121,
-    SV_UNDERLYING_INFO = 122,
-    SV_MARKET_RULES = 126,
-    SV_REAL_EXPIRATION_DATE = 134,
-    SV_AUTO_PRICE_FOR_HEDGE = 141,
-    SV_WHAT_IF_EXT_FIELDS = 142,
-    SV_D_PEG_ORDERS = 148,
-    SV_PRICE_MGMT_ALGO = 151,
-    SV_STOCK_TYPE = 152,
-    SV_FRACTIONAL_SIZE_SUPPORT = 163,
-    SV_PENDING_PRICE_REVISION = 178,
-    SV_LAST_TRADE_DATE = 182,
-    SV_INELIGIBILITY_REASONS = 186,
-    SV_ERROR_TIME = 194,
-    SV_HISTORICAL_DATA_END = 196,
-    SV_SUBMITTER = 198,
-};
 
 #define JAVA_DBL_MAX "1.7976931348623157E308"
 #define JAVA_INT_MAX "2147483647"
@@ -486,7 +464,7 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
     }
     case IB_MSG_CONTRACT_DATA:
         /* sv >= 179 adds 17 fund fields for secType FUND, which this encoder does not write */
-        if (sv >= 179 && r->u.contract_data.contract.sec_type &&
+        if (sv >= SV_FUND_DATA_FIELDS && r->u.contract_data.contract.sec_type &&
             strcasecmp(r->u.contract_data.contract.sec_type, "FUND") == 0)
             return IBB_ERR_INVALID_ARG;
         put_contract_data(w, sv, &r->u.contract_data);

@@ -42,31 +42,8 @@ void sim_formatTime(char *out, size_t cap, int64_t epoch, const char *fmt, bool 
 
 const char *sim_requestName(int id)
 {
-    switch (id) {
-    case IB_REQ_MKT_DATA: return "reqMktData";
-    case IB_REQ_CANCEL_MKT_DATA: return "cancelMktData";
-    case IB_REQ_PLACE_ORDER: return "placeOrder";
-    case IB_REQ_CANCEL_ORDER: return "cancelOrder";
-    case IB_REQ_OPEN_ORDERS: return "reqOpenOrders";
-    case IB_REQ_ACCOUNT_UPDATES: return "reqAccountUpdates";
-    case IB_REQ_EXECUTIONS: return "reqExecutions";
-    case IB_REQ_IDS: return "reqIds";
-    case IB_REQ_CONTRACT_DETAILS: return "reqContractDetails";
-    case IB_REQ_AUTO_OPEN_ORDERS: return "reqAutoOpenOrders";
-    case IB_REQ_ALL_OPEN_ORDERS: return "reqAllOpenOrders";
-    case IB_REQ_MANAGED_ACCTS: return "reqManagedAccts";
-    case IB_REQ_HISTORICAL_DATA: return "reqHistoricalData";
-    case IB_REQ_CANCEL_HISTORICAL_DATA: return "cancelHistoricalData";
-    case IB_REQ_CURRENT_TIME: return "reqCurrentTime";
-    case IB_REQ_GLOBAL_CANCEL: return "reqGlobalCancel";
-    case IB_REQ_MARKET_DATA_TYPE: return "reqMarketDataType";
-    case IB_REQ_POSITIONS: return "reqPositions";
-    case IB_REQ_ACCOUNT_SUMMARY: return "reqAccountSummary";
-    case IB_REQ_CANCEL_ACCOUNT_SUMMARY: return "cancelAccountSummary";
-    case IB_REQ_CANCEL_POSITIONS: return "cancelPositions";
-    case IB_REQ_START_API: return "startApi";
-    default: return NULL;
-    }
+    const char *name = ib_requestName(id); /* one name table: the codec's */
+    return strcmp(name, "unknown") == 0 ? NULL : name;
 }
 
 void sim_countError(simServer *srv, int code)
