@@ -146,6 +146,10 @@ void br_onNatsEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
 /* Publishes an ib.evt.conn event (schemas/conn_event.json; ts 0 = now). Loop thread. */
 void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
 
+/* ---- orders (br_orders.c) --------------------------------------------------------------------- */
+/* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */
+bool br_ordersReady(const brBridge *b);
+
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */
 int64_t br_wallNs(void);                 /* CLOCK_REALTIME ns */

@@ -1814,6 +1814,8 @@ static void orders_on_ib_down(brBridge *b)
 
 static void on_store_ready(brBridge *b) { (void)b; }
 
+bool br_ordersReady(const brBridge *b) { return b->mod[BR_MOD_ORDERS] && brOrdStore_Ready(mod(b)->store); }
+
 static void on_orphans(brBridge *b, const brOrdRecord *recs, size_t n)
 {
     orders *m = mod(b);

@@ -68,14 +68,14 @@ async function request(nc, subject, body, opts = {}) {
   return decodeReply(msg);
 }
 
-// Polls ib.rpc.status until the IB link is ready.
+// Polls ib.rpc.status until the IB link is ready and the order store exists.
 async function waitReady(nc, prefix = 'ib', ms = 20000) {
   const until = Date.now() + ms;
   let last;
   while (Date.now() < until) {
     try {
       last = await request(nc, `${prefix}.rpc.status`, {}, { timeout: 1000 });
-      if (last.data && last.data.connected) return last.data;
+      if (last.data && last.data.connected && last.data.orders_ready !== false) return last.data;
     } catch (_) { /* not subscribed yet */ }
     await bus.sleep(100);
   }
