@@ -98,8 +98,12 @@ static char *record_json(const brOrdRecord *r, size_t *len)
         busBuf_Free(&out);
         return NULL;
     }
-    char *s = strndup(out.data, out.len);
-    *len = out.len;
+    char *s = malloc(out.len + 1); /* out.data is not NUL-terminated: no strndup */
+    if (s) {
+        memcpy(s, out.data, out.len);
+        s[out.len] = '\0';
+        *len = out.len;
+    }
     busBuf_Free(&out);
     return s;
 }
