@@ -59,6 +59,10 @@ ibbStatus httpHub_Create(httpHub **out, httpApp *app);
 void httpHub_Destroy(httpHub *hub);
 void httpHub_Tick(httpHub *hub);          /* lease renewals */
 void httpHub_Shutdown(httpHub *hub);      /* close clients with 1001, release leases */
+/* REST interest in a symbol (a GET /quotes that succeeded): hold its stream lease for ws.lease_ttl_s
+ * more, so ib-bridge answers the next snapshots from its live quote book instead of asking IB each time.
+ * At most 20 symbols are held this way (IB market-data lines are scarce). */
+void httpHub_Touch(httpHub *hub, const char *sym);
 int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss);
 int http_wsReceive(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, size_t len);
 int http_wsWriteable(httpApp *app, struct lws *wsi, httpSess *pss);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "http_config.h"
+#include "http_probe.h"
 #include "http_server.h"
 #include "ibb_log.h"
 
@@ -12,8 +13,9 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ib-bridge-http [--config FILE] [--help] [--version]\n"
+    fprintf(out, "usage: ib-bridge-http [--config FILE] [--probe] [--help] [--version]\n"
                  "HTTP REST + WebSocket gateway for ib-bridge; talks only to NATS.\n"
+                 "--probe: ask ib-bridge for ib.rpc.status with these NATS options; exit 0 when it answers (health checks).\n"
                  "Every option can be set in FILE (libconfig syntax) and overridden by its environment variable.\n");
     httpConfig_PrintHelp(out);
 }
@@ -21,6 +23,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     const char *file = NULL;
+    int probe = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -29,6 +32,10 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--version") == 0) {
             printf("ib-bridge-http %s\n", IBB_VERSION);
             return 0;
+        }
+        if (strcmp(argv[i], "--probe") == 0) {
+            probe = 1;
+            continue;
         }
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
             file = argv[++i];
@@ -50,6 +57,12 @@ int main(int argc, char **argv)
         return 2;
     }
     ibbLog_SetLevel((ibbLogLevel)lvl);
+    if (probe) {
+        ibbLog_SetLevel(IBB_LOG_ERROR);
+        int rc = httpProbe_Run(&cfg);
+        httpConfig_Free(&cfg);
+        return rc;
+    }
     ibbStatus st = httpServer_Run(&cfg);
     httpConfig_Free(&cfg);
     return st == IBB_OK ? 0 : 1;

@@ -45,6 +45,7 @@ struct httpReq {
     char origin[256];
     char allow[64];          /* for 405 */
     char idem[80];
+    char retry_after[24];    /* Retry-After seconds of a 429, or "" */
     httpBuf body;
     int expect_body, body_too_big;
     uint64_t bus_handle;
@@ -173,6 +174,10 @@ int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
          lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-max-age:",
                                      (const unsigned char *)"600", 3, &p, end)))
         return -1;
+    if (r->retry_after[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:", (const unsigned char *)r->retry_after,
+                                    (int)strlen(r->retry_after), &p, end))
+        return -1;
     if (r->close_after &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:", (const unsigned char *)"close", 5,
                                     &p, end))
@@ -201,22 +206,48 @@ void http_restClosed(httpApp *app, httpSess *pss)
 
 /* ---------------------------------------------------------------- auth + CORS */
 
+/* The token of a WebSocket upgrade from a browser, which cannot set Authorization on a WebSocket: one
+ * entry of Sec-WebSocket-Protocol is `bearer.<token>` (sent next to the `ib-bridge` protocol, which lws
+ * selects and echoes, so the token is never echoed back). Copies the token to out; 0 when absent. */
+static int protocol_token(struct lws *wsi, char *out, size_t outlen)
+{
+    char h[512];
+    if (lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_PROTOCOL) <= 0)
+        return 0;
+    for (char *save = NULL, *e = strtok_r(h, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+        while (*e == ' ' || *e == '\t')
+            e++;
+        if (strncasecmp(e, "bearer.", 7) != 0)
+            continue;
+        snprintf(out, outlen, "%s", e + 7);
+        return 1;
+    }
+    return 0;
+}
+
 int http_authLevel(httpApp *app, struct lws *wsi)
 {
     if (!app->auth_on)
         return HTTP_ACC_TRADE;
     char h[512];
+    const char *t;
     int n = lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n <= 0)
+    if (n > 0) {
+        if (n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
+            return -2;
+        t = h + 7;
+    } else if (protocol_token(wsi, h, sizeof h)) {
+        t = h;
+    } else {
         return -1;
-    if (n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
-        return -2;
-    const char *t = h + 7;
+    }
     while (*t == ' ')
         t++;
     size_t tl = strlen(t);
-    while (tl && t[tl - 1] == ' ')
+    while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
         tl--;
+    if (tl == 0)
+        return -1;
     if (httpStrList_Has(&app->cfg->trade_tokens, t, tl))
         return HTTP_ACC_TRADE;
     if (httpStrList_Has(&app->cfg->read_tokens, t, tl))
@@ -471,6 +502,15 @@ static int build_modify(httpReq *r, json_t *body, json_t **out)
     json_object_del(o, "order_id");
     json_object_del(o, "client_order_id");
     set_order_ref(r, o);
+    if (!json_object_get(o, "order_id")) {   /* ib.rpc.order.modify names orders by order_id only */
+        json_decref(o);
+        return bad("%s", "modify needs the numeric order_id in the path (GET /orders lists it); "
+                         "a client_order_id works for DELETE only");
+    }
+    if (!json_object_get(o, "qty") && !json_object_get(o, "limit_price") && !json_object_get(o, "stop_price")) {
+        json_decref(o);
+        return bad("%s", "give at least one of qty, limit_price, stop_price");
+    }
     *out = o;
     return 0;
 }
@@ -486,22 +526,9 @@ static int build_cancel(httpReq *r, json_t *body, json_t **out)
 
 /* ---------------------------------------------------------------- bus replies */
 
-typedef struct codeMap { const char *slug; int status; } codeMap;
-static const codeMap CODES[] = {
-    {"bad_request", 400}, {"bad_request", 400}, {"invalid_argument", 400}, {"invalid", 400},
-    {"malformed", 400}, {"bad_json", 400}, {"validation", 400}, {"bad_request", 400},
-    {"unauthorized", 401}, {"unauthenticated", 401}, {"forbidden", 403}, {"permission_denied", 403},
-    {"not_found", 404}, {"unknown_symbol", 404}, {"unknown_contract", 404}, {"unknown_order", 404},
-    {"no_security_definition", 404}, {"conflict", 409}, {"duplicate", 409}, {"duplicate_order", 409},
-    {"already_exists", 409}, {"idempotency_conflict", 409}, {"unprocessable", 422}, {"rejected", 422},
-    {"order_rejected", 422}, {"invalid_order", 422}, {"rate_limited", 429}, {"pacing", 429},
-    {"too_many_requests", 429}, {"limit", 429}, {"max_tickers", 429}, {"unavailable", 503},
-    {"not_connected", 503}, {"disconnected", 503}, {"shutting_down", 503}, {"no_responders", 503},
-    {"timeout", 504}, {"deadline_exceeded", 504}, {"ib_timeout", 504}, {"internal", 500},
-};
-
-/* The HTTP status for a bus error: a numeric Nats-Service-Error-Code in 400..599 is used as is
- * (the NATS micro convention follows HTTP); otherwise the error.code slug picks it; else 502. */
+/* The HTTP status of a bus error: the Nats-Service-Error-Code header when it is 400..599 (ib-bridge
+ * always sets it; the NATS micro convention follows HTTP), else the slug through the bus' own table
+ * (README "Errors"), else 502: ib-bridge answered something this gateway cannot interpret. */
 static int status_for(const char *hdr_code, const char *slug)
 {
     if (hdr_code) {
@@ -513,13 +540,6 @@ static int status_for(const char *hdr_code, const char *slug)
         int st = busError_Status(slug);
         if (st != 500 || strcmp(slug, "internal") == 0)
             return st;
-        for (size_t i = 0; i < sizeof CODES / sizeof CODES[0]; i++)
-            if (strcmp(CODES[i].slug, slug) == 0)
-                return CODES[i].status;
-        if (strstr(slug, "not_found") || strstr(slug, "unknown"))
-            return 404;
-        if (strstr(slug, "invalid"))
-            return 400;
     }
     return 502;
 }
@@ -546,23 +566,10 @@ static json_t *reply_json(httpReq *r, const httpBusReply *rep)
     return json_loadb(httpBuf_Data(&r->resp), r->resp.len, 0, NULL);
 }
 
+/* ib.rpc.status' top-level `connected` (schemas/status_reply.json): the IB link is up and ready. */
 static int is_connected(json_t *st)
 {
-    static const char *const paths[][2] = {{"connected", NULL}, {"ib", "connected"}, {"ib_connected", NULL},
-                                           {"ib_link", "connected"}};
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        json_t *v = json_object_get(st, paths[i][0]);
-        if (v && paths[i][1] && json_is_object(v))
-            v = json_object_get(v, paths[i][1]);
-        if (json_is_boolean(v))
-            return json_is_true(v);
-    }
-    const char *s = json_string_value(json_object_get(st, "state"));
-    if (!s)
-        s = json_string_value(json_object_get(st, "ib_link"));
-    if (!s)
-        s = json_string_value(json_object_get(json_object_get(st, "ib"), "state"));
-    return s && (strcmp(s, "connected") == 0 || strcmp(s, "up") == 0 || strcmp(s, "ready") == 0);
+    return json_is_true(json_object_get(st, "connected"));
 }
 
 static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json_t *root, int err_status)
@@ -616,6 +623,18 @@ static void on_reply(void *arg, const httpBusReply *rep)
         finish(wsi, r);
         return;
     }
+    if (!rep->err_code && r->route->kind == K_BUS && first_char(rep->data, rep->len) == '{') {
+        /* hot path: ib-bridge sets Nats-Service-Error-Code on every error, so a JSON reply without it
+         * is a success and goes out as it came, unparsed */
+        httpBuf_Reset(&r->resp);
+        httpBuf_Append(&r->resp, rep->data, rep->len);
+        r->status = 200;
+        r->ctype = "application/json";
+        if (r->route->build == build_symbol && strcmp(r->route->rpc, "rpc.quote") == 0)
+            httpHub_Touch(app->hub, r->param);
+        finish(wsi, r);
+        return;
+    }
     json_t *root = reply_json(r, rep);
     json_t *err = json_object_get(root, "error");
     int err_status = 0;
@@ -634,9 +653,18 @@ static void on_reply(void *arg, const httpBusReply *rep)
         else
             r->status = err_status;   /* the bus error body is passed through unchanged */
         r->ctype = "application/json";
+        json_t *ra = json_object_get(err, "retry_after_ms");
+        if (err_status == 429 || err_status == 503) {   /* whole seconds, rounded up, at least 1 */
+            long long ms = json_is_integer(ra) ? (long long)json_integer_value(ra)
+                           : json_is_real(ra) ? (long long)json_real_value(ra) : (err_status == 429 ? 1000 : 0);
+            if (ms > 0)
+                snprintf(r->retry_after, sizeof r->retry_after, "%lld", (ms + 999) / 1000);
+        }
     } else {
         r->status = 200;
         r->ctype = "application/json";
+        if (r->route->build == build_symbol && strcmp(r->route->rpc, "rpc.quote") == 0)
+            httpHub_Touch(app->hub, r->param);
     }
     json_decref(root);
     finish(wsi, r);

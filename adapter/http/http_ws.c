@@ -39,6 +39,7 @@ typedef struct wsTopic {
     json_t *contract;
     uint64_t sub_handle, req_handle;
     int64_t renew_at_us;
+    int64_t rest_until_us;   /* REST interest (GET /quotes): keep the lease until then, even with no client */
     wsClient **clients;
     int nclients, cap;
     wsFrame *last;
@@ -68,7 +69,15 @@ struct httpHub {
     wsTopic *buckets[NBUCKETS];
     wsClient *clients;       /* every open client (for shutdown) */
     int nclients;
+    int rest_topics;         /* topics created by httpHub_Touch (capped: IB lines are scarce) */
 };
+
+#define HUB_REST_MAX 20
+
+static int held_by_rest(const wsTopic *t)
+{
+    return t->rest_until_us && http_nowUs() < t->rest_until_us;
+}
 
 /* ---------------------------------------------------------------- frames */
 
@@ -187,6 +196,8 @@ static void topic_destroy(wsTopic *t)
         pp = &(*pp)->next;
     if (*pp)
         *pp = t->next;
+    if (t->rest_until_us)
+        hub->rest_topics--;
     httpBus_Cancel(hub->app->bus, t->req_handle);
     httpBus_Unsubscribe(hub->app->bus, t->sub_handle);
     hub->app->metrics.ws_topics--;
@@ -233,7 +244,7 @@ static void topic_remove_client(wsTopic *t, wsClient *c)
             break;
         }
     /* a topic still waiting for its lease reply is released when the reply comes */
-    if (t->nclients == 0 && t->state == T_ACTIVE)
+    if (t->nclients == 0 && t->state == T_ACTIVE && !held_by_rest(t))
         topic_release(t);
 }
 
@@ -343,7 +354,7 @@ static void on_lease_reply(void *arg, const httpBusReply *rep)
         json_decref(root);
         return;
     }
-    if (!ok || t->nclients == 0) {
+    if (!ok || (t->nclients == 0 && !held_by_rest(t))) {
         if (!ok) {
             IBB_WARN("http.ws.subscribe_failed", "symbol=\"%s\" code=%s", t->symbol, code);
             while (t->nclients > 0) {
@@ -381,9 +392,9 @@ static void on_lease_reply(void *arg, const httpBusReply *rep)
 static int send_lease_request(wsTopic *t)
 {
     httpApp *app = t->hub->app;
-    json_t *o = json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
-    if (o && t->lease_id)
-        json_object_set_new(o, "lease_id", json_string(t->lease_id));
+    /* schemas/subscribe_request.json: a renewal names the lease only; a new lease names the symbol */
+    json_t *o = t->lease_id ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", app->cfg->ws_lease_ttl_s)
+                            : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!txt)
@@ -489,11 +500,47 @@ void httpHub_Tick(httpHub *hub)
 {
     int64_t now = http_nowUs();
     for (int i = 0; i < NBUCKETS; i++)
+        for (wsTopic *t = hub->buckets[i], *next; t; t = next) {
+            next = t->next;
+            if (t->state == T_ACTIVE && t->nclients == 0 && t->rest_until_us && now >= t->rest_until_us)
+                topic_release(t);   /* REST interest over and no WebSocket client: give the lease back */
+        }
+    for (int i = 0; i < NBUCKETS; i++)
         for (wsTopic *t = hub->buckets[i]; t; t = t->next)
             if (t->state == T_ACTIVE && !t->req_handle && now >= t->renew_at_us && !hub->app->draining) {
                 if (send_lease_request(t) != 0)
                     t->renew_at_us = now + 1000000;
             }
+}
+
+void httpHub_Touch(httpHub *hub, const char *sym)
+{
+    if (hub->app->draining)
+        return;
+    int64_t until = http_nowUs() + (int64_t)hub->app->cfg->ws_lease_ttl_s * 1000000;
+    wsTopic *t = topic_find(hub, sym);
+    if (t) {
+        if (!t->rest_until_us)
+            hub->rest_topics++;
+        t->rest_until_us = until;
+        return;
+    }
+    if (hub->rest_topics >= HUB_REST_MAX)
+        return;
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->symbol = strdup(sym))) {
+        free(t);
+        return;
+    }
+    t->hub = hub;
+    t->rest_until_us = until;
+    hub->rest_topics++;
+    unsigned h = hash(sym);
+    t->next = hub->buckets[h];
+    hub->buckets[h] = t;
+    hub->app->metrics.ws_topics++;
+    if (send_lease_request(t) != 0)
+        topic_destroy(t);
 }
 
 void httpHub_Shutdown(httpHub *hub)

@@ -68,7 +68,7 @@ async function wsFanout(port, pid) {
 
 (async () => {
   const nats = await h.startNats();
-  const backend = await h.startBackend(nats.url, 'ib', { STANDIN_QUOTE_HZ: String(WS_HZ) });
+  const backend = await h.startBackend(nats.url, 'ib', { simArgs: ['--tick-rate', String(WS_HZ)] });
   const gw = await h.startGateway(nats.url, {});
   const rss0 = h.rssKb(gw.proc.pid);
   await wrk(`${gw.base}/quotes/AAPL`);   // warm-up
@@ -78,6 +78,8 @@ async function wsFanout(port, pid) {
   const bus = await busBaseline(nats.url);
   const ws = await wsFanout(gw.port, gw.proc.pid);
   const res = {
+    date: new Date().toISOString(),
+    machine: `${require('node:os').cpus().length} x ${require('node:os').cpus()[0].model}`,
     backend: backend.kind,
     rest_quotes: { ...quotes, rss_mb: +(rssQuotes / 1024).toFixed(1) },
     baseline_static_route: stat,

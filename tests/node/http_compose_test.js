@@ -79,6 +79,10 @@ test('ib-bridge and ib-bridge-http talk to nats with their own users; http publi
   assert.ok(h.ports.includes('8080:8080'));
   assert.ok(h.healthcheck.test.some((a) => /\/health$/.test(a)));
   assert.equal(h.depends_on.nats.condition, 'service_healthy');
+  const t = b.healthcheck.test;
+  assert.ok(t.includes('ib-bridge-http') && t.includes('--probe'), `ib-bridge health is a bus request: ${t}`);
+  assert.ok(t.includes('NATS_USER=reader'), 'the probe uses a user that may publish ib.rpc.*');
+  assert.match(conf, /user: reader,[\s\S]*?publish:\s*\{ allow: \["ib\.rpc\.\*"/);
 });
 
 test('Dockerfile builds the binaries on Debian bookworm', () => {

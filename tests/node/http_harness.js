@@ -1,7 +1,6 @@
-// Test harness for ib-bridge-http: a real nats-server on a free port with a temp dir, a backend that
-// answers the bus, and the real ib-bridge-http binary. The backend is the STAND-IN (http_standin.js)
-// unless IBB_HTTP_BACKEND=real, which starts ib-sim + ib-bridge instead (IBB_SIM_BIN, IBB_BRIDGE_BIN):
-// that is the one switch to flip when the adapter answers ib.rpc.* for real.
+// Test harness for ib-bridge-http: the real stack — a nats-server on a free port with a temp dir,
+// ib-sim + ib-bridge answering the bus (IB_SIM_BIN, IB_BRIDGE_BIN), and the real ib-bridge-http binary
+// (IBB_HTTP_BIN). No stand-ins.
 'use strict';
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
@@ -61,16 +60,61 @@ async function startNats() {
   return { url: `nats://127.0.0.1:${port}`, proc, dir };
 }
 
-async function startBackend(natsUrl, prefix = 'ib', env = {}) {
-  if (process.env.IBB_HTTP_BACKEND === 'real') {
-    const simPort = await freePort();
-    const sim = await start('ib-sim', process.env.IBB_SIM_BIN, ['--port', String(simPort), '--seed', '1'], {}, null);
-    await waitPort(simPort);
-    const bridge = await start('ib-bridge', process.env.IBB_BRIDGE_BIN, [], { NATS_URL: natsUrl, IB_HOST: '127.0.0.1', IB_PORT: String(simPort), IBB_PREFIX: prefix, ...env }, /ib\.ready|session\.ready|ready/);
-    return { procs: [sim.proc, bridge.proc], kind: 'real' };
+// The real backend: ib-sim (free ports, seeded) + ib-bridge on `prefix`; resolves once ib.rpc.status
+// reports the IB link connected. Binaries: IB_SIM_BIN, IB_BRIDGE_BIN (ctest sets them).
+async function startBackend(natsUrl, prefix = 'ib', { simArgs = [], env = {} } = {}) {
+  for (const v of ['IB_SIM_BIN', 'IB_BRIDGE_BIN'])
+    if (!process.env[v] || !fs.existsSync(process.env[v])) throw new Error(`${v} is not set to a binary`);
+  const sim = await start('ib-sim', process.env.IB_SIM_BIN, ['--port', '0', '--control-port', '0', '--seed', '1', ...simArgs], {},
+    /ib-sim ready port=(\d+) control_port=(\d+)/);
+  const simPort = Number(sim.match[1]);
+  const controlPort = Number(sim.match[2]);
+  const bridge = await start('ib-bridge', process.env.IB_BRIDGE_BIN, [], {
+    NATS_URL: natsUrl, IB_HOST: '127.0.0.1', IB_PORT: String(simPort), IB_SIMULATOR: 'true', IBB_SUBJECT_PREFIX: prefix,
+    IB_CLIENT_ID: String(1 + Math.floor(Math.random() * 1000)), ...env,
+  }, null);
+  const be = {
+    kind: 'real', procs: [sim.proc, bridge.proc], sim: sim.proc, bridge: bridge.proc, simPort, controlPort, prefix, natsUrl,
+    control: (line) => simControl(controlPort, line),
+    simStats: async () => JSON.parse(await simControl(controlPort, 'stats')),
+    status: () => busRequest(natsUrl, `${prefix}.rpc.status`, {}),
+  };
+  const until = Date.now() + 20000;
+  let last;
+  while (Date.now() < until) {
+    try {
+      last = await be.status();
+      if (last && last.connected) return be;
+    } catch (e) { last = e.message; }
+    await sleep(100);
   }
-  const { proc } = await start('stand-in', process.execPath, [path.join(__dirname, 'http_standin.js')], { NATS_URL: natsUrl, IBB_PREFIX: prefix, ...env }, /standin: ready/);
-  return { procs: [proc], kind: 'standin' };
+  throw new Error(`ib-bridge never reported connected: ${JSON.stringify(last)}\n${bridge.proc.log.slice(-3000)}`);
+}
+
+// One line to ib-sim's control port; resolves the reply line.
+function simControl(port, line) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const t = setTimeout(() => { s.destroy(); reject(new Error(`sim control timeout: ${line}`)); }, 5000);
+    s.on('connect', () => s.write(`${line}\n`));
+    s.on('data', (d) => {
+      buf += d.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) { clearTimeout(t); s.end(); resolve(buf.slice(0, i)); }
+    });
+    s.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+// A JSON request on the bus (its own short-lived connection); resolves the decoded reply body.
+async function busRequest(natsUrl, subject, body, timeout = 3000) {
+  const { connect } = require('nats');
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const m = await nc.request(subject, Buffer.from(JSON.stringify(body)), { timeout });
+    return JSON.parse(Buffer.from(m.data).toString('utf8'));
+  } finally { await nc.close(); }
 }
 
 function gatewayBin() {
@@ -130,16 +174,6 @@ function curl(url, opts = {}) {
   });
 }
 
-// The NATS request a test uses to ask the stand-in for its lease bookkeeping.
-async function standinStats(natsUrl, prefix = 'ib') {
-  const { connect, JSONCodec } = require('nats');
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const m = await nc.request(`${prefix}.standin.stats`, new Uint8Array(0), { timeout: 3000 });
-    return JSONCodec().decode(m.data);
-  } finally { await nc.close(); }
-}
-
 function rssKb(pid) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number((s.match(/VmRSS:\s+(\d+)/) || [])[1]);
@@ -147,4 +181,4 @@ function rssKb(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { ROOT, freePort, waitPort, start, startNats, startBackend, startGateway, stop, stopAll, curl, standinStats, rssKb, sleep, gatewayBin };
+module.exports = { ROOT, freePort, waitPort, start, startNats, startBackend, startGateway, stop, stopAll, curl, busRequest, simControl, rssKb, sleep, gatewayBin };
