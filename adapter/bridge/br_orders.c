@@ -1101,7 +1101,7 @@ static void on_modify(busRequest *req, void *arg)
         bad(req, "give at least one of 'qty', 'limit_price', 'stop_price'%s", "");
         return;
     }
-    stOrder *o = find_target(b, req, false);
+    stOrder *o = find_target(b, req, true);
     if (!o)
         return;
     orderExt *x = ext(o);

@@ -112,6 +112,9 @@ async function expectError(st, subject, body, slug, re, opts = {}) {
       assert(!m.error, JSON.stringify(m.data));
       V.check('order_modify_reply', m.data);
       eq([m.data.limit_price, m.data.qty], [1.5, 20], 'new values');
+      const m2 = await st.request('ib.rpc.order.modify', { client_order_id: 'flow-lmt-1', limit_price: 1.4 });
+      assert(!m2.error, 'modify by client_order_id: ' + JSON.stringify(m2.data));
+      eq([m2.data.order_id, m2.data.limit_price], [id, 1.4], 'the same order, modified by its client_order_id');
       const c = await st.request('ib.rpc.order.cancel', { client_order_id: 'flow-lmt-1' }, { msgpack: true });
       assert(!c.error, JSON.stringify(c.data));
       V.check('order_cancel_reply', c.data);
@@ -123,6 +126,7 @@ async function expectError(st, subject, body, slug, re, opts = {}) {
       assert(iSub >= 0 && iMod > iSub && iCan > iMod, `order of events: ${types.join(',')}`);
       eq(types.filter((x) => x === 'cancelled').length, 1, 'one cancelled');
       eq(evs[iMod].data.limit_price, 1.5, 'modified event carries the new price');
+      eq(evs.filter((x) => x.data.type === 'modified').map((x) => x.data.limit_price), [1.5, 1.4], 'both modifications, in order');
       await expectError(st, 'ib.rpc.order.cancel', { order_id: id }, 'conflict', /already Cancelled/);
       await expectError(st, 'ib.rpc.order.modify', { order_id: id, qty: 5 }, 'conflict');
       l = await st.request('ib.rpc.order.list', { status: 'all', symbol: 'AAPL' }, { msgpack: true });
