@@ -45,7 +45,8 @@ static const optDef options[] = {
     {"ib.host", OPT_STR, "127.0.0.1", 0, 0, "IB_HOST", F(ib_host), OPT_NONEMPTY, NULL,
      "IB Gateway / TWS host name or address"},
     {"ib.port", OPT_INT, "4002", 1, 65535, "IB_PORT", F(ib_port), 0, NULL,
-     "API port: 4002 Gateway paper, 7497 TWS paper, 4001 Gateway live, 7496 TWS live (4004 / 4003: the paper / live relays of the IB Gateway container)"},
+     "API port: 4002 Gateway paper, 7497 TWS paper, 4001 Gateway live, 7496 TWS live (4004 / 4003: the paper "
+     "/ live relays of the IB Gateway container)"},
     {"ib.client_id", OPT_INT, "1", 0, 2147483647, "IB_CLIENT_ID", F(ib_client_id), 0, NULL,
      "API client id; must not be used by any other API client of the same gateway (else error 326)"},
     {"ib.trading_mode", OPT_ENUM, "paper", 0, 0, "IB_TRADING_MODE", F(ib_trading_mode), 0, "paper|live",
@@ -90,7 +91,8 @@ static const optDef options[] = {
     {"nats.request_timeout_ms", OPT_INT, "5000", 100, 600000, "IBB_REQUEST_TIMEOUT_MS",
      F(nats_request_timeout_ms), 0, NULL, "every request gets a reply within this time"},
     {"nats.quote_encoding", OPT_ENUM, "msgpack", 0, 0, "IBB_QUOTE_ENCODING", F(nats_quote_encoding), 0,
-     "msgpack|json|both", "encoding of ib.quote.* streams (both: MessagePack plus a JSON mirror on ib.json.quote.*)"},
+     "msgpack|json|both",
+     "encoding of ib.quote.* streams (both: MessagePack plus a JSON mirror on ib.json.quote.*)"},
     {"risk.max_order_qty", OPT_DOUBLE, "1000", 0.0001, 1e9, "IBB_MAX_ORDER_QTY", F(risk_max_order_qty), 0,
      NULL, "largest quantity of one order"},
     {"risk.max_order_notional", OPT_DOUBLE, "100000", 1, 1e12, "IBB_MAX_ORDER_NOTIONAL",
@@ -695,8 +697,10 @@ static void warn_readable_secrets(const appConfig *cfg, const char *path)
         return;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if ((options[i].flags & OPT_SECRET) && cfg->source[i] == APP_SRC_FILE)
-            IBB_WARN("config.secret_readable", "path=%s key=%s mode=%03o hint=\"chmod 600 the file, or pass the "
-                     "secret in %s instead\"", path, options[i].name, (unsigned)(st.st_mode & 0777),
+            IBB_WARN("config.secret_readable",
+                     "path=%s key=%s mode=%03o hint=\"chmod 600 the file, or pass the "
+                     "secret in %s instead\"",
+                     path, options[i].name, (unsigned)(st.st_mode & 0777),
                      options[i].env ? options[i].env : "the environment");
 }
 

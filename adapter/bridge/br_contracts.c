@@ -95,14 +95,17 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
         stInstrumentSpec spec;
         const char *why = NULL;
         if (n == 0 || n >= sizeof tmp || memchr(s, '\0', n)) {
-            snprintf(err, errcap, "field '%s' must be an instrument key of 1 to %d characters", field, ST_KEY_MAX - 1);
+            snprintf(err, errcap, "field '%s' must be an instrument key of 1 to %d characters", field,
+                     ST_KEY_MAX - 1);
             return IBB_ERR_INVALID_ARG;
         }
         memcpy(tmp, s, n);
         tmp[n] = '\0';
         if (stInstrument_ParseKey(tmp, &spec, &why) != IBB_OK) {
-            snprintf(err, errcap, "field '%s' is not a valid instrument key (%s): use AAPL for a US stock, or "
-                     "SECTYPE:SYMBOL:EXCHANGE:CURRENCY[:EXPIRY]", field, why);
+            snprintf(err, errcap,
+                     "field '%s' is not a valid instrument key (%s): use AAPL for a US stock, or "
+                     "SECTYPE:SYMBOL:EXCHANGE:CURRENCY[:EXPIRY]",
+                     field, why);
             return IBB_ERR_INVALID_ARG;
         }
         return stInstrument_FormatKey(&spec, key, cap);
@@ -143,7 +146,8 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
     stInstrumentSpec check;
     if (stInstrument_FormatKey(&spec, text, sizeof text) != IBB_OK ||
         stInstrument_ParseKey(text, &check, NULL) != IBB_OK) {
-        snprintf(err, errcap, "'contract' does not describe a valid instrument (check sec_type, currency, right)");
+        snprintf(err, errcap,
+                 "'contract' does not describe a valid instrument (check sec_type, currency, right)");
         return IBB_ERR_INVALID_ARG;
     }
     snprintf(key, cap, "%s", text);
@@ -199,8 +203,8 @@ static void free_lookup(lookup *l)
 }
 
 /* Hands the outcome to every waiter of a resolution (each waiter once). */
-static void finish_resolve(brBridge *b, lookup *l, const brInstrument *inst, const char *slug, const char *msg,
-                           int ib_code)
+static void finish_resolve(brBridge *b, lookup *l, const brInstrument *inst, const char *slug,
+                           const char *msg, int ib_code)
 {
     ibbMap_Del(mod(b)->resolving, l->key);
     while (l->waiters) {
@@ -240,7 +244,8 @@ static void lookup_done(brBridge *b, lookup *l, const char *slug, const char *ms
     } else if (!slug && l->ntotal > 1) {
         char names[400] = "";
         for (int i = 0; i < l->nmatches && strlen(names) < sizeof names - ST_KEY_MAX - 8; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", l->matches[i]->key);
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     l->matches[i]->key);
         char m[512];
         snprintf(m, sizeof m, "the key matches %d contracts (%s): use one of those keys", l->ntotal, names);
         finish_resolve(b, l, NULL, "ambiguous", m, 200);
@@ -283,7 +288,8 @@ static void on_lookup_error(brBridge *b, int64_t req_id, const ibError *e, void 
     br_reqClose(b, req_id);
     char msg[400];
     snprintf(msg, sizeof msg, "IB error %" PRId64 ": %s", e->code, e->message);
-    const char *slug = e->code == 200 ? (strstr(e->message, "ambiguous") ? "ambiguous" : "unknown_symbol") : "ib_error";
+    const char *slug =
+        e->code == 200 ? (strstr(e->message, "ambiguous") ? "ambiguous" : "unknown_symbol") : "ib_error";
     lookup_done(b, l, slug, msg, (int)e->code);
 }
 
@@ -338,7 +344,8 @@ void br_resolve(brBridge *b, const char *key, brResolveFn fn, void *ctx)
     }
     if (!b->ib_ready) {
         free(w);
-        fn(b, ctx, NULL, "ib_unavailable", "the IB link is not ready; retry when ib.evt.conn reports ready", 0);
+        fn(b, ctx, NULL, "ib_unavailable", "the IB link is not ready; retry when ib.evt.conn reports ready",
+           0);
         return;
     }
     l = calloc(1, sizeof *l);
@@ -354,10 +361,14 @@ void br_resolve(brBridge *b, const char *key, brResolveFn fn, void *ctx)
     l->waiters = w;
     ibbStatus s = send_lookup(b, l);
     if (s != IBB_OK)
-        lookup_done(b, l, s == IBB_ERR_STATE ? "ib_unavailable" : "internal", "could not send the contract request to IB", 0);
+        lookup_done(b, l, s == IBB_ERR_STATE ? "ib_unavailable" : "internal",
+                    "could not send the contract request to IB", 0);
 }
 
-const brInstrument *br_instrument(const brBridge *b, const char *key) { return ibbMap_Get(mod(b)->cache, key); }
+const brInstrument *br_instrument(const brBridge *b, const char *key)
+{
+    return ibbMap_Get(mod(b)->cache, key);
+}
 
 /* ---- ib.rpc.contract ----------------------------------------------------------------------------- */
 

@@ -139,12 +139,15 @@ static void waiters_error(waiter **list, const char *slug, int ib_code, const ch
     }
 }
 
-static const char *api_type(const char *ib_type) { return strcmp(ib_type, "STP LMT") == 0 ? "STP_LMT" : ib_type; }
+static const char *api_type(const char *ib_type)
+{
+    return strcmp(ib_type, "STP LMT") == 0 ? "STP_LMT" : ib_type;
+}
 
 static bool is_warning(int64_t code)
 {
-    return code == 202 || code == 399 || code == 404 || code == 10148 || code == 10149 || (code >= 2100 && code < 2200) ||
-           code == 10167 || code == 10168;
+    return code == 202 || code == 399 || code == 404 || code == 10148 || code == 10149 ||
+           (code >= 2100 && code < 2200) || code == 10167 || code == 10168;
 }
 
 static void digits_of(const char *s, char *out, size_t cap)
@@ -202,8 +205,8 @@ static void pack_order(msgpack_packer *pk, const stOrder *o, const orderExt *x, 
 }
 
 /* {order_id, client_order_id, status[, duplicate]} */
-static void reply_placed(busRequest *req, int64_t order_id, const char *cid, const char *status, bool duplicate,
-                         const char *note)
+static void reply_placed(busRequest *req, int64_t order_id, const char *cid, const char *status,
+                         bool duplicate, const char *note)
 {
     msgpack_packer *pk = busRequest_Packer(req);
     msgpack_pack_map(pk, 4 + (note ? 1 : 0));
@@ -225,7 +228,8 @@ typedef struct evtExtra {
     const char *message;
 } evtExtra;
 
-static void publish_event(brBridge *b, const stOrder *o, const char *type, const char *event_id, const evtExtra *e)
+static void publish_event(brBridge *b, const stOrder *o, const char *type, const char *event_id,
+                          const evtExtra *e)
 {
     const orderExt *x = ext(o);
     const stInstrumentSpec *spec = x && x->has_spec ? &x->spec : NULL;
@@ -273,8 +277,8 @@ static void publish_event(brBridge *b, const stOrder *o, const char *type, const
         if (e->ib_code)
             busPack_KeyInt(pk, "ib_code", e->ib_code);
     }
-    IBB_INFO("order.event", "order_id=%" PRId64 " type=%s event_id=%s status=%s filled=%g", o->order_id, type, event_id,
-             o->status, o->filled);
+    IBB_INFO("order.event", "order_id=%" PRId64 " type=%s event_id=%s status=%s filled=%g", o->order_id, type,
+             event_id, o->status, o->filled);
     brOrdStore_Publish(mod(b)->store, o->order_id, event_id, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -297,7 +301,8 @@ static void record_from_order(brOrdRecord *r, const stOrder *o, const char *stat
     r->updated_ns = br_wallNs();
 }
 
-static void store_final(brBridge *b, stOrder *o, const char *state, const char *slug, const char *msg, int ib_code)
+static void store_final(brBridge *b, stOrder *o, const char *state, const char *slug, const char *msg,
+                        int ib_code)
 {
     orderExt *x = ext(o);
     if (!o->client_order_id[0] || !brOrdStore_Ready(mod(b)->store))
@@ -324,7 +329,8 @@ static void publish_status(brBridge *b, stOrder *o, int64_t ib_code, const char 
     orderExt *x = ext(o);
     if (!x || !o->status[0])
         return;
-    if (strcmp(x->pub_status, o->status) == 0 && x->pub_filled == o->filled && x->pub_remaining == o->remaining)
+    if (strcmp(x->pub_status, o->status) == 0 && x->pub_filled == o->filled &&
+        x->pub_remaining == o->remaining)
         return;
     const char *s = o->status;
     const char *type = "status";
@@ -432,10 +438,12 @@ static void answer_from_ledger(brBridge *b, busRequest *req, stOrder *o)
 
 static void settle_record(brBridge *b, const brOrdRecord *rec, placement *p);
 
-static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec, const char *err);
+static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                       const char *err);
 static void continue_price(brBridge *b, placement *p);
 
-static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg, int ib_code)
+static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
+                        int ib_code)
 {
     placement *p = ctx;
     if (slug) {
@@ -465,7 +473,8 @@ static void risk_and_store(brBridge *b, placement *p, double ref)
         return;
     }
     if (!b->ib_ready) {
-        placement_fail(b, p, "ib_unavailable", 0, "the IB link dropped before the order could be sent; retry");
+        placement_fail(b, p, "ib_unavailable", 0,
+                       "the IB link dropped before the order could be sent; retry");
         return;
     }
     do /* an id IB handed out again (e.g. after it refused an order) must not clash with the ledger */
@@ -655,13 +664,14 @@ static void send_place(brBridge *b, placement *p)
                        "the order could not be sent to IB; retry");
         return;
     }
-    IBB_INFO("order.sent", "order_id=%" PRId64 " client_order_id=%s key=%s side=%s qty=%g type=%s", p->order_id,
-             p->cid, p->key, p->side, p->qty, p->type);
+    IBB_INFO("order.sent", "order_id=%" PRId64 " client_order_id=%s key=%s side=%s qty=%g type=%s",
+             p->order_id, p->cid, p->key, p->side, p->qty, p->type);
     p->state = PL_SENT;
     x->pl = p;
 }
 
-static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec, const char *err)
+static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                       const char *err)
 {
     placement *p = ctx;
     if (st != IBB_OK) {
@@ -723,7 +733,8 @@ static void settle_record(brBridge *b, const brOrdRecord *rec, placement *p)
     p->state = PL_AWAIT_RECON;
 }
 
-static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec, const char *err)
+static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                         const char *err)
 {
     (void)exists;
     placement *p = ctx;
@@ -736,7 +747,8 @@ static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, cons
         return;
     }
     if (!b->ib_ready) {
-        placement_fail(b, p, "ib_unavailable", 0, "the IB link is not ready; retry when ib.evt.conn reports ready");
+        placement_fail(b, p, "ib_unavailable", 0,
+                       "the IB link is not ready; retry when ib.evt.conn reports ready");
         return;
     }
     /* pre-checks that need no price, before any IB traffic */
@@ -764,7 +776,8 @@ static bool valid_cid(const char *s, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
             return false;
     }
     return true;
@@ -781,14 +794,16 @@ static bool read_only(brBridge *b, busRequest *req)
 {
     if (!b->risk.lim.read_only)
         return false;
-    busRequest_Error(req, "read_only", "ib-bridge runs with read_only = true (config ib.read_only / IBB_READ_ONLY): "
-                                       "order requests are refused", 0);
+    busRequest_Error(req, "read_only",
+                     "ib-bridge runs with read_only = true (config ib.read_only / IBB_READ_ONLY): "
+                     "order requests are refused",
+                     0);
     busRequest_Release(req);
     return true;
 }
 
-static bool upper_choice(busRequest *req, const msgpack_object *body, const char *field, const char *const *choices,
-                         const char *def, char *out, size_t cap)
+static bool upper_choice(busRequest *req, const msgpack_object *body, const char *field,
+                         const char *const *choices, const char *def, char *out, size_t cap)
 {
     const char *s;
     size_t n;
@@ -822,7 +837,8 @@ static bool upper_choice(busRequest *req, const msgpack_object *body, const char
 }
 
 /* Reads an optional positive price; false after answering. */
-static bool price_field(busRequest *req, const msgpack_object *body, const char *field, bool required, double *out)
+static bool price_field(busRequest *req, const msgpack_object *body, const char *field, bool required,
+                        double *out)
 {
     *out = IB_UNSET_DOUBLE;
     double v;
@@ -884,9 +900,11 @@ static bool parse_place(busRequest *req, placement *p)
         !price_field(req, body, "stop_price", need_stp, &p->aux))
         return false;
     if (!need_lmt && !ib_isUnsetDouble(p->lmt))
-        return bad(req, "field 'limit_price' is only for LMT and STP_LMT orders (type is %s)", api_type(p->type));
+        return bad(req, "field 'limit_price' is only for LMT and STP_LMT orders (type is %s)",
+                   api_type(p->type));
     if (!need_stp && !ib_isUnsetDouble(p->aux))
-        return bad(req, "field 'stop_price' is only for STP and STP_LMT orders (type is %s)", api_type(p->type));
+        return bad(req, "field 'stop_price' is only for STP and STP_LMT orders (type is %s)",
+                   api_type(p->type));
     st = busObj_Bool(body, "outside_rth", &p->outside_rth);
     if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
         busRequest_BadField(req, "outside_rth", st, "boolean");
@@ -977,13 +995,15 @@ static stOrder *find_target(brBridge *b, busRequest *req, bool allow_cid)
             busRequest_BadField(req, "client_order_id", st, "string of at most 64 characters");
         else
             busRequest_Error(req, "bad_request",
-                             allow_cid ? "give 'order_id' (integer) or 'client_order_id'" : "field 'order_id' is required (integer)",
+                             allow_cid ? "give 'order_id' (integer) or 'client_order_id'"
+                                       : "field 'order_id' is required (integer)",
                              0);
         busRequest_Release(req);
         return NULL;
     }
     if (!o) {
-        busRequest_Error(req, "not_found", "no order of this ib-bridge has that id (ib.rpc.order.list shows them)", 0);
+        busRequest_Error(req, "not_found",
+                         "no order of this ib-bridge has that id (ib.rpc.order.list shows them)", 0);
         busRequest_Release(req);
         return NULL;
     }
@@ -1038,13 +1058,14 @@ static void answer_cancel_modify(brBridge *b, stOrder *o)
     if (x->cancel_w && o->terminal) {
         bool cancelled = !strcmp(o->status, "Cancelled") || !strcmp(o->status, "ApiCancelled");
         char msg[120];
-        snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the cancel took effect", o->order_id, o->status);
+        snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the cancel took effect", o->order_id,
+                 o->status);
         answer_waiters(&x->cancel_w, o, cancelled ? NULL : "conflict", msg);
     }
     if (x->modify_w && o->terminal) {
         char msg[120];
-        snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the modification took effect", o->order_id,
-                 o->status);
+        snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the modification took effect",
+                 o->order_id, o->status);
         answer_waiters(&x->modify_w, o, "conflict", msg);
     }
 }
@@ -1095,7 +1116,8 @@ static void on_modify(busRequest *req, void *arg)
         busRequest_Release(req);
         return;
     }
-    if (!price_field(req, body, "limit_price", false, &lmt) || !price_field(req, body, "stop_price", false, &aux))
+    if (!price_field(req, body, "limit_price", false, &lmt) ||
+        !price_field(req, body, "stop_price", false, &aux))
         return;
     if (ib_isUnsetDouble(qty) && ib_isUnsetDouble(lmt) && ib_isUnsetDouble(aux)) {
         bad(req, "give at least one of 'qty', 'limit_price', 'stop_price'%s", "");
@@ -1119,19 +1141,23 @@ static void on_modify(busRequest *req, void *arg)
         return;
     }
     if (x->modify_w) {
-        busRequest_Error(req, "conflict", "a modification of this order is still in flight; retry when it is answered", 0);
+        busRequest_Error(req, "conflict",
+                         "a modification of this order is still in flight; retry when it is answered", 0);
         busRequest_Release(req);
         return;
     }
     if (!x->has_spec) {
-        busRequest_Error(req, "conflict", "the contract of this order is not known yet; retry in a moment", 0);
+        busRequest_Error(req, "conflict", "the contract of this order is not known yet; retry in a moment",
+                         0);
         busRequest_Release(req);
         return;
     }
     double nq = ib_isUnsetDouble(qty) ? o->qty : qty;
     double nl = ib_isUnsetDouble(lmt) ? o->lmt_price : lmt;
     double na = ib_isUnsetDouble(aux) ? o->aux_price : aux;
-    double ref = strstr(o->order_type, "LMT") ? nl : !strcmp(o->order_type, "STP") ? na : book_price(b, o->key);
+    double ref = strstr(o->order_type, "LMT")    ? nl
+                 : !strcmp(o->order_type, "STP") ? na
+                                                 : book_price(b, o->key);
     if (!isfinite(ref) && o->avg_fill_price > 0)
         ref = o->avg_fill_price;
     stRiskOrder ro = {.key = o->key, .symbol = x->spec.symbol, .qty = nq, .ref_price = ref};
@@ -1320,8 +1346,8 @@ static void placement_acked(brBridge *b, stOrder *o)
         IBB_WARN("order.test_kill", "order_id=%" PRId64 " hook=after_ack", o->order_id);
         raise(SIGKILL);
     }
-    IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id, o->client_order_id,
-             o->status);
+    IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
+             o->client_order_id, o->status);
     for (waiter *w = p->waiters; w; w = w->next)
         reply_placed(w->req, o->order_id, o->client_order_id, o->status, false, NULL);
     placement_free(b, p);
@@ -1353,10 +1379,13 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
         fo->client_id = oo->client_id;
         fo->o.order_id = oo->order.order_id;
         snprintf(fo->o.client_order_id, sizeof fo->o.client_order_id, "%s",
-                 oo->order.order_ref && strlen(oo->order.order_ref) <= ST_CLIENT_ORDER_ID_MAX ? oo->order.order_ref : "");
+                 oo->order.order_ref && strlen(oo->order.order_ref) <= ST_CLIENT_ORDER_ID_MAX
+                     ? oo->order.order_ref
+                     : "");
         snprintf(fo->o.key, sizeof fo->o.key, "%s", key);
         snprintf(fo->o.action, sizeof fo->o.action, "%s", oo->order.action ? oo->order.action : "");
-        snprintf(fo->o.order_type, sizeof fo->o.order_type, "%s", oo->order.order_type ? oo->order.order_type : "");
+        snprintf(fo->o.order_type, sizeof fo->o.order_type, "%s",
+                 oo->order.order_type ? oo->order.order_type : "");
         snprintf(fo->o.tif, sizeof fo->o.tif, "%s", oo->order.tif ? oo->order.tif : "");
         snprintf(fo->o.account, sizeof fo->o.account, "%s", oo->order.account ? oo->order.account : "");
         snprintf(fo->o.status, sizeof fo->o.status, "%s", oo->status ? oo->status : "");
@@ -1380,12 +1409,13 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
     if (m->recon_active)
         x->seen_gen = m->recon_gen;
     if (created)
-        IBB_INFO("order.adopted", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id, o->client_order_id,
-                 o->status);
+        IBB_INFO("order.adopted", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
+                 o->client_order_id, o->status);
     if (was_acked && !o->terminal && (oq != o->qty || ol != o->lmt_price || oa != o->aux_price)) {
         char id[200];
         snprintf(id, sizeof id, "%" PRId64 ":modified:%.8g:%.8g:%.8g", o->order_id, o->qty,
-                 ib_isUnsetDouble(o->lmt_price) ? 0 : o->lmt_price, ib_isUnsetDouble(o->aux_price) ? 0 : o->aux_price);
+                 ib_isUnsetDouble(o->lmt_price) ? 0 : o->lmt_price,
+                 ib_isUnsetDouble(o->aux_price) ? 0 : o->aux_price);
         publish_event(b, o, "modified", id, NULL);
     }
     if (x->modify_w && close_to(o->qty, x->mod_qty) && close_to(o->lmt_price, x->mod_lmt) &&
@@ -1451,7 +1481,8 @@ static void on_exec(brBridge *b, const ibExecDetails *e)
             if (!strcmp(m->orphans[i].client_order_id, t.client_order_id) && t.client_order_id[0]) {
                 const brOrdRecord *r = &m->orphans[i];
                 t.qty = r->qty;
-                snprintf(t.order_type, sizeof t.order_type, "%s", !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
+                snprintf(t.order_type, sizeof t.order_type, "%s",
+                         !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
                 t.lmt_price = r->limit_price;
                 t.aux_price = r->stop_price;
                 snprintf(t.tif, sizeof t.tif, "%s", r->tif);
@@ -1519,8 +1550,8 @@ static void finish_order(brBridge *b, stOrder *o, const char *status, const char
 {
     if (!stOrders_Finish(b->orders, o, status, br_nowMs(b)))
         return;
-    IBB_INFO("order.reconciled", "order_id=%" PRId64 " client_order_id=%s status=%s reason=\"%s\"", o->order_id,
-             o->client_order_id, status, why);
+    IBB_INFO("order.reconciled", "order_id=%" PRId64 " client_order_id=%s status=%s reason=\"%s\"",
+             o->order_id, o->client_order_id, status, why);
     publish_status(b, o, 0, why);
     orderExt *x = ext(o);
     if (x && x->pl) {
@@ -1537,8 +1568,9 @@ static void settle_orphans(brBridge *b)
         brOrdRecord *r = &m->orphans[i];
         stOrder *o = stOrders_ByClientId(b->orders, r->client_order_id);
         if (o && o->acked) {
-            store_final(b, o, o->terminal && !strcmp(o->status, "Unacknowledged") ? "unacknowledged" : "acked", NULL,
-                        NULL, 0);
+            store_final(b, o,
+                        o->terminal && !strcmp(o->status, "Unacknowledged") ? "unacknowledged" : "acked",
+                        NULL, NULL, 0);
             continue;
         }
         if (o)
@@ -1551,7 +1583,8 @@ static void settle_orphans(brBridge *b)
         snprintf(t.key, sizeof t.key, "%s", r->key);
         snprintf(t.action, sizeof t.action, "%s", r->side);
         t.qty = r->qty;
-        snprintf(t.order_type, sizeof t.order_type, "%s", !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
+        snprintf(t.order_type, sizeof t.order_type, "%s",
+                 !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
         t.lmt_price = r->limit_price;
         t.aux_price = r->stop_price;
         snprintf(t.tif, sizeof t.tif, "%s", r->tif);
@@ -1560,8 +1593,9 @@ static void settle_orphans(brBridge *b)
             t.order_id = -t.order_id; /* the id was reused by a new order: keep the record distinct */
         if (stOrders_Add(b->orders, &t, br_nowMs(b), &o) != IBB_OK || !ensure_ext(b, o))
             continue;
-        finish_order(b, o, "Unacknowledged", "the order was recorded but IB never acknowledged it (ib-bridge stopped "
-                                             "before or while sending it)");
+        finish_order(b, o, "Unacknowledged",
+                     "the order was recorded but IB never acknowledged it (ib-bridge stopped "
+                     "before or while sending it)");
     }
     free(m->orphans);
     m->orphans = NULL;
@@ -1581,13 +1615,18 @@ static void recon_finish(brBridge *b)
         if (x->pl && x->send_seq == 0)
             continue;
         if (x->exec_cum > 0 && x->exec_cum >= o->qty - 1e-9) {
-            ibOrderStatus st = {.order_id = o->order_id, .status = "Filled", .filled = x->exec_cum, .remaining = 0,
-                                .avg_fill_price = o->avg_fill_price, .perm_id = o->perm_id};
+            ibOrderStatus st = {.order_id = o->order_id,
+                                .status = "Filled",
+                                .filled = x->exec_cum,
+                                .remaining = 0,
+                                .avg_fill_price = o->avg_fill_price,
+                                .perm_id = o->perm_id};
             stOrders_ApplyStatus(b->orders, &st, br_nowMs(b), NULL);
             publish_status(b, o, 0, NULL);
             placement_acked(b, o);
         } else if (!o->acked) {
-            finish_order(b, o, "Unacknowledged", "IB never acknowledged the order (the link dropped while it was sent)");
+            finish_order(b, o, "Unacknowledged",
+                         "IB never acknowledged the order (the link dropped while it was sent)");
             store_final(b, o, "unacknowledged", NULL, NULL, 0);
         } else {
             if (x->exec_cum > o->filled) {
@@ -1615,7 +1654,8 @@ static void recon_finish(brBridge *b)
     for (size_t i = 0; i < k; i++)
         settle_record(b, &ps[i]->rec, ps[i]);
     free(ps);
-    IBB_INFO("orders.reconciled", "open=%zu last_exec=%s", c.n, m->last_exec_time[0] ? m->last_exec_time : "-");
+    IBB_INFO("orders.reconciled", "open=%zu last_exec=%s", c.n,
+             m->last_exec_time[0] ? m->last_exec_time : "-");
 }
 
 static void recon_part_done(brBridge *b)
@@ -1736,7 +1776,8 @@ static bool orders_on_order_error(brBridge *b, const ibError *e)
     orderExt *x = ensure_ext(b, o);
     if (!x)
         return true;
-    IBB_INFO("order.ib_error", "order_id=%" PRId64 " code=%" PRId64 " text=\"%s\"", o->order_id, e->code, e->message);
+    IBB_INFO("order.ib_error", "order_id=%" PRId64 " code=%" PRId64 " text=\"%s\"", o->order_id, e->code,
+             e->message);
     if (is_warning(e->code))
         return true;
     char msg[400];
@@ -1804,10 +1845,12 @@ static void orders_on_ib_down(brBridge *b)
         if (!x)
             continue;
         waiters_error(&x->cancel_w, "ib_unavailable", 0,
-                      "the IB link dropped before the cancel was confirmed; check ib.rpc.order.list after the reconnect");
-        waiters_error(&x->modify_w, "ib_unavailable", 0,
-                      "the IB link dropped before the modification was confirmed; check ib.rpc.order.list after the "
-                      "reconnect");
+                      "the IB link dropped before the cancel was confirmed; check ib.rpc.order.list after "
+                      "the reconnect");
+        waiters_error(
+            &x->modify_w, "ib_unavailable", 0,
+            "the IB link dropped before the modification was confirmed; check ib.rpc.order.list after the "
+            "reconnect");
     }
     free(c.list);
 }
@@ -1858,9 +1901,10 @@ static ibbStatus orders_init(brBridge *b)
     if (!m)
         return IBB_ERR_NOMEM;
     b->mod[BR_MOD_ORDERS] = m;
-    if (stOrders_Create(&b->orders) != IBB_OK || ibbMap_Create(&m->placing) != IBB_OK || ibbMap_Create(&m->all) != IBB_OK ||
-        ibbMap_Create(&m->exec_order) != IBB_OK || ibbMap_Create(&m->foreign) != IBB_OK ||
-        !(m->pre = malloc(sizeof *m->pre)) || !(m->timer = malloc(sizeof *m->timer)))
+    if (stOrders_Create(&b->orders) != IBB_OK || ibbMap_Create(&m->placing) != IBB_OK ||
+        ibbMap_Create(&m->all) != IBB_OK || ibbMap_Create(&m->exec_order) != IBB_OK ||
+        ibbMap_Create(&m->foreign) != IBB_OK || !(m->pre = malloc(sizeof *m->pre)) ||
+        !(m->timer = malloc(sizeof *m->timer)))
         return IBB_ERR_NOMEM;
     stRiskLimits pre = b->opt.risk;
     pre.max_orders_per_minute = 0;
@@ -1873,7 +1917,8 @@ static ibbStatus orders_init(brBridge *b)
     const char *hook = getenv("IBB_TEST_ORDER_KILL");
     m->kill_hook = !hook ? 0 : !strcmp(hook, "after_ack") ? 1 : !strcmp(hook, "before_send") ? 2 : 0;
     if (m->kill_hook)
-        IBB_WARN("orders.test_hook", "IBB_TEST_ORDER_KILL=%s is set: this process will kill itself (tests only)", hook);
+        IBB_WARN("orders.test_hook",
+                 "IBB_TEST_ORDER_KILL=%s is set: this process will kill itself (tests only)", hook);
     ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans);
     if (s != IBB_OK) {
         free(m->timer);

@@ -65,7 +65,8 @@ static char *record_json(const brOrdRecord *r, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int n = 14 + (r->error_code[0] ? 3 : 0) + !ib_isUnsetDouble(r->limit_price) + !ib_isUnsetDouble(r->stop_price);
+    int n = 14 + (r->error_code[0] ? 3 : 0) + !ib_isUnsetDouble(r->limit_price) +
+            !ib_isUnsetDouble(r->stop_price);
     msgpack_pack_map(&pk, (size_t)n);
     busPack_KeyInt(&pk, "v", 1);
     busPack_KeyStr(&pk, "client_order_id", r->client_order_id);
@@ -158,7 +159,8 @@ static void setup_work(job *j)
     brOrdStore *s = j->s;
     busJsStreamConfig sc = {
         .name = s->stream,
-        .description = "ib-bridge order events (ib.evt.order.<order_id>): submitted, status, fills, commissions",
+        .description =
+            "ib-bridge order events (ib.evt.order.<order_id>): submitted, status, fills, commissions",
         .subject = s->subjects,
         .file_storage = true,
         .max_age_ms = 7 * DAY_MS,
@@ -239,7 +241,8 @@ static void setup_done(brOrdStore *s, job *j)
         brOrdRecord *recs = j->n_recs ? calloc(j->n_recs, sizeof *recs) : NULL;
         size_t n = 0;
         for (size_t i = 0; recs && i < j->n_recs; i++)
-            if (record_parse(j->recs[i], strlen(j->recs[i]), &recs[n]) && strcmp(recs[n].state, "pending") == 0)
+            if (record_parse(j->recs[i], strlen(j->recs[i]), &recs[n]) &&
+                strcmp(recs[n].state, "pending") == 0)
                 n++;
         if (n)
             IBB_INFO("orders.pending_records", "count=%zu", n);
@@ -439,7 +442,10 @@ static void write_job(brOrdStore *s, jobKind kind, const brOrdRecord *rec, const
     }
 }
 
-void brOrdStore_Put(brOrdStore *s, const brOrdRecord *rec) { write_job(s, JOB_PUT, rec, rec->client_order_id); }
+void brOrdStore_Put(brOrdStore *s, const brOrdRecord *rec)
+{
+    write_job(s, JOB_PUT, rec, rec->client_order_id);
+}
 void brOrdStore_Delete(brOrdStore *s, const char *cid) { write_job(s, JOB_DELETE, NULL, cid); }
 
 void brOrdStore_Publish(brOrdStore *s, int64_t order_id, const char *event_id, const char *mp, size_t len)

@@ -103,7 +103,8 @@ static void status_notice(brBridge *b, const ibError *e)
     case 2107: case 2108: event = "farm_inactive"; break;
     default: break;
     }
-    busConnEvt ev = {.source = "ib", .event = event, .state = state, .ib_code = (int)e->code, .message = e->message};
+    busConnEvt ev = {
+        .source = "ib", .event = event, .state = state, .ib_code = (int)e->code, .message = e->message};
     br_publishConnEvent(b, &ev);
 }
 

@@ -37,7 +37,8 @@ void busJsOptions_Init(busJsOptions *o)
 static void set_err(char *err, size_t cap, const char *what, natsStatus s)
 {
     if (err && cap)
-        snprintf(err, cap, "%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+        snprintf(err, cap, "%s: %s (%s)", what, natsStatus_GetText(s),
+                 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
 }
 
 /* ---- retry list ----------------------------------------------------------------------------------- */
@@ -61,8 +62,8 @@ static void retry_push(busJs *j, natsMsg *m)
         j->c.dropped++;
         const char *id = NULL;
         natsMsgHeader_Get(old->msg, "Nats-Msg-Id", &id);
-        IBB_ERROR("js.publish_dropped", "subject=%s msg_id=%s reason=retry_list_full", natsMsg_GetSubject(old->msg),
-                  id ? id : "");
+        IBB_ERROR("js.publish_dropped", "subject=%s msg_id=%s reason=retry_list_full",
+                  natsMsg_GetSubject(old->msg), id ? id : "");
         natsMsg_Destroy(old->msg);
         free(old);
     }
@@ -100,7 +101,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     const char *id = NULL;
     natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
     IBB_WARN("js.publish_unacked", "subject=%s msg_id=%s error=\"%s\" action=retry", natsMsg_GetSubject(msg),
-             id ? id : "", pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR));
+             id ? id : "",
+             pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR));
     retry_push(j, msg); /* owned by the list now */
 }
 

@@ -164,9 +164,15 @@ ibbStatus ibbMap_Put(ibbMap *m, const char *key, void *value)
 {
     return key ? ibbMap_PutBytes(m, key, strlen(key), value) : IBB_ERR_INVALID_ARG;
 }
-void *ibbMap_Get(const ibbMap *m, const char *key) { return key ? ibbMap_GetBytes(m, key, strlen(key)) : NULL; }
+void *ibbMap_Get(const ibbMap *m, const char *key)
+{
+    return key ? ibbMap_GetBytes(m, key, strlen(key)) : NULL;
+}
 void *ibbMap_Del(ibbMap *m, const char *key) { return key ? ibbMap_DelBytes(m, key, strlen(key)) : NULL; }
-ibbStatus ibbMap_PutInt(ibbMap *m, int64_t key, void *value) { return ibbMap_PutBytes(m, &key, sizeof key, value); }
+ibbStatus ibbMap_PutInt(ibbMap *m, int64_t key, void *value)
+{
+    return ibbMap_PutBytes(m, &key, sizeof key, value);
+}
 void *ibbMap_GetInt(const ibbMap *m, int64_t key) { return ibbMap_GetBytes(m, &key, sizeof key); }
 void *ibbMap_DelInt(ibbMap *m, int64_t key) { return ibbMap_DelBytes(m, &key, sizeof key); }
 

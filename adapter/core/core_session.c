@@ -852,7 +852,8 @@ ibbStatus coreSession_OnReply(coreSession *s, coreReplyFn fn, void *ud)
 
 ibbStatus coreSession_OnReadDone(coreSession *s, coreReadDoneFn fn, void *ud)
 {
-    return s ? add_handler(s->read_done_handlers, &s->n_read_done_handlers, (void *)fn, ud) : IBB_ERR_INVALID_ARG;
+    return s ? add_handler(s->read_done_handlers, &s->n_read_done_handlers, (void *)fn, ud)
+             : IBB_ERR_INVALID_ARG;
 }
 
 int64_t coreSession_ReadTimeNs(const coreSession *s) { return s ? s->read_time_ns : 0; }

@@ -58,7 +58,8 @@ static uint64_t make_handle(int idx, uint32_t gen)
 static slot *lookup(httpBus *b, uint64_t h)
 {
     int idx = (int)(uint32_t)h - 1;
-    if (idx < 0 || idx >= b->nslots || b->slots[idx].kind == SLOT_FREE || b->slots[idx].gen != (uint32_t)(h >> 32))
+    if (idx < 0 || idx >= b->nslots || b->slots[idx].kind == SLOT_FREE ||
+        b->slots[idx].gen != (uint32_t)(h >> 32))
         return NULL;
     return &b->slots[idx];
 }

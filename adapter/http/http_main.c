@@ -13,10 +13,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ib-bridge-http [--config FILE] [--probe] [--help] [--version]\n"
-                 "HTTP REST + WebSocket gateway for ib-bridge; talks only to NATS.\n"
-                 "--probe: ask ib-bridge for ib.rpc.status with these NATS options; exit 0 when it answers (health checks).\n"
-                 "Every option can be set in FILE (libconfig syntax) and overridden by its environment variable.\n");
+    fprintf(
+        out,
+        "usage: ib-bridge-http [--config FILE] [--probe] [--help] [--version]\n"
+        "HTTP REST + WebSocket gateway for ib-bridge; talks only to NATS.\n"
+        "--probe: ask ib-bridge for ib.rpc.status with these NATS options; exit 0 when it answers (health "
+        "checks).\n"
+        "Every option can be set in FILE (libconfig syntax) and overridden by its environment variable.\n");
     httpConfig_PrintHelp(out);
 }
 
@@ -52,7 +55,8 @@ int main(int argc, char **argv)
     }
     int lvl = ibbLog_ParseLevel(cfg.log_level);
     if (lvl < 0) {
-        fprintf(stderr, "config: log.level \"%s\" is not one of debug, info, warn, error, off\n", cfg.log_level);
+        fprintf(stderr, "config: log.level \"%s\" is not one of debug, info, warn, error, off\n",
+                cfg.log_level);
         httpConfig_Free(&cfg);
         return 2;
     }

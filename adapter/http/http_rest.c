@@ -67,19 +67,25 @@ static int build_cancel(httpReq *r, json_t *body, json_t **out);
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
     {M_GET, "/metrics", P_NONE, "/metrics", NULL, HTTP_ACC_PUBLIC, K_METRICS, NULL, 0},
-    {M_POST, "/connect", P_NONE, "/connect", "rpc.admin.connect", HTTP_ACC_TRADE, K_BUS, build_passthrough, 0},
+    {M_POST, "/connect", P_NONE, "/connect", "rpc.admin.connect", HTTP_ACC_TRADE, K_BUS, build_passthrough,
+     0},
     {M_POST, "/disconnect", P_NONE, "/disconnect", "rpc.admin.disconnect", HTTP_ACC_TRADE, K_BUS,
      build_passthrough, 0},
     {M_GET, "/quotes/", P_SYMBOL, "/quotes/{symbol}", "rpc.quote", HTTP_ACC_READ, K_BUS, build_symbol, 0},
-    {M_GET, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles, 0},
-    {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles, 0},
-    {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS, build_symbol, 0},
+    {M_GET, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,
+     0},
+    {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,
+     0},
+    {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS,
+     build_symbol, 0},
     {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_empty, 0},
     {M_GET, "/account", P_NONE, "/account", "rpc.account", HTTP_ACC_READ, K_BUS, build_empty, 0},
     {M_GET, "/orders", P_NONE, "/orders", "rpc.order.list", HTTP_ACC_TRADE, K_BUS, build_empty, 0},
     {M_POST, "/orders", P_NONE, "/orders", "rpc.order.place", HTTP_ACC_TRADE, K_BUS, build_place, 0},
-    {M_PATCH, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.modify", HTTP_ACC_TRADE, K_BUS, build_modify, 0},
-    {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel, 0},
+    {M_PATCH, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.modify", HTTP_ACC_TRADE, K_BUS, build_modify,
+     0},
+    {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel,
+     0},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -154,8 +160,8 @@ int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
     if (r->origin[0]) {
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
                                         (const unsigned char *)r->origin, (int)strlen(r->origin), &p, end) ||
-            lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin", 6,
-                                        &p, end))
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin",
+                                        6, &p, end))
             return -1;
     }
     if (r->status == 401 &&
@@ -163,24 +169,23 @@ int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
                                     (const unsigned char *)"Bearer realm=\"ib-bridge\"", 24, &p, end))
         return -1;
     if (r->allow[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)(r->status == 204 ? "access-control-allow-methods:"
-                                                                                  : "allow:"),
-                                    (const unsigned char *)r->allow, (int)strlen(r->allow), &p, end))
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)(r->status == 204 ? "access-control-allow-methods:" : "allow:"),
+            (const unsigned char *)r->allow, (int)strlen(r->allow), &p, end))
         return -1;
     if (r->status == 204 && r->origin[0] &&
         (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-headers:",
-                                     (const unsigned char *)"Authorization, Content-Type, Idempotency-Key", 44,
-                                     &p, end) ||
+                                     (const unsigned char *)"Authorization, Content-Type, Idempotency-Key",
+                                     44, &p, end) ||
          lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-max-age:",
                                      (const unsigned char *)"600", 3, &p, end)))
         return -1;
-    if (r->retry_after[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:", (const unsigned char *)r->retry_after,
-                                    (int)strlen(r->retry_after), &p, end))
+    if (r->retry_after[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                                         (const unsigned char *)r->retry_after,
+                                                         (int)strlen(r->retry_after), &p, end))
         return -1;
-    if (r->close_after &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:", (const unsigned char *)"close", 5,
-                                    &p, end))
+    if (r->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &p, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
@@ -449,7 +454,8 @@ static int build_place(httpReq *r, json_t *body, json_t **out)
         return bad("%s", "a JSON object body is required");
     if (check_types(body) != 0)
         return -1;
-    if (!json_is_string(json_object_get(body, "symbol")) && !json_is_object(json_object_get(body, "contract")))
+    if (!json_is_string(json_object_get(body, "symbol")) &&
+        !json_is_object(json_object_get(body, "contract")))
         return bad("field \"%s\" is required (or \"contract\")", "symbol");
     const char *cid = json_string_value(json_object_get(body, "client_order_id"));
     if (cid && r->idem[0] && strcmp(cid, r->idem) != 0)
@@ -507,7 +513,8 @@ static int build_modify(httpReq *r, json_t *body, json_t **out)
         return bad("%s", "modify needs the numeric order_id in the path (GET /orders lists it); "
                          "a client_order_id works for DELETE only");
     }
-    if (!json_object_get(o, "qty") && !json_object_get(o, "limit_price") && !json_object_get(o, "stop_price")) {
+    if (!json_object_get(o, "qty") && !json_object_get(o, "limit_price") &&
+        !json_object_get(o, "stop_price")) {
         json_decref(o);
         return bad("%s", "give at least one of qty, limit_price, stop_price");
     }
@@ -582,9 +589,10 @@ static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json
     else if (root && json_is_object(json_object_get(root, "error")))
         json_object_set(o, "error", json_object_get(root, "error"));
     else
-        json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", "unavailable", "message",
-                                                  rep->status == IBB_ERR_TIMEOUT ? "ib-bridge did not answer in time"
-                                                                                 : "ib-bridge is not answering"));
+        json_object_set_new(o, "error",
+                            json_pack("{s:s,s:s}", "code", "unavailable", "message",
+                                      rep->status == IBB_ERR_TIMEOUT ? "ib-bridge did not answer in time"
+                                                                     : "ib-bridge is not answering"));
     char *txt = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!txt) {
@@ -656,7 +664,8 @@ static void on_reply(void *arg, const httpBusReply *rep)
         json_t *ra = json_object_get(err, "retry_after_ms");
         if (err_status == 429 || err_status == 503) {   /* whole seconds, rounded up, at least 1 */
             long long ms = json_is_integer(ra) ? (long long)json_integer_value(ra)
-                           : json_is_real(ra) ? (long long)json_real_value(ra) : (err_status == 429 ? 1000 : 0);
+                           : json_is_real(ra)  ? (long long)json_real_value(ra)
+                                               : (err_status == 429 ? 1000 : 0);
             if (ms > 0)
                 snprintf(r->retry_after, sizeof r->retry_after, "%lld", (ms + 999) / 1000);
         }
@@ -688,7 +697,8 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
         body = json_loadb(httpBuf_Data(&r->body), r->body.len, 0, &je);
         if (!body) {
             char msg[240];
-            snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d, column %d)", je.text, je.line, je.column);
+            snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d, column %d)", je.text, je.line,
+                     je.column);
             return fail(wsi, r, 400, "bad_request", msg);
         }
         if (!json_is_object(body)) {
@@ -710,8 +720,8 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
         return fail(wsi, r, 500, "internal", "out of memory");
     char subject[160];
     snprintf(subject, sizeof subject, "%s.%s", app->cfg->prefix, rt->rpc);
-    ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms, on_reply, wsi,
-                                   &r->bus_handle);
+    ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
+                                   on_reply, wsi, &r->bus_handle);
     free(txt);
     if (st == IBB_OK)   /* lws would close an HTTP connection it thinks idle while the bus answers */
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, app->cfg->request_timeout_ms / 1000 + 5);
@@ -765,7 +775,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
     }
     if (!rt) {
         method_names(mask, r->allow, sizeof r->allow);
-        return fail(wsi, r, 405, "method_not_allowed", "method not allowed on this route; see the Allow header");
+        return fail(wsi, r, 405, "method_not_allowed",
+                    "method not allowed on this route; see the Allow header");
     }
     r->route = rt;
     r->metrics_route = rt->route_id;
@@ -806,7 +817,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
             if (!val)
                 continue;
             if (strcmp(keys[i], "use_rth") == 0)
-                json_object_set_new(o, keys[i], json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
+                json_object_set_new(o, keys[i],
+                                    json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
             else
                 json_object_set_new(o, keys[i], json_string(val));
         }

@@ -228,8 +228,8 @@ static void topic_release(wsTopic *t)
         uint64_t h;
         snprintf(subject, sizeof subject, "%s.rpc.unsubscribe", app->cfg->prefix);
         if (txt)
-            httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms, on_release_reply,
-                            NULL, &h);
+            httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
+                            on_release_reply, NULL, &h);
         free(txt);
     }
     IBB_INFO("http.ws.symbol_released", "symbol=\"%s\"", t->symbol);
@@ -384,7 +384,8 @@ static void on_lease_reply(void *arg, const httpBusReply *rep)
     }
     t->state = T_ACTIVE;
     t->renew_at_us = http_nowUs() + (int64_t)app->cfg->ws_lease_ttl_s * 500000;
-    IBB_INFO("http.ws.symbol_active", "symbol=\"%s\" subject=%s clients=%d", t->symbol, t->subject, t->nclients);
+    IBB_INFO("http.ws.symbol_active", "symbol=\"%s\" subject=%s clients=%d", t->symbol, t->subject,
+             t->nclients);
     for (int k = 0; k < t->nclients; k++)
         client_subscribed(t->clients[k], t);
 }
@@ -393,16 +394,17 @@ static int send_lease_request(wsTopic *t)
 {
     httpApp *app = t->hub->app;
     /* schemas/subscribe_request.json: a renewal names the lease only; a new lease names the symbol */
-    json_t *o = t->lease_id ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", app->cfg->ws_lease_ttl_s)
-                            : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
+    json_t *o = t->lease_id
+                    ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", app->cfg->ws_lease_ttl_s)
+                    : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!txt)
         return -1;
     char subject[160];
     snprintf(subject, sizeof subject, "%s.rpc.subscribe", app->cfg->prefix);
-    ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms, on_lease_reply,
-                                   t, &t->req_handle);
+    ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
+                                   on_lease_reply, t, &t->req_handle);
     free(txt);
     return st == IBB_OK ? 0 : -1;
 }
@@ -598,7 +600,8 @@ int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss)
         client_close(c, 4401, "unknown bearer token");
     else if (strcmp(path, "/ws/quotes") == 0)
         ;
-    else if (strncmp(path, "/ws/quotes/", 11) == 0 && path[11] && !strchr(path + 11, '/') && strlen(path + 11) <= 64) {
+    else if (strncmp(path, "/ws/quotes/", 11) == 0 && path[11] && !strchr(path + 11, '/') &&
+             strlen(path + 11) <= 64) {
         snprintf(c->single, sizeof c->single, "%s", path + 11);
         follow(hub, c, c->single);
     } else

@@ -197,7 +197,11 @@ typedef struct ibReqExecutions {
     const char *symbol, *sec_type, *exchange, *side;
 } ibReqExecutions;
 
-typedef struct ibReqAccountSummary { int64_t req_id; const char *group; const char *tags; } ibReqAccountSummary;
+typedef struct ibReqAccountSummary {
+    int64_t req_id;
+    const char *group;
+    const char *tags;
+} ibReqAccountSummary;
 typedef struct ibReqAccountUpdates { bool subscribe; const char *account; } ibReqAccountUpdates;
 
 typedef struct ibRequest {
@@ -240,11 +244,22 @@ ibbStatus ib_decodeRequest(int sv, const char *payload, size_t len, ibRequest *r
  * ============================================================================================== */
 typedef struct ibServerVersion { int64_t server_version; const char *connection_time; } ibServerVersion;
 
-typedef struct ibTickPrice { int64_t req_id; int64_t tick_type; double price; double size; int64_t attr_mask; } ibTickPrice;
+typedef struct ibTickPrice {
+    int64_t req_id;
+    int64_t tick_type;
+    double price;
+    double size;
+    int64_t attr_mask;
+} ibTickPrice;
 typedef struct ibTickSize { int64_t req_id; int64_t tick_type; double size; } ibTickSize;
 typedef struct ibTickString { int64_t req_id; int64_t tick_type; const char *value; } ibTickString;
 typedef struct ibTickGeneric { int64_t req_id; int64_t tick_type; double value; } ibTickGeneric;
-typedef struct ibTickReqParams { int64_t req_id; double min_tick; const char *bbo_exchange; int64_t snapshot_permissions; } ibTickReqParams;
+typedef struct ibTickReqParams {
+    int64_t req_id;
+    double min_tick;
+    const char *bbo_exchange;
+    int64_t snapshot_permissions;
+} ibTickReqParams;
 typedef struct ibMarketDataType { int64_t req_id; int64_t market_data_type; } ibMarketDataType;
 typedef struct ibReqIdOnly { int64_t req_id; } ibReqIdOnly;   /* tickSnapshotEnd, contractDataEnd,
                                                                  execDetailsEnd, accountSummaryEnd */
@@ -256,10 +271,15 @@ typedef struct ibHistoricalData {
     /* Bars: validated by the decoder, read with ibHistoricalData_NextBar (no allocation). */
     ibReader bars_reader;
 } ibHistoricalData;
-/* Reads the next bar; false when all bar_count bars were read. Encoding side: see ibReplyBars. */
+/* Reads the next bar; false when all bar_count bars were read. (Encoding: the bars argument of
+ * ib_encodeReply.) */
 bool ibHistoricalData_NextBar(ibHistoricalData *h, ibBar *bar);
 
-typedef struct ibHistoricalDataUpdate { int64_t req_id; int64_t bar_count; ibBar bar; } ibHistoricalDataUpdate;
+typedef struct ibHistoricalDataUpdate {
+    int64_t req_id;
+    int64_t bar_count;
+    ibBar bar;
+} ibHistoricalDataUpdate;
 
 typedef struct ibContractData {
     int64_t req_id;
@@ -354,8 +374,16 @@ typedef struct ibCommissionReport {
     int64_t yield_redemption_date;
 } ibCommissionReport;
 
-typedef struct ibPosition { const char *account; ibContract contract; double position; double avg_cost; } ibPosition;
-typedef struct ibAccountSummary { int64_t req_id; const char *account, *tag, *value, *currency; } ibAccountSummary;
+typedef struct ibPosition {
+    const char *account;
+    ibContract contract;
+    double position;
+    double avg_cost;
+} ibPosition;
+typedef struct ibAccountSummary {
+    int64_t req_id;
+    const char *account, *tag, *value, *currency;
+} ibAccountSummary;
 typedef struct ibAccountValue { const char *key, *value, *currency, *account; } ibAccountValue;
 typedef struct ibPortfolioValue {
     ibContract contract;             /* con_id, symbol, sec_type, last_trade_date, strike, right,

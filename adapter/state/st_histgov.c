@@ -175,8 +175,8 @@ ibbStatus stHistGov_Submit(stHistGov *g, const char *key, const char *pace_key, 
         g->cap_queue = cap;
     }
     j = calloc(1, sizeof *j);
-    if (!j || !(j->key = strdup(key)) || !(j->pace_key = strdup(pace_key)) || add_waiter(j, waiter) != IBB_OK ||
-        ibbMap_Put(g->jobs, j->key, j) != IBB_OK) {
+    if (!j || !(j->key = strdup(key)) || !(j->pace_key = strdup(pace_key)) ||
+        add_waiter(j, waiter) != IBB_OK || ibbMap_Put(g->jobs, j->key, j) != IBB_OK) {
         if (j)
             free_job(j);
         return IBB_ERR_NOMEM;
@@ -200,7 +200,8 @@ static int units_since(const stHistGov *g, int64_t since, const uint64_t *pace)
 
 /* The time at which `need` more units fit under `max` in a sliding `window`, looking only at the
  * log entries matching pace (NULL = all). */
-static int64_t fits_at(const stHistGov *g, int64_t now, int64_t window, int max, int need, const uint64_t *pace)
+static int64_t fits_at(const stHistGov *g, int64_t now, int64_t window, int max, int need,
+                       const uint64_t *pace)
 {
     int used = units_since(g, now - window, pace);
     int excess = used + need - max;
@@ -346,7 +347,8 @@ ibbStatus stHistGov_Complete(stHistGov *g, stHistJob *j, const void *result, siz
     return IBB_OK;
 }
 
-void stHistGov_Fail(stHistGov *g, stHistJob *j, void (*each)(void *ud, void *waiter, stHistJob *job), void *ud)
+void stHistGov_Fail(stHistGov *g, stHistJob *j, void (*each)(void *ud, void *waiter, stHistJob *job),
+                    void *ud)
 {
     hand_out(j, each, ud);
     drop_job(g, j);
@@ -363,10 +365,16 @@ void stHistGov_Detach(stHistGov *g, stHistJob *j, void *waiter)
         drop_job(g, j);
 }
 
-stHistJob *stHistGov_FindByReqId(const stHistGov *g, int64_t req_id) { return ibbMap_GetInt(g->by_req, req_id); }
+stHistJob *stHistGov_FindByReqId(const stHistGov *g, int64_t req_id)
+{
+    return ibbMap_GetInt(g->by_req, req_id);
+}
 size_t stHistGov_QueueDepth(const stHistGov *g) { return g->nqueue; }
 size_t stHistGov_InFlight(const stHistGov *g) { return g->in_flight; }
-int stHistGov_WindowUsed(const stHistGov *g, int64_t now_ms) { return units_since(g, now_ms - g->lim.window_ms, NULL); }
+int stHistGov_WindowUsed(const stHistGov *g, int64_t now_ms)
+{
+    return units_since(g, now_ms - g->lim.window_ms, NULL);
+}
 int64_t stHistGov_JobReadyAt(const stHistGov *g, const stHistJob *job, int64_t now_ms)
 {
     return job_ready_at(g, job, now_ms);

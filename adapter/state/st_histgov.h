@@ -79,7 +79,8 @@ int64_t stHistGov_NextDue(const stHistGov *g, int64_t now_ms);
 ibbStatus stHistGov_Complete(stHistGov *g, stHistJob *job, const void *result, size_t len, int64_t now_ms,
                              void (*each)(void *ud, void *waiter, stHistJob *job), void *ud);
 /* IB refused or the link dropped: waiters are handed to `each`, then the job is dropped. */
-void stHistGov_Fail(stHistGov *g, stHistJob *job, void (*each)(void *ud, void *waiter, stHistJob *job), void *ud);
+void stHistGov_Fail(stHistGov *g, stHistJob *job, void (*each)(void *ud, void *waiter, stHistJob *job),
+                    void *ud);
 /* A waiter gave up (deadline). A queued job left without waiters is dropped; an in-flight one
  * stays (its answer still fills the cache). */
 void stHistGov_Detach(stHistGov *g, stHistJob *job, void *waiter);

@@ -61,7 +61,10 @@ void stLeases_Destroy(stLeases *lt)
     free(lt);
 }
 
-int stLeases_RefCount(const stLeases *lt, const char *key) { return (int)(intptr_t)ibbMap_Get(lt->refs, key); }
+int stLeases_RefCount(const stLeases *lt, const char *key)
+{
+    return (int)(intptr_t)ibbMap_Get(lt->refs, key);
+}
 size_t stLeases_KeyCount(const stLeases *lt) { return ibbMap_Count(lt->refs); }
 size_t stLeases_LeaseCount(const stLeases *lt) { return ibbMap_Count(lt->leases); }
 

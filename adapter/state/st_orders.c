@@ -93,7 +93,8 @@ ibbStatus stOrders_Add(stOrders *ol, const stOrder *tmpl, int64_t now_ms, stOrde
 
 static void copy(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
 
-stOrder *stOrders_ApplyOpenOrder(stOrders *ol, const ibOpenOrder *oo, const char *key, int64_t now_ms, bool *created)
+stOrder *stOrders_ApplyOpenOrder(stOrders *ol, const ibOpenOrder *oo, const char *key, int64_t now_ms,
+                                 bool *created)
 {
     const ibOrder *io = &oo->order;
     stOrder *o = stOrders_ById(ol, io->order_id);

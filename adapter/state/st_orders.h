@@ -51,7 +51,8 @@ stOrder *stOrders_ByClientId(const stOrders *ol, const char *client_order_id);
 
 /* Applies openOrder: creates the record for an order placed elsewhere or before a restart (its
  * orderRef becomes its client order id), updates price/qty after a modify. *created tells. */
-stOrder *stOrders_ApplyOpenOrder(stOrders *ol, const ibOpenOrder *oo, const char *key, int64_t now_ms, bool *created);
+stOrder *stOrders_ApplyOpenOrder(stOrders *ol, const ibOpenOrder *oo, const char *key, int64_t now_ms,
+                                 bool *created);
 /* Applies orderStatus; true when status, filled or remaining changed (a new event). */
 bool stOrders_ApplyStatus(stOrders *ol, const ibOrderStatus *st, int64_t now_ms, stOrder **out);
 /* Marks an order terminal with a status of ours (e.g. "Rejected", "Unacknowledged"); true when

@@ -72,7 +72,10 @@ stQuote *stQuoteBook_Add(stQuoteBook *qb, const char *key, const stInstrumentSpe
     return q;
 }
 
-stQuote *stQuoteBook_Find(const stQuoteBook *qb, const char *key) { return qb ? ibbMap_Get(qb->by_key, key) : NULL; }
+stQuote *stQuoteBook_Find(const stQuoteBook *qb, const char *key)
+{
+    return qb ? ibbMap_Get(qb->by_key, key) : NULL;
+}
 
 stQuote *stQuoteBook_FindByReqId(const stQuoteBook *qb, int64_t req_id)
 {

@@ -15,8 +15,8 @@ void stRisk_Init(stRisk *r, const stRiskLimits *limits)
         r->lim.max_orders_per_minute = ST_RISK_MAX_RATE;
 }
 
-__attribute__((format(printf, 6, 7))) static ibbStatus reject(ibbStatus s, const char **limit, const char *name,
-                                                              char *msg, size_t cap, const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static ibbStatus
+reject(ibbStatus s, const char **limit, const char *name, char *msg, size_t cap, const char *fmt, ...)
 {
     if (limit)
         *limit = name;
@@ -50,7 +50,8 @@ static int recent_count(stRisk *r, int64_t now_ms)
     return r->count;
 }
 
-ibbStatus stRisk_Check(stRisk *r, const stRiskOrder *o, int64_t now_ms, const char **limit, char *msg, size_t cap)
+ibbStatus stRisk_Check(stRisk *r, const stRiskOrder *o, int64_t now_ms, const char **limit, char *msg,
+                       size_t cap)
 {
     const stRiskLimits *l = &r->lim;
     if (l->read_only)

@@ -42,6 +42,7 @@ typedef struct stRiskOrder {
  * IBB_ERR_STATE for read-only) with *limit set to the config key that stopped it ("read_only",
  * "max_order_qty", "max_order_notional", "allowed_symbols", "max_orders_per_minute") and a
  * sentence in msg. Modifications are checked with the new quantity and price too. */
-ibbStatus stRisk_Check(stRisk *r, const stRiskOrder *o, int64_t now_ms, const char **limit, char *msg, size_t cap);
+ibbStatus stRisk_Check(stRisk *r, const stRiskOrder *o, int64_t now_ms, const char **limit, char *msg,
+                       size_t cap);
 
 #endif
