@@ -10,7 +10,8 @@
  *
  * Hot path: on_reply finds the quote by request id and applies the tick (no allocation);
  * on_read_done flushes the book: one event per touched instrument per socket read, packed straight
- * into the quote publisher, then the KV slot is touched (throttled write).
+ * into the quote publisher, then the KV slot is touched (throttled write); then busPublisher_Flush
+ * puts the read's events on the wire in one write (nats.c alone would hold them ~1 ms).
  *
  * Ownership: the module owns its records, snapshots and waits (freed at fini); book and leases are
  * b->book / b->leases (destroyed by brBridge_Destroy). Timers are closed in on_stop. */
@@ -40,6 +41,8 @@ typedef struct qinst {
     qiState state;
     bool settled;                    /* IB answered the current reqMktData */
     brQuoteKvSlot *kv;
+    char *contract_mp;               /* q->spec's contract map, packed once; freed where q->spec changes */
+    size_t contract_len;
 } qinst;
 
 typedef struct subWait {             /* a subscribe reply waiting for IB's first answers */
@@ -127,13 +130,52 @@ static void pack_status(msgpack_packer *pk, const stQuote *q)
     busPack_KeyInt(pk, "ib_code", q->status_ib_code);
 }
 
-/* The quote map (schemas/quote_event.json; with source for ib.rpc.quote). seq_override >= 0 replaces seq. */
-static void pack_quote(msgpack_packer *pk, const stQuote *q, const char *source, int64_t seq_override)
+/* Appends the contract map of qi's quote: packed once, then copied (packing its eight strings took a
+ * sixth of the loop's time per event). Whoever changes qi->q->spec calls drop_contract. */
+static void pack_contract(msgpack_packer *pk, qinst *qi, const stInstrumentSpec *spec)
+{
+    if (qi && !qi->contract_mp) {
+        msgpack_sbuffer sb;
+        msgpack_packer tmp;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&tmp, &sb, msgpack_sbuffer_write);
+        br_packContract(&tmp, spec);
+        free(qi->contract_mp);
+        /* an exact copy: the sbuffer's 8 KiB would cost a page of RSS per instrument */
+        qi->contract_mp = sb.data ? malloc(sb.size) : NULL; /* NULL on OOM: packed in place below */
+        qi->contract_len = sb.size;
+        if (qi->contract_mp)
+            memcpy(qi->contract_mp, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    if (qi && qi->contract_mp)
+        pk->callback(pk->data, qi->contract_mp, qi->contract_len);
+    else
+        br_packContract(pk, spec);
+}
+
+static void drop_contract(qinst *qi)
+{
+    free(qi->contract_mp);
+    qi->contract_mp = NULL;
+}
+
+static void qinst_free(qinst *qi)
+{
+    if (qi)
+        free(qi->contract_mp);
+    free(qi);
+}
+
+/* The quote map (schemas/quote_event.json; with source for ib.rpc.quote). seq_override >= 0 replaces
+ * seq; qi (may be NULL) caches the packed contract. */
+static void pack_quote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char *source,
+                       int64_t seq_override)
 {
     const struct { const char *k; double v; } nums[] = {
-        {"bid", q->bid}, {"ask", q->ask}, {"last", q->last}, {"bid_size", q->bid_size}, {"ask_size", q->ask_size},
-        {"last_size", q->last_size}, {"volume", q->volume}, {"open", q->open}, {"high", q->high},
-        {"low", q->low}, {"close", q->close},
+        {"bid", q->bid}, {"ask", q->ask}, {"last", q->last}, {"bid_size", q->bid_size},
+        {"ask_size", q->ask_size}, {"last_size", q->last_size}, {"volume", q->volume}, {"open", q->open},
+        {"high", q->high}, {"low", q->low}, {"close", q->close},
     };
     size_t n = 5;
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
@@ -143,7 +185,7 @@ static void pack_quote(msgpack_packer *pk, const stQuote *q, const char *source,
     busPack_KeyStr(pk, "key", q->key);
     busPack_KeyInt(pk, "seq", seq_override >= 0 ? seq_override : (int64_t)q->seq);
     busPack_Str(pk, "contract");
-    br_packContract(pk, &q->spec);
+    pack_contract(pk, qi, &q->spec);
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (!isnan(nums[i].v))
             busPack_KeyDouble(pk, nums[i].k, nums[i].v);
@@ -166,7 +208,7 @@ static void kv_pack(void *ud, const char *key, msgpack_packer *pk)
     brBridge *b = ud;
     const stQuote *q = stQuoteBook_Find(b->book, key);
     if (q)
-        pack_quote(pk, q, NULL, -1);
+        pack_quote(pk, q, q->user, NULL, -1);
     else
         msgpack_pack_nil(pk);
 }
@@ -177,7 +219,7 @@ static void publish_one(void *ud, stQuote *q)
     qinst *qi = q->user;
     if (!qi)
         return;
-    pack_quote(busPublisher_Packer(b->quote_pub), q, NULL, -1);
+    pack_quote(busPublisher_Packer(b->quote_pub), q, qi, NULL, -1);
     busPublisher_Send(b->quote_pub, qi->suffix);
     mod(b)->events++;
     brQuoteKv_Touch(mod(b)->kv, qi->kv);
@@ -188,7 +230,10 @@ static void check_waits(brBridge *b);
 static void flush(brBridge *b)
 {
     quotes *m = mod(b);
+    uint64_t before = m->events;
     stQuoteBook_Flush(b->book, publish_one, b);
+    if (m->events != before)
+        busPublisher_Flush(b->quote_pub); /* on the wire now, not after nats.c's 1 ms flusher wait */
     stQuoteBook_Flush(m->snapbook, NULL, NULL); /* snapshot records are answered, never published */
     if (m->settle_check) {
         m->settle_check = false;
@@ -216,9 +261,11 @@ static void on_stream_error(brBridge *b, int64_t req_id, const ibError *e, void 
         stQuoteBook_Unbind(b->book, qi->q);
         br_reqClose(b, req_id);
         qi->state = QI_FAILED;
-        IBB_WARN("quotes.line_failed", "key=%s ib_code=%" PRId64 " text=\"%s\"", qi->key, e->code, e->message);
+        IBB_WARN("quotes.line_failed", "key=%s ib_code=%" PRId64 " text=\"%s\"", qi->key, e->code,
+                 e->message);
     } else {
-        IBB_INFO("quotes.line_status", "key=%s ib_code=%" PRId64 " text=\"%s\"", qi->key, e->code, e->message);
+        IBB_INFO("quotes.line_status", "key=%s ib_code=%" PRId64 " text=\"%s\"", qi->key, e->code,
+                 e->message);
     }
 }
 
@@ -275,8 +322,8 @@ static void stop_stream(brBridge *b, qinst *qi)
     br_reqClose(b, id);
 }
 
-static void on_inst_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
-                             int ib_code)
+static void on_inst_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug,
+                             const char *msg, int ib_code)
 {
     char *key = ctx;
     qinst *qi = ibbMap_Get(mod(b)->insts, key);
@@ -285,6 +332,7 @@ static void on_inst_resolved(brBridge *b, void *ctx, const brInstrument *inst, c
         return; /* released meanwhile */
     if (inst) {
         qi->q->spec = inst->spec;
+        drop_contract(qi);
         qi->state = QI_WAIT_IB;
         start_stream(b, qi);
         return;
@@ -342,7 +390,7 @@ static void on_acquire(void *ud, const char *key)
     if (!q || ibbMap_Put(m->insts, key, qi) != IBB_OK) {
         if (q)
             stQuoteBook_Remove(b->book, key);
-        free(qi);
+        qinst_free(qi);
         IBB_ERROR("quotes.acquire_failed", "key=%s reason=out_of_memory", key);
         return;
     }
@@ -369,7 +417,7 @@ static void on_release(void *ud, const char *key)
     qi->q->user = NULL;
     stQuoteBook_Remove(b->book, key);
     IBB_INFO("quotes.release", "key=%s lines=%zu", key, stQuoteBook_Count(b->book));
-    free(qi);
+    qinst_free(qi);
     m->settle_check = true;
 }
 
@@ -561,10 +609,11 @@ static void grant(subReq *r)
     r->n = n;
     size_t lines = lines_after(b, r->lease_id, r->canon, n);
     if ((int64_t)lines > b->opt.md_line_budget) {
-        busRequest_Errorf(req, "line_limit", 0,
-                          "this lease would need %zu market-data lines; the budget is %" PRId64
-                          " (ib.md_line_budget, %zu in use): end leases you no longer need with ib.rpc.unsubscribe",
-                          lines, b->opt.md_line_budget, stLeases_KeyCount(b->leases));
+        busRequest_Errorf(
+            req, "line_limit", 0,
+            "this lease would need %zu market-data lines; the budget is %" PRId64
+            " (ib.md_line_budget, %zu in use): end leases you no longer need with ib.rpc.unsubscribe",
+            lines, b->opt.md_line_budget, stLeases_KeyCount(b->leases));
         return;
     }
     const char *ptrs[MAX_SUB_ITEMS];
@@ -575,8 +624,10 @@ static void grant(subReq *r)
     ibbStatus s = stLeases_Grant(b->leases, r->lease_id, ptrs, n, r->ttl_s * 1000, br_nowMs(b), id);
     m->staging = NULL;
     if (s == IBB_ERR_NOT_FOUND) {
-        busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired): subscribe without "
-                         "lease_id for a new one", 0);
+        busRequest_Error(req, "not_found",
+                         "no lease with this lease_id (it ended or expired): subscribe without "
+                         "lease_id for a new one",
+                         0);
         return;
     }
     if (s != IBB_OK) {
@@ -593,8 +644,8 @@ static void grant(subReq *r)
             activate(b, qi);
         }
     }
-    IBB_INFO("quotes.lease", "lease=%.8s instruments=%zu ttl_s=%" PRId64 " renewed=%s leases=%zu lines=%zu", id, n,
-             r->ttl_s, r->lease_id[0] ? "true" : "false", stLeases_LeaseCount(b->leases),
+    IBB_INFO("quotes.lease", "lease=%.8s instruments=%zu ttl_s=%" PRId64 " renewed=%s leases=%zu lines=%zu",
+             id, n, r->ttl_s, r->lease_id[0] ? "true" : "false", stLeases_LeaseCount(b->leases),
              stLeases_KeyCount(b->leases));
     subWait *w = calloc(1, sizeof *w);
     char (*keys)[ST_KEY_MAX] = w ? malloc((n ? n : 1) * sizeof *keys) : NULL;
@@ -622,13 +673,14 @@ static void grant(subReq *r)
         return;
     }
     int64_t ms = busRequest_RemainingMs(req) - 200;
-    uv_timer_start(&w->timer, on_wait_timer, (uint64_t)(ms > SETTLE_MAX_MS ? SETTLE_MAX_MS : ms > 0 ? ms : 0), 0);
+    int64_t delay = ms > SETTLE_MAX_MS ? SETTLE_MAX_MS : ms > 0 ? ms : 0;
+    uv_timer_start(&w->timer, on_wait_timer, (uint64_t)delay, 0);
 }
 
 static void item_done(subReq *r);
 
-static void on_item_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
-                             int ib_code)
+static void on_item_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug,
+                             const char *msg, int ib_code)
 {
     (void)b;
     subItem *it = ctx;
@@ -659,11 +711,13 @@ static void item_done(subReq *r)
 }
 
 /* Reads the keys of a subscribe body into r->keys (unique, as asked). false = answered with an error. */
-static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *syms, const msgpack_object_array *cons)
+static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *syms,
+                       const msgpack_object_array *cons)
 {
     size_t total = (syms ? syms->size : 0) + (cons ? cons->size : 0);
     if (total > MAX_SUB_ITEMS) {
-        busRequest_Errorf(req, "bad_request", 0, "at most %d instruments per lease (got %zu)", MAX_SUB_ITEMS, total);
+        busRequest_Errorf(req, "bad_request", 0, "at most %d instruments per lease (got %zu)", MAX_SUB_ITEMS,
+                          total);
         return false;
     }
     r->keys = calloc(total ? total : 1, sizeof *r->keys);
@@ -676,12 +730,14 @@ static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *s
         bool is_sym = syms && i < syms->size;
         const msgpack_object *o = is_sym ? &syms->ptr[i] : &cons->ptr[i - (syms ? syms->size : 0)];
         if (o->type != (is_sym ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_MAP)) {
-            busRequest_Errorf(req, "bad_request", 0, "'%s' must be an array of %s", is_sym ? "symbols" : "contracts",
+            busRequest_Errorf(req, "bad_request", 0, "'%s' must be an array of %s",
+                              is_sym ? "symbols" : "contracts",
                               is_sym ? "instrument keys (strings such as \"AAPL\")" : "contract objects");
             return false;
         }
-        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {is_sym ? 6 : 8, is_sym ? "symbol" : "contract"}},
-                                .val = *o};
+        msgpack_object_kv kv = {
+            .key = {.type = MSGPACK_OBJECT_STR, .via.str = {is_sym ? 6 : 8, is_sym ? "symbol" : "contract"}},
+            .val = *o};
         msgpack_object body = {.type = MSGPACK_OBJECT_MAP, .via.map = {1, &kv}};
         char key[ST_KEY_MAX];
         if (br_keyFromBody(&body, key, sizeof key, err, sizeof err) != IBB_OK) {
@@ -729,8 +785,10 @@ static void on_subscribe(busRequest *req, void *arg)
     else if (ls != IBB_OK && ls != IBB_ERR_NOT_FOUND)
         busRequest_BadField(req, "lease_id", ls, "string");
     else if (r->lease_id[0] && stLeases_ExpiresAt(b->leases, r->lease_id) < br_nowMs(b))
-        busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired): subscribe without "
-                         "lease_id for a new one", 0);
+        busRequest_Error(req, "not_found",
+                         "no lease with this lease_id (it ended or expired): subscribe without "
+                         "lease_id for a new one",
+                         0);
     else if (parse_keys(req, r, syms, cons))
         ok = true;
     if (ok && r->n == 0) {
@@ -744,8 +802,10 @@ static void on_subscribe(busRequest *req, void *arg)
                 snprintf(r->keys[r->n++], ST_KEY_MAX, "%s", old[i]);
         }
         if (!r->lease_id[0]) {
-            busRequest_Error(req, "bad_request", "give 'symbols' (instrument keys such as [\"AAPL\"]) or 'contracts', "
-                             "or 'lease_id' to renew a lease", 0);
+            busRequest_Error(req, "bad_request",
+                             "give 'symbols' (instrument keys such as [\"AAPL\"]) or 'contracts', "
+                             "or 'lease_id' to renew a lease",
+                             0);
             ok = false;
         }
     }
@@ -825,7 +885,7 @@ static void snap_finish(snap *sn, const char *slug, const char *msg, int ib_code
             busRequest_Error(w->req, slug, msg, ib_code);
         else if (sn->q) {
             const qinst *qi = ibbMap_Get(m->insts, sn->key);
-            pack_quote(busRequest_Packer(w->req), sn->q, "snapshot", qi ? (int64_t)qi->q->seq : 0);
+            pack_quote(busRequest_Packer(w->req), sn->q, NULL, "snapshot", qi ? (int64_t)qi->q->seq : 0);
             busRequest_ReplyPacked(w->req);
         }
         busRequest_Release(w->req);
@@ -842,7 +902,8 @@ static void on_snap_timer(uv_timer_t *t)
 {
     snap *sn = t->data;
     char msg[200];
-    snprintf(msg, sizeof msg, "IB sent no complete snapshot of %s within %" PRId64 " ms", sn->key, sn->timeout_ms);
+    snprintf(msg, sizeof msg, "IB sent no complete snapshot of %s within %" PRId64 " ms", sn->key,
+             sn->timeout_ms);
     snap_finish(sn, "timeout", msg, 0);
 }
 
@@ -859,8 +920,8 @@ static void on_snap_error(brBridge *b, int64_t req_id, const ibError *e, void *c
     char msg[400];
     snprintf(msg, sizeof msg, "IB error %" PRId64 " for %s: %s", e->code, sn->key, e->message);
     const char *slug = status_slug(e->code);
-    snap_finish(sn, strcmp(slug, "ib_error") == 0 || strcmp(slug, "delayed_data") == 0 ? "ib_error" : slug, msg,
-                (int)e->code);
+    snap_finish(sn, strcmp(slug, "ib_error") == 0 || strcmp(slug, "delayed_data") == 0 ? "ib_error" : slug,
+                msg, (int)e->code);
 }
 
 static void on_snap_lost(brBridge *b, int64_t req_id, void *ctx)
@@ -872,8 +933,8 @@ static void on_snap_lost(brBridge *b, int64_t req_id, void *ctx)
 
 static const brPendingOps snap_ops = {NULL, on_snap_error, on_snap_lost};
 
-static void on_snap_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
-                             int ib_code)
+static void on_snap_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug,
+                             const char *msg, int ib_code)
 {
     snap *sn = ctx;
     quotes *m = mod(b);
@@ -915,7 +976,7 @@ static void on_quote(busRequest *req, void *arg)
     if (inst)
         qi = ibbMap_Get(m->insts, inst->key);
     if (qi && qi->q->seq > 0 && (qi->state == QI_STREAMING || qi->state == QI_SUBSCRIBED || !b->ib_ready)) {
-        pack_quote(busRequest_Packer(req), qi->q, "stream", -1); /* the cached, merged state */
+        pack_quote(busRequest_Packer(req), qi->q, NULL, "stream", -1); /* the cached, merged state */
         busRequest_ReplyPacked(req);
         busRequest_Release(req);
         return;
@@ -1071,7 +1132,8 @@ static void kv_bucket_name(const char *prefix, char *out, size_t cap)
     size_t n = 0;
     for (const char *p = prefix; *p && n + 8 < cap; p++) {
         char c = *p;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                  c == '_';
         out[n++] = ok ? c : '_';
     }
     snprintf(out + n, cap - n, "_quotes");
@@ -1092,8 +1154,8 @@ static ibbStatus quotes_init(brBridge *b)
         return s;
     char bucket[64];
     kv_bucket_name(b->prefix, bucket, sizeof bucket);
-    s = brQuoteKv_Create(&m->kv, b->loop, b->conn, bucket, b->opt.quote_mode == BUS_STREAM_JSON, KV_MIN_INTERVAL_MS,
-                         kv_pack, b);
+    s = brQuoteKv_Create(&m->kv, b->loop, b->conn, bucket, b->opt.quote_mode == BUS_STREAM_JSON,
+                         KV_MIN_INTERVAL_MS, kv_pack, b);
     if (s != IBB_OK)
         return s;
     uv_timer_init(b->loop, &m->lease_timer);
@@ -1117,7 +1179,8 @@ static ibbStatus quotes_init(brBridge *b)
             const char *why = NULL;
             if (stInstrument_ParseKey(b->opt.watchlist[i], &spec, &why) != IBB_OK ||
                 stInstrument_FormatKey(&spec, keys[n], ST_KEY_MAX) != IBB_OK) {
-                IBB_ERROR("quotes.watchlist_bad_key", "key=\"%s\" reason=\"%s\"", b->opt.watchlist[i], why ? why : "");
+                IBB_ERROR("quotes.watchlist_bad_key", "key=\"%s\" reason=\"%s\"", b->opt.watchlist[i],
+                          why ? why : "");
                 continue;
             }
             ptrs[n] = keys[n];
@@ -1125,7 +1188,8 @@ static ibbStatus quotes_init(brBridge *b)
         }
         char id[ST_LEASE_ID_LEN + 1];
         if (n && (int64_t)n > b->opt.md_line_budget)
-            IBB_WARN("quotes.watchlist_over_budget", "instruments=%zu budget=%" PRId64, n, b->opt.md_line_budget);
+            IBB_WARN("quotes.watchlist_over_budget", "instruments=%zu budget=%" PRId64, n,
+                     b->opt.md_line_budget);
         if (keys && ptrs && n)
             s = stLeases_Grant(b->leases, NULL, ptrs, n, 0, br_nowMs(b), id);
         if (s == IBB_OK && n)
@@ -1152,7 +1216,7 @@ static void quotes_fini(brBridge *b)
         qinst *qi = v;
         brQuoteKv_Drop(m->kv, qi->kv);
         qi->q->user = NULL;
-        free(qi);
+        qinst_free(qi);
     }
     ibbMap_Destroy(m->insts);
     ibbMap_Destroy(m->snaps); /* snapshots were finished by on_stop / on_lost */

@@ -51,7 +51,8 @@ ibbStatus brQuoteKv_KeyOf(const char *key, char *out, size_t cap)
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
         unsigned char c = *p;
-        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                     c == '_';
         size_t need = plain || c == ':' ? 1 : 3;
         if (n + need >= cap)
             return IBB_ERR_LIMIT;

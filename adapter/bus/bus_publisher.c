@@ -1,6 +1,7 @@
 /* bus_publisher.c — stream publishing; see bus_publisher.h. */
 #include "bus_publisher.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,12 @@ struct busPublisher {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     busPublisherCounters ctr;
+    /* the flush thread (started by the first busPublisher_Flush); fl_* under fl_mu */
+    pthread_mutex_t fl_mu;
+    pthread_cond_t fl_cv;
+    pthread_t fl_thread;
+    bool fl_started, fl_want, fl_stop;
+    uint64_t fl_done, fl_failed;
 };
 
 int busStreamMode_Parse(const char *s)
@@ -55,10 +62,73 @@ static char *with_dot(const char *a, const char *b)
     return s;
 }
 
+static void *flush_main(void *arg)
+{
+    busPublisher *p = arg;
+    pthread_mutex_lock(&p->fl_mu);
+    for (;;) {
+        while (!p->fl_want && !p->fl_stop)
+            pthread_cond_wait(&p->fl_cv, &p->fl_mu);
+        if (p->fl_stop)
+            break;
+        p->fl_want = false;
+        pthread_mutex_unlock(&p->fl_mu);
+        /* While disconnected nats.c keeps publishes in its reconnect buffer: nothing to write. An
+         * empty buffer (nats.c wrote it: full, or its flusher) needs no PING either. */
+        natsStatus s = NATS_CONNECTION_DISCONNECTED;
+        if (natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED)
+            s = natsConnection_Buffered(p->nc) > 0 ? natsConnection_FlushTimeout(p->nc, BUS_FLUSH_TIMEOUT_MS)
+                                                   : NATS_OK;
+        pthread_mutex_lock(&p->fl_mu);
+        if (s == NATS_OK)
+            p->fl_done++;
+        else
+            p->fl_failed++;
+    }
+    pthread_mutex_unlock(&p->fl_mu);
+    return NULL;
+}
+
+ibbStatus busPublisher_Flush(busPublisher *p)
+{
+    if (p == NULL)
+        return IBB_ERR_INVALID_ARG;
+    ibbStatus st = IBB_OK;
+    pthread_mutex_lock(&p->fl_mu);
+    if (!p->fl_started && !p->fl_stop) {
+        if (pthread_create(&p->fl_thread, NULL, flush_main, p) == 0) {
+            p->fl_started = true;
+        } else {
+            p->fl_stop = true; /* do not retry on every batch */
+            IBB_WARN("bus.flush_thread_failed",
+                     "detail=\"publishes wait for nats.c's flusher (about 1 ms)\"");
+        }
+    }
+    if (p->fl_started) {
+        if (!p->fl_want) {
+            p->fl_want = true;
+            pthread_cond_signal(&p->fl_cv);
+        }
+    } else {
+        st = IBB_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&p->fl_mu);
+    return st;
+}
+
 void busPublisher_Destroy(busPublisher *p)
 {
     if (p == NULL)
         return;
+    pthread_mutex_lock(&p->fl_mu);
+    bool started = p->fl_started;
+    p->fl_stop = true;
+    pthread_cond_signal(&p->fl_cv);
+    pthread_mutex_unlock(&p->fl_mu);
+    if (started)
+        pthread_join(p->fl_thread, NULL);
+    pthread_cond_destroy(&p->fl_cv);
+    pthread_mutex_destroy(&p->fl_mu);
     free(p->prefix);
     free(p->json_prefix);
     busBuf_Free(&p->subject);
@@ -80,6 +150,8 @@ ibbStatus busPublisher_Create(busPublisher **out, busConn *conn, const busPublis
     busPublisher *p = calloc(1, sizeof *p);
     if (p == NULL)
         return IBB_ERR_NOMEM;
+    pthread_mutex_init(&p->fl_mu, NULL);
+    pthread_cond_init(&p->fl_cv, NULL);
     p->nc = busConn_Nats(conn);
     p->mode = o->mode;
     const char *prefix = o->prefix ? o->prefix : "ib";
@@ -157,4 +229,12 @@ ibbStatus busPublisher_Send(busPublisher *p, const char *suffix)
     return busPublisher_Publish(p, suffix, p->sb.data, p->sb.size);
 }
 
-void busPublisher_Counters(const busPublisher *p, busPublisherCounters *out) { *out = p->ctr; }
+void busPublisher_Counters(const busPublisher *p, busPublisherCounters *out)
+{
+    *out = p->ctr;
+    pthread_mutex_t *mu = (pthread_mutex_t *)&p->fl_mu;
+    pthread_mutex_lock(mu);
+    out->flushes = p->fl_done;
+    out->flush_failed = p->fl_failed;
+    pthread_mutex_unlock(mu);
+}

@@ -7,8 +7,16 @@
  * Cost per message: one copy into nats.c's write buffer (plus the JSON text for JSON modes); the
  * subject and JSON buffers are reused, so nothing is allocated once they have grown.
  *
+ * Latency: nats.c 3.4.1 buffers publishes and its flusher thread waits 1 ms after each kick before it
+ * writes (conn.c _flusher), which is what a quote waits without help. busPublisher_Flush() ends a
+ * batch (e.g. one IB socket read): it wakes the publisher's own flush thread, which writes nats.c's
+ * buffer at once with natsConnection_FlushTimeout (its PING/PONG round trip is waited for on that
+ * thread, never on the caller's). SendAsap is no alternative: one write(2) per message costs more
+ * than the 1 ms it saves when a read carries tens of events (measured: tests/quotes/BENCH.md).
+ *
  * Ownership: busPublisher is opaque (Create / Destroy, NULL-safe); it borrows the busConn, which must
- * outlive it. Threads: NOT thread-safe — one publisher per thread (the loop thread owns one). */
+ * outlive it (Destroy joins the flush thread: at most BUS_FLUSH_TIMEOUT_MS). Threads: NOT thread-safe
+ * — one publisher per thread (the loop thread owns one); the flush thread only touches nats.c. */
 #ifndef BUS_PUBLISHER_H
 #define BUS_PUBLISHER_H
 
@@ -39,7 +47,11 @@ typedef struct busPublisherCounters {
     uint64_t published;        /* messages handed to nats.c (a BOTH publish counts 2) */
     uint64_t failed;           /* nats.c refused (closed, reconnect buffer full, ...) */
     uint64_t bad_payloads;     /* payloads the JSON writer refused */
+    uint64_t flushes;          /* buffer writes done by the flush thread (requests coalesce) */
+    uint64_t flush_failed;     /* flushes nats.c refused or timed out (nats.c's flusher still writes) */
 } busPublisherCounters;
+
+#define BUS_FLUSH_TIMEOUT_MS 1000  /* longest wait for the PONG that ends one flush */
 
 typedef struct busPublisher busPublisher;
 
@@ -53,6 +65,12 @@ ibbStatus busPublisher_Publish(busPublisher *p, const char *suffix, const char *
 /* Pack straight into the publisher's reused buffer: Packer() clears it, Send() publishes it. */
 msgpack_packer *busPublisher_Packer(busPublisher *p);
 ibbStatus busPublisher_Send(busPublisher *p, const char *suffix);
+
+/* Ends a batch: the messages published so far go on the wire now, not after nats.c's 1 ms wait.
+ * Never blocks on the network: it only wakes the flush thread (started on first use); requests made
+ * while a flush is in flight coalesce into one more. IBB_ERR_NOMEM when the thread cannot start
+ * (publishing still works, at nats.c's pace). */
+ibbStatus busPublisher_Flush(busPublisher *p);
 
 void busPublisher_Counters(const busPublisher *p, busPublisherCounters *out);
 

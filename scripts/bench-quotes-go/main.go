@@ -2,7 +2,10 @@
 //
 //	sub -url U -subject 'ib.quote.>' -secs S        counts events, seq gaps per key, latency now - recv_ts_ns
 //	pub -url U -subject S -size N -rate R -secs S   baseline: pre-encoded events of the same size, stamped
-//	                                                with the send time in recv_ts_ns, through the same server
+//	    [-burst B]                                  with the send time in recv_ts_ns, through the same server;
+//	                                                with -burst B > 1 they go in bursts of B every B/R s, all
+//	                                                stamped with the burst's start (the shape ib-bridge sends:
+//	                                                one event per instrument per socket read, stamped at the read)
 //
 // sub prints one JSON line: {"events","gaps","keys","lat_us":{"p50","p99","p999"},"bytes"}.
 package main
@@ -44,7 +47,11 @@ func main() {
 	secs := fs.Float64("secs", 5, "duration")
 	size := fs.Int("size", 300, "pub: message size")
 	rate := fs.Int("rate", 10000, "pub: messages per second (0 = as fast as possible)")
+	burst := fs.Int("burst", 1, "pub: messages per burst (stamped with the burst's start time)")
 	fs.Parse(os.Args[2:])
+	if *burst < 1 {
+		*burst = 1
+	}
 	nc, err := nats.Connect(*url, nats.ReconnectBufSize(64<<20))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +70,7 @@ func main() {
 		events, gaps, bytes := 0, 0, 0
 		end := time.After(time.Duration(*secs * float64(time.Second)))
 		ready := true
+		dec := codec.NewDecoderBytes(nil, mh) // reused: the measuring end must stay cheap per message
 		fmt.Fprintln(os.Stderr, "sub ready")
 	loop:
 		for ready {
@@ -70,7 +78,8 @@ func main() {
 			case m := <-ch:
 				now := time.Now().UnixNano()
 				var e ev
-				if codec.NewDecoderBytes(m.Data, mh).Decode(&e) != nil {
+				dec.ResetBytes(m.Data)
+				if dec.Decode(&e) != nil {
 					continue
 				}
 				events++
@@ -101,17 +110,21 @@ func main() {
 		start := time.Now()
 		n := 0
 		stop := start.Add(time.Duration(*secs * float64(time.Second)))
+		var ts int64
 		for time.Now().Before(stop) {
-			if *rate > 0 {
+			if *rate > 0 && n%*burst == 0 {
 				due := start.Add(time.Duration(float64(n) / float64(*rate) * float64(time.Second)))
 				if d := time.Until(due); d > 0 {
 					time.Sleep(d)
 				}
 			}
+			if n%*burst == 0 {
+				ts = time.Now().UnixNano()
+			}
 			buf = buf[:0]
 			enc.ResetBytes(&buf)
 			n++
-			enc.Encode(map[string]interface{}{"key": "BASE", "seq": uint64(n), "recv_ts_ns": time.Now().UnixNano(), "pad": padb})
+			enc.Encode(map[string]interface{}{"key": "BASE", "seq": uint64(n), "recv_ts_ns": ts, "pad": padb})
 			nc.Publish(*subject, buf)
 		}
 		nc.Flush()
