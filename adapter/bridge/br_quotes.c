@@ -975,7 +975,9 @@ static void on_quote(busRequest *req, void *arg)
     const brInstrument *inst = qi ? NULL : br_instrument(b, key);
     if (inst)
         qi = ibbMap_Get(m->insts, inst->key);
-    if (qi && qi->q->seq > 0 && (qi->state == QI_STREAMING || qi->state == QI_SUBSCRIBED || !b->ib_ready)) {
+    /* The merged state answers while IB streams it. With the link down it would be stale under a
+     * "realtime" label: that request gets ib_unavailable below (the KV cache keeps the last value). */
+    if (b->ib_ready && qi && qi->q->seq > 0 && (qi->state == QI_STREAMING || qi->state == QI_SUBSCRIBED)) {
         pack_quote(busRequest_Packer(req), qi->q, NULL, "stream", -1); /* the cached, merged state */
         busRequest_ReplyPacked(req);
         busRequest_Release(req);

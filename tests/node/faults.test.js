@@ -49,6 +49,10 @@ function procStats(pid) {
   await st.nc.flush();
   await run.step('1 gateway restart: clear ib_unavailable within 1 s during the outage', async () => {
     bus.eq((await st.request('ib.rpc.contract', { symbol: 'AAPL' })).data.count, 1, 'works before');
+    const lease = await st.request('ib.rpc.subscribe', { symbols: ['AAPL'], ttl_s: 120 });
+    bus.assert(!lease.error, 'lease: ' + JSON.stringify(lease.data));
+    for (let i = 0; i < 50 && (await st.request('ib.rpc.quote', { symbol: 'AAPL' })).data.source !== 'stream'; i++)
+      await bus.sleep(100);
     await st.simControl('restart 4');
     await conn.waitFor((e) => e.source === 'ib' && e.state === 'down', 3000, 'ib down event');
     const t0 = Date.now();
@@ -57,6 +61,10 @@ function procStats(pid) {
     bus.eq(r.error && r.error.code, 'ib_unavailable', 'error code');
     bus.eq(r.status, 503, 'service error header');
     bus.assert(ms < 1000, `answered in ${ms} ms`);
+    const t1 = Date.now();
+    const q = await st.request('ib.rpc.quote', { symbol: 'AAPL' });
+    bus.eq(q.error && q.error.code, 'ib_unavailable', 'a streamed quote is not served stale while IB is down');
+    bus.assert(Date.now() - t1 < 1000, 'answered at once');
   });
   await run.step('1 gateway restart: reconnect with backoff, each transition published, service back', async () => {
     const ready = await conn.waitFor((e) => e.source === 'ib' && e.event === 'ready', 15000, 'ib ready event');
