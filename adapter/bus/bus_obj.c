@@ -136,8 +136,9 @@ const msgpack_object *busObj_Get(const msgpack_object *map, const char *key)
     size_t klen = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
+        /* msgpack-c gives an empty string a NULL ptr: no memcmp/memchr/memcpy on it (UB) */
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            memcmp(k->via.str.ptr, key, klen) == 0)
+            (klen == 0 || memcmp(k->via.str.ptr, key, klen) == 0))
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -175,9 +176,10 @@ ibbStatus busObj_StrCopy(const msgpack_object *map, const char *key, char *buf, 
     ibbStatus st = busObj_Str(map, key, &s, &n);
     if (st != IBB_OK)
         return st;
-    if (buf == NULL || n >= cap || memchr(s, '\0', n) != NULL)
+    if (buf == NULL || n >= cap || (n && memchr(s, '\0', n) != NULL))
         return IBB_ERR_LIMIT;
-    memcpy(buf, s, n);
+    if (n)
+        memcpy(buf, s, n);
     buf[n] = '\0';
     return IBB_OK;
 }

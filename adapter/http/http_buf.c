@@ -92,6 +92,26 @@ void httpBuf_Printf(httpBuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF),
+ * or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+    unsigned char c = p[0];
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || n > left)
+        return 0;
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Invalid UTF-8 (e.g. a jansson error message quoting a client's truncated bytes) becomes U+FFFD,
+ * so the output is always valid JSON. */
 void httpBuf_JsonStr(httpBuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -101,6 +121,17 @@ void httpBuf_JsonStr(httpBuf *b, const char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t u = utf8_len((const unsigned char *)s + i, n - i);
+            if (u) {
+                i += u - 1;
+                continue;
+            }
+            httpBuf_Append(b, s + run, i - run);
+            run = i + 1;
+            httpBuf_Append(b, "\\ufffd", 6);
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         httpBuf_Append(b, s + run, i - run);
