@@ -20,10 +20,15 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
+typedef struct reqnode {         /* an ib.rpc.contract request waiting for a lookup */
+    busRequest *req;
+    struct reqnode *next;
+} reqnode;
+
 typedef struct lookup {          /* one reqContractDetails in flight */
     char key[ST_KEY_MAX];
-    bool for_resolve;            /* a resolution (cache + waiters) or an ib.rpc.contract request */
-    busRequest *req;             /* ib.rpc.contract: the request to answer */
+    bool for_resolve;            /* a resolution (cache + waiters) or ib.rpc.contract requests */
+    reqnode *reqs;               /* ib.rpc.contract: the requests to answer (identical ones share) */
     waiter *waiters;
     brInstrument *matches[MAX_MATCHES];
     int nmatches, ntotal;
@@ -31,7 +36,8 @@ typedef struct lookup {          /* one reqContractDetails in flight */
 
 typedef struct contracts {
     ibbMap *cache;               /* key -> brInstrument* */
-    ibbMap *resolving;           /* key -> lookup* */
+    ibbMap *resolving;           /* key -> lookup* (resolutions in flight) */
+    ibbMap *querying;            /* key -> lookup* (ib.rpc.contract lookups in flight) */
 } contracts;
 
 static contracts *mod(const brBridge *b) { return b->mod[BR_MOD_CONTRACTS]; }
@@ -199,6 +205,11 @@ static void free_lookup(lookup *l)
         l->waiters = w->next;
         free(w);
     }
+    while (l->reqs) {
+        reqnode *r = l->reqs;
+        l->reqs = r->next;
+        free(r);
+    }
     free(l);
 }
 
@@ -215,27 +226,40 @@ static void finish_resolve(brBridge *b, lookup *l, const brInstrument *inst, con
     }
 }
 
-static void answer_contract_req(lookup *l, const char *slug, const char *msg, int ib_code)
+static void reply_contracts(busRequest *req, brInstrument *const *matches, int n)
 {
-    if (slug) {
-        busRequest_Error(l->req, slug, msg, ib_code);
-    } else {
-        msgpack_packer *pk = busRequest_Packer(l->req);
-        msgpack_pack_map(pk, 2);
-        busPack_KeyInt(pk, "count", l->nmatches);
-        busPack_Str(pk, "contracts");
-        msgpack_pack_array(pk, (size_t)l->nmatches);
-        for (int i = 0; i < l->nmatches; i++)
-            pack_details(pk, l->matches[i]);
-        busRequest_ReplyPacked(l->req);
+    msgpack_packer *pk = busRequest_Packer(req);
+    msgpack_pack_map(pk, 2);
+    busPack_KeyInt(pk, "count", n);
+    busPack_Str(pk, "contracts");
+    msgpack_pack_array(pk, (size_t)n);
+    for (int i = 0; i < n; i++)
+        pack_details(pk, matches[i]);
+    busRequest_ReplyPacked(req);
+}
+
+/* Answers every ib.rpc.contract request of a lookup; a single match is cached for the next ones. */
+static void answer_contract_reqs(brBridge *b, lookup *l, const char *slug, const char *msg, int ib_code)
+{
+    ibbMap_Del(mod(b)->querying, l->key);
+    for (reqnode *r = l->reqs; r; r = r->next) {
+        if (slug)
+            busRequest_Error(r->req, slug, msg, ib_code);
+        else
+            reply_contracts(r->req, l->matches, l->nmatches);
+        busRequest_Release(r->req);
     }
-    busRequest_Release(l->req);
+    if (!slug && l->ntotal == 1 && l->nmatches == 1 && !ibbMap_Get(mod(b)->cache, l->key) &&
+        ibbMap_Put(mod(b)->cache, l->key, l->matches[0]) == IBB_OK) {
+        l->matches[0] = NULL; /* the cache owns it now */
+        l->nmatches = 0;
+    }
 }
 
 static void lookup_done(brBridge *b, lookup *l, const char *slug, const char *msg, int ib_code)
 {
     if (!l->for_resolve) {
-        answer_contract_req(l, slug, msg, ib_code);
+        answer_contract_reqs(b, l, slug, msg, ib_code);
         free_lookup(l);
         return;
     }
@@ -381,18 +405,36 @@ static void on_contract(busRequest *req, void *arg)
         busRequest_Release(req);
         return;
     }
+    brInstrument *hit = ibbMap_Get(mod(b)->cache, key); /* conIds do not change: no IB round trip */
+    if (hit) {
+        reply_contracts(req, &hit, 1);
+        busRequest_Release(req);
+        return;
+    }
     if (!br_requireIb(b, req)) {
         busRequest_Release(req);
         return;
     }
-    lookup *l = calloc(1, sizeof *l);
-    if (!l) {
+    reqnode *rn = malloc(sizeof *rn);
+    lookup *l = ibbMap_Get(mod(b)->querying, key);
+    if (rn && l) { /* an identical lookup is in flight: share its answer */
+        rn->req = req;
+        rn->next = l->reqs;
+        l->reqs = rn;
+        return;
+    }
+    l = rn ? calloc(1, sizeof *l) : NULL;
+    if (!l || ibbMap_Put(mod(b)->querying, key, l) != IBB_OK) {
+        free(rn);
+        free(l);
         busRequest_Error(req, "internal", "out of memory", 0);
         busRequest_Release(req);
         return;
     }
     snprintf(l->key, sizeof l->key, "%s", key);
-    l->req = req; /* keeps the handler's reference until answered */
+    rn->req = req; /* keeps the handler's reference until answered */
+    rn->next = NULL;
+    l->reqs = rn;
     ibbStatus s = send_lookup(b, l);
     if (s != IBB_OK)
         lookup_done(b, l, "ib_unavailable", "could not send the contract request to IB", 0);
@@ -401,9 +443,11 @@ static void on_contract(busRequest *req, void *arg)
 static ibbStatus contracts_init(brBridge *b)
 {
     contracts *c = calloc(1, sizeof *c);
-    if (!c || ibbMap_Create(&c->cache) != IBB_OK || ibbMap_Create(&c->resolving) != IBB_OK) {
+    if (!c || ibbMap_Create(&c->cache) != IBB_OK || ibbMap_Create(&c->resolving) != IBB_OK ||
+        ibbMap_Create(&c->querying) != IBB_OK) {
         if (c) {
             ibbMap_Destroy(c->cache);
+            ibbMap_Destroy(c->resolving);
             free(c);
         }
         return IBB_ERR_NOMEM;
@@ -425,6 +469,7 @@ static void contracts_fini(brBridge *b)
         free_instrument(v);
     ibbMap_Destroy(c->cache);
     ibbMap_Destroy(c->resolving); /* lookups in flight were failed by on_lost before */
+    ibbMap_Destroy(c->querying);
     free(c);
     b->mod[BR_MOD_CONTRACTS] = NULL;
 }

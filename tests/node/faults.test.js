@@ -56,7 +56,7 @@ function procStats(pid) {
     await st.simControl('restart 4');
     await conn.waitFor((e) => e.source === 'ib' && e.state === 'down', 3000, 'ib down event');
     const t0 = Date.now();
-    const r = await st.request('ib.rpc.contract', { symbol: 'AAPL' });
+    const r = await st.request('ib.rpc.contract', { symbol: 'NVDA' }); /* needs IB: not cached */
     const ms = Date.now() - t0;
     bus.eq(r.error && r.error.code, 'ib_unavailable', 'error code');
     bus.eq(r.status, 503, 'service error header');
@@ -65,6 +65,8 @@ function procStats(pid) {
     const q = await st.request('ib.rpc.quote', { symbol: 'AAPL' });
     bus.eq(q.error && q.error.code, 'ib_unavailable', 'a streamed quote is not served stale while IB is down');
     bus.assert(Date.now() - t1 < 1000, 'answered at once');
+    const cached = await st.request('ib.rpc.contract', { symbol: 'AAPL' });
+    bus.eq(cached.data.count, 1, 'a contract already known is answered from the cache without IB');
   });
   await run.step('1 gateway restart: reconnect with backoff, each transition published, service back', async () => {
     const ready = await conn.waitFor((e) => e.source === 'ib' && e.event === 'ready', 15000, 'ib ready event');

@@ -48,6 +48,16 @@ const { assert, eq } = bus;
         await Q.both(st, S, 'ib.rpc.contract', body, null, { error: 'bad_request' });
     });
 
+    await T.step('contract: 20 identical concurrent lookups share one IB request; a repeat is served from the cache', async () => {
+      const n = async () => ((await st.simStats()).requests || {}).reqContractDetails || 0;
+      const before = await n();
+      const rs = await Promise.all(Array.from({ length: 20 }, () => st.request('ib.rpc.contract', { symbol: 'INTC' })));
+      for (const r of rs) eq(r.data.count, 1, 'every request answered with the contract');
+      eq(await n(), before + 1, 'one reqContractDetails for 20 identical requests');
+      eq((await st.request('ib.rpc.contract', { symbol: 'INTC' })).data.contracts[0].contract.symbol, 'INTC', 'repeat');
+      eq(await n(), before + 1, 'the repeat did not ask IB');
+    });
+
     await T.step('status in both encodings matches the schema', async () => {
       const [j, m] = await Q.both(st, S, 'ib.rpc.status', {}, 'status_reply.json');
       eq([j.data.connected, j.data.ib.state, j.data.ib.server_version, j.data.nats.connected], [true, 'ready', 176, true]);
