@@ -71,8 +71,8 @@ static bool open_order_field_present(int i, int sv)
 {
     if (i == 34)
         return sv < IB_SV_FA_PROFILE_DESUPPORT;
-    if (i == 35)   /* decoders gate modelCode on the message version, which is 34 before 145 */
-        return sv >= IB_SV_ORDER_CONTAINER;
+    if (i == 35)   /* modelCode: the official decoder reads it when sv >= MODELS_SUPPORT (103) */
+        return sv >= SV_MODELS_SUPPORT;
     if (i >= 95 && i <= 100)
         return sv >= SV_WHAT_IF_EXT_FIELDS;
     if (i >= 111 && i <= 119)
