@@ -280,6 +280,8 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     po.mode = BUS_STREAM_BOTH;
     if (s == IBB_OK)
         s = busPublisher_Create(&b->evt_pub, b->conn, &po);
+    if (s == IBB_OK)
+        busService_SetFlusher(b->svc, b->quote_pub); /* replies leave without nats.c's 1 ms wait */
     for (int i = 0; s == IBB_OK && i < BR_MOD_COUNT; i++)
         if (br_modules[i]->init && (s = br_modules[i]->init(b)) != IBB_OK)
             IBB_ERROR("bridge.module_failed", "module=%s status=%s", br_modules[i]->name, ibbStatus_Name(s));

@@ -1,5 +1,6 @@
 /* bus_service.c — endpoints, the request hand-off to the loop, deadlines and replies; see bus_service.h. */
 #include "bus_internal.h"
+#include "bus_publisher.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +359,14 @@ static void mark_answered(busRequest *r, const char *err_slug, const char *err_m
     else
         svc->ctr.replies++;
     pthread_mutex_unlock(&svc->mu);
+    if (svc->flusher)
+        busPublisher_Flush(svc->flusher); /* coalesces; the reply is already in nats.c's buffer */
+}
+
+void busService_SetFlusher(busService *svc, busPublisher *p)
+{
+    if (svc)
+        svc->flusher = p;
 }
 
 static void drop_ref(busRequest *r)
