@@ -298,6 +298,28 @@ static bool parse_bool_text(const char *s, bool *out)
 }
 
 /* Sets option o from text. Returns false (with an error added) when the text is not valid. */
+/* Checks a parsed list option (non-empty, item count) and stores it, or frees it; ok = the items
+ * themselves were valid. One place for the file and the text (environment, default) paths. */
+static bool commit_list(appConfig *cfg, errCtx *e, const optDef *o, appStrList *l, const srcInfo *si, bool ok)
+{
+    char sb[300];
+    if (ok && l->n == 0 && (o->flags & OPT_NONEMPTY)) {
+        add_err(e, "%s: needs at least one item%s", o->name, src_text(si, sb, sizeof sb));
+        ok = false;
+    }
+    if (ok && (double)l->n > o->max) {
+        add_err(e, "%s: %zu items, at most %.0f allowed%s", o->name, l->n, o->max, src_text(si, sb, sizeof sb));
+        ok = false;
+    }
+    if (!ok) {
+        list_free(l);
+        return false;
+    }
+    list_free((appStrList *)slot(cfg, o));
+    *(appStrList *)slot(cfg, o) = *l;
+    return true;
+}
+
 static bool set_from_text(appConfig *cfg, errCtx *e, const optDef *o, const char *text, const srcInfo *si)
 {
     char sb[300];
@@ -363,22 +385,7 @@ static bool set_from_text(appConfig *cfg, errCtx *e, const optDef *o, const char
         bool ok = true;
         for (size_t i = 0; i < l.n && ok; i++)
             ok = check_item(e, o, l.items[i], si);
-        if (ok && l.n == 0 && (o->flags & OPT_NONEMPTY)) {
-            add_err(e, "%s: needs at least one item%s", o->name, src_text(si, sb, sizeof sb));
-            ok = false;
-        }
-        if (ok && (double)l.n > o->max) {
-            add_err(e, "%s: %zu items, at most %.0f allowed%s", o->name, l.n, o->max,
-                    src_text(si, sb, sizeof sb));
-            ok = false;
-        }
-        if (!ok) {
-            list_free(&l);
-            return false;
-        }
-        list_free((appStrList *)slot(cfg, o));
-        *(appStrList *)slot(cfg, o) = l;
-        return true;
+        return commit_list(cfg, e, o, &l, si, ok);
     }
     }
     return false;
@@ -516,22 +523,7 @@ static bool set_from_setting(appConfig *cfg, errCtx *e, const optDef *o, config_
             if (ok && !list_push(&l, v, strlen(v)))
                 e->nomem = true;
         }
-        if (ok && l.n == 0 && (o->flags & OPT_NONEMPTY)) {
-            add_err(e, "%s: needs at least one item%s", o->name, src_text(si, sb, sizeof sb));
-            ok = false;
-        }
-        if (ok && (double)l.n > o->max) {
-            add_err(e, "%s: %zu items, at most %.0f allowed%s", o->name, l.n, o->max,
-                    src_text(si, sb, sizeof sb));
-            ok = false;
-        }
-        if (!ok) {
-            list_free(&l);
-            return false;
-        }
-        list_free((appStrList *)slot(cfg, o));
-        *(appStrList *)slot(cfg, o) = l;
-        return true;
+        return commit_list(cfg, e, o, &l, si, ok);
     }
     }
     return false;
