@@ -1,5 +1,5 @@
-/* br_orders.h — what the files of the orders module share (br_orders.c: endpoints, IB messages,
- * events, reconciliation; br_orders_store.c: the JetStream idempotency store and event stream).
+/* br_orders.h — the orders module's store (br_orders_store.c: the JetStream idempotency bucket and
+ * event stream) as the module's other files use it; br_orders_int.h has the rest they share.
  * Not for use outside adapter/bridge/br_orders*.c. Loop thread unless stated. */
 #ifndef BR_ORDERS_H
 #define BR_ORDERS_H

@@ -1,0 +1,213 @@
+/* br_orders_events.c — what the orders module tells the world: the order map of replies
+ * (schemas/order_list_reply.json), ib.evt.order.<order_id> events and the final state of an order's
+ * idempotency record.
+ *
+ * Events: every change the ledger reports (status, fill, commission, modification) is published
+ * once per process, with a Nats-Msg-Id derived from its content so the stream drops replays across
+ * reconnects and restarts. Loop thread. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "br_orders_int.h"
+#include "ibb_log.h"
+
+/* ---- packing ------------------------------------------------------------------------------------ */
+
+#define KS(k, v) (pk ? busPack_KeyStr(pk, k, v) : 0, n++)
+#define KI(k, v) (pk ? busPack_KeyInt(pk, k, v) : 0, n++)
+#define KD(k, v) (pk ? busPack_KeyDouble(pk, k, v) : 0, n++)
+#define KB(k, v) (pk ? busPack_KeyBool(pk, k, v) : 0, n++)
+
+/* The order's fields (schemas/order_list_reply.json "order"); pk NULL counts them. */
+static int order_fields(msgpack_packer *pk, const stOrder *o, const stInstrumentSpec *spec)
+{
+    int n = 0;
+    KI("order_id", o->order_id);
+    KS("client_order_id", o->client_order_id);
+    KS("key", o->key);
+    if (spec) {
+        if (pk) {
+            busPack_Str(pk, "contract");
+            br_packContract(pk, spec);
+        }
+        n++;
+    }
+    KS("side", o->action);
+    KD("qty", o->qty);
+    KS("order_type", brOrd_apiType(o->order_type));
+    if (!ib_isUnsetDouble(o->lmt_price) && o->lmt_price != 0)
+        KD("limit_price", o->lmt_price);
+    if (!ib_isUnsetDouble(o->aux_price) && o->aux_price != 0)
+        KD("stop_price", o->aux_price);
+    KS("tif", o->tif);
+    KS("account", o->account);
+    KS("status", o->status[0] ? o->status : "PendingSubmit");
+    KD("filled", o->filled);
+    KD("remaining", o->remaining);
+    KD("avg_fill_price", o->avg_fill_price);
+    KI("perm_id", o->perm_id);
+    return n;
+}
+
+void brOrd_packOrder(msgpack_packer *pk, const stOrder *o, const brOrdExt *x, int extra)
+{
+    const stInstrumentSpec *spec = x && x->has_spec ? &x->spec : NULL;
+    msgpack_pack_map(pk, (size_t)(order_fields(NULL, o, spec) + extra));
+    order_fields(pk, o, spec);
+}
+
+/* {order_id, client_order_id, status[, duplicate]} */
+void brOrd_replyPlaced(busRequest *req, int64_t order_id, const char *cid, const char *status, bool duplicate,
+                       const char *note)
+{
+    msgpack_packer *pk = busRequest_Packer(req);
+    msgpack_pack_map(pk, 4 + (note ? 1 : 0));
+    busPack_KeyInt(pk, "order_id", order_id);
+    busPack_KeyStr(pk, "client_order_id", cid);
+    busPack_KeyStr(pk, "status", status && *status ? status : "PendingSubmit");
+    busPack_KeyBool(pk, "duplicate", duplicate);
+    if (note)
+        busPack_KeyStr(pk, "note", note);
+    busRequest_ReplyPacked(req);
+}
+
+/* ---- events ------------------------------------------------------------------------------------- */
+
+/* The fill, commission and error maps of an event. */
+static void pack_extra(msgpack_packer *pk, const brOrdEvtExtra *e)
+{
+    if (!e)
+        return;
+    if (e->fill) {
+        const ibExecDetails *f = e->fill;
+        busPack_Str(pk, "fill");
+        msgpack_pack_map(pk, 9);
+        busPack_KeyStr(pk, "exec_id", f->exec_id);
+        busPack_KeyDouble(pk, "qty", f->shares);
+        busPack_KeyDouble(pk, "price", f->price);
+        busPack_KeyStr(pk, "time", f->time);
+        busPack_KeyStr(pk, "side", f->side);
+        busPack_KeyStr(pk, "exchange", f->exchange);
+        busPack_KeyDouble(pk, "cum_qty", f->cum_qty);
+        busPack_KeyDouble(pk, "avg_price", f->avg_price);
+        busPack_KeyStr(pk, "account", f->account);
+    }
+    if (e->comm) {
+        const ibCommissionReport *c = e->comm;
+        bool pnl = !ib_isUnsetDouble(c->realized_pnl);
+        busPack_Str(pk, "commission");
+        msgpack_pack_map(pk, 3 + (pnl ? 1 : 0));
+        busPack_KeyStr(pk, "exec_id", c->exec_id);
+        busPack_KeyDouble(pk, "commission", c->commission);
+        busPack_KeyStr(pk, "currency", c->currency);
+        if (pnl)
+            busPack_KeyDouble(pk, "realized_pnl", c->realized_pnl);
+    }
+    if (e->message) {
+        busPack_Str(pk, "error");
+        msgpack_pack_map(pk, e->ib_code ? 2 : 1);
+        busPack_KeyStr(pk, "message", e->message);
+        if (e->ib_code)
+            busPack_KeyInt(pk, "ib_code", e->ib_code);
+    }
+}
+
+void brOrd_publishEvent(brBridge *b, const stOrder *o, const char *type, const char *event_id,
+                        const brOrdEvtExtra *e)
+{
+    const brOrdExt *x = brOrd_ext(o);
+    const stInstrumentSpec *spec = x && x->has_spec ? &x->spec : NULL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pkv, *pk = &pkv;
+    msgpack_packer_init(pk, &sb, msgpack_sbuffer_write);
+    int n = order_fields(NULL, o, spec) + 4 + (e && e->fill ? 1 : 0) + (e && e->comm ? 1 : 0) +
+            (e && e->message ? 1 : 0);
+    msgpack_pack_map(pk, (size_t)n);
+    busPack_KeyStr(pk, "type", type);
+    busPack_KeyStr(pk, "event_id", event_id);
+    busPack_KeyInt(pk, "ts_ns", br_wallNs());
+    busPack_KeyBool(pk, "reconciled", brOrd_mod(b)->recon_active);
+    order_fields(pk, o, spec);
+    pack_extra(pk, e);
+    IBB_INFO("order.event", "order_id=%" PRId64 " type=%s event_id=%s status=%s filled=%g", o->order_id, type,
+             event_id, o->status, o->filled);
+    brOrdStore_Publish(brOrd_mod(b)->store, o->order_id, event_id, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void record_from_order(brOrdRecord *r, const stOrder *o, const char *state)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->client_order_id, sizeof r->client_order_id, "%s", o->client_order_id);
+    r->order_id = o->order_id;
+    snprintf(r->state, sizeof r->state, "%s", state);
+    snprintf(r->status, sizeof r->status, "%s", o->status);
+    snprintf(r->key, sizeof r->key, "%s", o->key);
+    snprintf(r->side, sizeof r->side, "%s", o->action);
+    r->qty = o->qty;
+    snprintf(r->order_type, sizeof r->order_type, "%s", brOrd_apiType(o->order_type));
+    r->limit_price = o->lmt_price;
+    r->stop_price = o->aux_price;
+    snprintf(r->tif, sizeof r->tif, "%s", o->tif);
+    snprintf(r->account, sizeof r->account, "%s", o->account);
+    r->updated_ns = br_wallNs();
+}
+
+void brOrd_storeFinal(brBridge *b, stOrder *o, const char *state, const char *slug, const char *msg,
+                      int ib_code)
+{
+    brOrdExt *x = brOrd_ext(o);
+    if (!o->client_order_id[0] || !brOrdStore_Ready(brOrd_mod(b)->store))
+        return;
+    if (x && x->recorded_final && strcmp(state, "acked") == 0 && !o->terminal)
+        return;
+    brOrdRecord r;
+    record_from_order(&r, o, state);
+    if (slug) {
+        snprintf(r.error_code, sizeof r.error_code, "%s", slug);
+        snprintf(r.error_message, sizeof r.error_message, "%s", msg ? msg : "");
+        r.ib_code = ib_code;
+    }
+    if (x)
+        x->recorded_final = true;
+    brOrdStore_Put(brOrd_mod(b)->store, &r);
+}
+
+/* Publishes the ledger's current state of o when it differs from what was published last. */
+void brOrd_publishStatus(brBridge *b, stOrder *o, int64_t ib_code, const char *message)
+{
+    brOrdExt *x = brOrd_ext(o);
+    if (!x || !o->status[0])
+        return;
+    if (strcmp(x->pub_status, o->status) == 0 && x->pub_filled == o->filled &&
+        x->pub_remaining == o->remaining)
+        return;
+    const char *s = o->status;
+    const char *type = "status";
+    bool working = !strcmp(s, "PreSubmitted") || !strcmp(s, "Submitted") || !strcmp(s, "PendingSubmit") ||
+                   !strcmp(s, "ApiPending");
+    if (working && !x->submitted_pub)
+        type = "submitted";
+    else if (!strcmp(s, "Filled"))
+        type = "filled";
+    else if (!strcmp(s, "Cancelled") || !strcmp(s, "ApiCancelled"))
+        type = "cancelled";
+    else if (!strcmp(s, "Inactive") || !strcmp(s, "Rejected") || !strcmp(s, "Unacknowledged"))
+        type = "rejected";
+    if (working)
+        x->submitted_pub = true;
+    char id[160];
+    snprintf(id, sizeof id, "%" PRId64 ":status:%s:%.8g:%.8g", o->order_id, s, o->filled, o->remaining);
+    brOrdEvtExtra e = {.ib_code = ib_code, .message = message};
+    brOrd_publishEvent(b, o, type, id, message ? &e : NULL);
+    snprintf(x->pub_status, sizeof x->pub_status, "%s", s);
+    x->pub_filled = o->filled;
+    x->pub_remaining = o->remaining;
+    if (o->terminal) {
+        const char *state = !strcmp(s, "Unacknowledged") ? "unacknowledged" : "acked";
+        brOrd_storeFinal(b, o, state, NULL, NULL, 0);
+    }
+    brOrd_answerCancelModify(b, o);
+}

@@ -1,0 +1,651 @@
+/* br_orders_place.c — ib.rpc.order.place.
+ *
+ * Placing (one brOrdPlacement per client_order_id, so concurrent repeats share it):
+ *   read_only -> body checks -> the ledger knows the client_order_id? answer from it -> IB ready? ->
+ *   idempotency record exists? (store get) answer from it -> risk pre-checks (qty, symbols) ->
+ *   resolve the instrument -> reference price (limit/stop, the quote book, or a snapshot) -> risk
+ *   check (counts the rate) -> take an order id -> create-only record "pending" (a repeat from
+ *   another process ends here) -> placeOrder with orderRef = client_order_id -> IB's first
+ *   openOrder/orderStatus answers every waiter and updates the record ("acked"); an IB error
+ *   answers with it and records "rejected" (br_orders_ib.c). Loop thread. */
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "br_orders_int.h"
+#include "ibb_log.h"
+
+#define SNAPSHOT_WAIT_MS 3000
+
+/* ---- placement ---------------------------------------------------------------------------------- */
+
+void brOrd_placementFree(brBridge *b, brOrdPlacement *p)
+{
+    ibbMap_Del(brOrd_mod(b)->placing, p->cid);
+    if (p->snap_req)
+        br_reqClose(b, p->snap_req);
+    brOrdWaiter *w = p->waiters;
+    while (w) {
+        brOrdWaiter *n = w->next;
+        busRequest_Release(w->req);
+        free(w);
+        w = n;
+    }
+    free(p);
+}
+
+static void placement_fail(brBridge *b, brOrdPlacement *p, const char *slug, int ib_code, const char *msg)
+{
+    IBB_INFO("order.place_failed", "client_order_id=%s error=%s message=\"%s\"", p->cid, slug, msg);
+    brOrd_waitersError(&p->waiters, slug, ib_code, msg);
+    brOrd_placementFree(b, p);
+}
+
+void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, const char *status,
+                           bool duplicate, const char *note)
+{
+    for (brOrdWaiter *w = p->waiters; w; w = w->next)
+        brOrd_replyPlaced(w->req, order_id, p->cid, status, duplicate, note);
+    brOrd_placementFree(b, p);
+}
+
+/* Answers a request for a client_order_id the ledger knows. */
+static void answer_from_ledger(brBridge *b, busRequest *req, stOrder *o)
+{
+    (void)b;
+    const brOrdExt *x = brOrd_ext(o);
+    if (x && x->rej_slug[0]) {
+        busRequest_Error(req, x->rej_slug, x->rej_msg, x->rej_code);
+        return;
+    }
+    const char *note = strcmp(o->status, "Unacknowledged") == 0
+                           ? "IB never acknowledged this order; it was not placed. Use a new client_order_id."
+                           : NULL;
+    brOrd_replyPlaced(req, o->order_id, o->client_order_id, o->status, true, note);
+}
+
+static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                       const char *err);
+static void continue_price(brBridge *b, brOrdPlacement *p);
+
+static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
+                        int ib_code)
+{
+    brOrdPlacement *p = ctx;
+    if (slug) {
+        placement_fail(b, p, slug, ib_code, msg);
+        return;
+    }
+    p->spec = inst->spec;
+    snprintf(p->key, sizeof p->key, "%s", inst->key);
+    continue_price(b, p);
+}
+
+static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
+{
+    brOrders *m = brOrd_mod(b);
+    stRiskOrder ro = {.key = p->key, .symbol = p->spec.symbol, .qty = p->qty, .ref_price = ref};
+    const char *limit = NULL;
+    char msg[300];
+    ibbStatus s = stRisk_Check(&b->risk, &ro, br_nowMs(b), &limit, msg, sizeof msg);
+    if (s != IBB_OK) {
+        char full[400];
+        snprintf(full, sizeof full, "risk limit %s: %s", limit, msg);
+        placement_fail(b, p, s == IBB_ERR_STATE ? "read_only" : "risk_limit", 0, full);
+        return;
+    }
+    /* every requester gave up (deadline): do not place behind their back */
+    if (brOrd_allAnswered(p->waiters)) {
+        brOrd_placementFree(b, p);
+        return;
+    }
+    if (!b->ib_ready) {
+        placement_fail(b, p, "ib_unavailable", 0,
+                       "the IB link dropped before the order could be sent; retry");
+        return;
+    }
+    do /* an id IB handed out again (e.g. after it refused an order) must not clash with the ledger */
+        p->order_id = coreSession_TakeOrderId(b->ib);
+    while (p->order_id >= 0 && stOrders_ById(b->orders, p->order_id));
+    if (p->order_id < 0) {
+        placement_fail(b, p, "ib_unavailable", 0, "IB has not given an order id yet; retry");
+        return;
+    }
+    p->link_gen = m->link_gen;
+    brOrdRecord r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.client_order_id, sizeof r.client_order_id, "%s", p->cid);
+    r.order_id = p->order_id;
+    snprintf(r.state, sizeof r.state, "pending");
+    snprintf(r.key, sizeof r.key, "%s", p->key);
+    snprintf(r.side, sizeof r.side, "%s", p->side);
+    r.qty = p->qty;
+    snprintf(r.order_type, sizeof r.order_type, "%s", brOrd_apiType(p->type));
+    r.limit_price = p->lmt;
+    r.stop_price = p->aux;
+    snprintf(r.tif, sizeof r.tif, "%s", p->tif);
+    snprintf(r.account, sizeof r.account, "%s", p->account);
+    r.created_ns = r.updated_ns = br_wallNs();
+    p->state = BR_ORD_PL_STORE;
+    brOrdStore_Create_(m->store, &r, on_created, p);
+}
+
+double brOrd_bookPrice(brBridge *b, const char *key)
+{
+    const stQuote *q = b->book ? stQuoteBook_Find(b->book, key) : NULL;
+    if (!q)
+        return NAN;
+    if (isfinite(q->last) && q->last > 0)
+        return q->last;
+    if (isfinite(q->bid) && isfinite(q->ask) && q->bid > 0 && q->ask > 0)
+        return (q->bid + q->ask) / 2;
+    return isfinite(q->close) && q->close > 0 ? q->close : NAN;
+}
+
+static void snapshot_done(brBridge *b, brOrdPlacement *p)
+{
+    if (p->snap_req)
+        br_reqClose(b, p->snap_req);
+    p->snap_req = 0;
+    double ref = NAN;
+    if (isfinite(p->snap_last) && p->snap_last > 0)
+        ref = p->snap_last;
+    else if (isfinite(p->snap_bid) && isfinite(p->snap_ask) && p->snap_bid > 0 && p->snap_ask > 0)
+        ref = (p->snap_bid + p->snap_ask) / 2;
+    else if (isfinite(p->snap_close) && p->snap_close > 0)
+        ref = p->snap_close;
+    risk_and_store(b, p, ref);
+}
+
+static void on_snap_reply(brBridge *b, int64_t req_id, const ibReply *r, void *ctx)
+{
+    (void)req_id;
+    brOrdPlacement *p = ctx;
+    if (r->id == IB_MSG_TICK_PRICE) {
+        double px = r->u.tick_price.price;
+        if (!(px > 0) || ib_isUnsetDouble(px))
+            return;
+        switch (r->u.tick_price.tick_type) {
+        case IB_TICK_BID: case IB_TICK_DELAYED_BID: p->snap_bid = px; break;
+        case IB_TICK_ASK: case IB_TICK_DELAYED_ASK: p->snap_ask = px; break;
+        case IB_TICK_LAST: case IB_TICK_DELAYED_LAST: p->snap_last = px; break;
+        case IB_TICK_CLOSE: case IB_TICK_DELAYED_CLOSE: p->snap_close = px; break;
+        default: break;
+        }
+    } else if (r->id == IB_MSG_TICK_SNAPSHOT_END) {
+        snapshot_done(b, p);
+    }
+}
+
+static void on_snap_error(brBridge *b, int64_t req_id, const ibError *e, void *ctx)
+{
+    (void)req_id;
+    if (brOrd_isWarning(e->code))
+        return;
+    IBB_INFO("order.snapshot_failed", "code=%" PRId64 " text=\"%s\"", e->code, e->message);
+    snapshot_done(b, ctx); /* no price: the notional check says so */
+}
+
+static void on_snap_lost(brBridge *b, int64_t req_id, void *ctx)
+{
+    brOrdPlacement *p = ctx;
+    br_reqClose(b, req_id);
+    p->snap_req = 0;
+    placement_fail(b, p, "ib_unavailable", 0, "the IB link dropped while pricing the order; retry");
+}
+
+static const brPendingOps snap_ops = {on_snap_reply, on_snap_error, on_snap_lost};
+
+static void continue_price(brBridge *b, brOrdPlacement *p)
+{
+    p->state = BR_ORD_PL_PRICE;
+    double ref = NAN;
+    if (strstr(p->type, "LMT"))
+        ref = p->lmt;
+    else if (!strcmp(p->type, "STP"))
+        ref = p->aux;
+    else
+        ref = brOrd_bookPrice(b, p->key);
+    if (isfinite(ref) || b->risk.lim.max_order_notional <= 0) {
+        risk_and_store(b, p, ref);
+        return;
+    }
+    /* A market order and no quote here: ask IB for a snapshot to price the notional check. */
+    ibRequest rq;
+    ibRequest_Init(&rq, IB_REQ_MKT_DATA);
+    stInstrument_ToContract(&p->spec, &rq.u.mkt_data.contract);
+    rq.u.mkt_data.contract.exchange = p->spec.exchange[0] ? p->spec.exchange : "SMART";
+    rq.u.mkt_data.generic_ticks = "";
+    rq.u.mkt_data.snapshot = true;
+    p->snap_bid = p->snap_ask = p->snap_last = p->snap_close = NAN;
+    int64_t id = br_reqOpen(b, &snap_ops, p);
+    if (id < 0) {
+        placement_fail(b, p, "internal", 0, "out of memory");
+        return;
+    }
+    rq.u.mkt_data.req_id = id;
+    p->snap_req = id;
+    p->snap_started = br_nowMs(b);
+    if (br_send(b, &rq) != IBB_OK) {
+        br_reqClose(b, id);
+        p->snap_req = 0;
+        risk_and_store(b, p, NAN);
+    }
+}
+
+/* The placement as a ledger order with its brOrdExt; NULL when the ledger refuses it. */
+static stOrder *ledger_add(brBridge *b, const brOrdPlacement *p)
+{
+    stOrder t;
+    memset(&t, 0, sizeof t);
+    t.order_id = p->order_id;
+    snprintf(t.client_order_id, sizeof t.client_order_id, "%s", p->cid);
+    snprintf(t.key, sizeof t.key, "%s", p->key);
+    snprintf(t.action, sizeof t.action, "%s", p->side);
+    t.qty = p->qty;
+    snprintf(t.order_type, sizeof t.order_type, "%s", p->type);
+    t.lmt_price = p->lmt;
+    t.aux_price = p->aux;
+    snprintf(t.tif, sizeof t.tif, "%s", p->tif);
+    snprintf(t.account, sizeof t.account, "%s", p->account);
+    stOrder *o = NULL;
+    if (stOrders_Add(b->orders, &t, br_nowMs(b), &o) != IBB_OK || !brOrd_ensureExt(b, o))
+        return NULL;
+    return o;
+}
+
+static void send_place(brBridge *b, brOrdPlacement *p)
+{
+    brOrders *m = brOrd_mod(b);
+    if (m->kill_hook == 2) {
+        IBB_WARN("order.test_kill", "client_order_id=%s hook=before_send", p->cid);
+        raise(SIGKILL);
+    }
+    if (!b->ib_ready || p->link_gen != m->link_gen) {
+        brOrdStore_Delete(m->store, p->cid); /* nothing reached IB: the client may retry */
+        placement_fail(b, p, "ib_unavailable", 0, "the IB link dropped before the order was sent; retry");
+        return;
+    }
+    stOrder *o = ledger_add(b, p);
+    if (!o) {
+        brOrdStore_Delete(m->store, p->cid);
+        placement_fail(b, p, "internal", 0, "the order ledger refused the order (duplicate order id?)");
+        return;
+    }
+    brOrdExt *x = brOrd_ext(o);
+    x->spec = p->spec;
+    x->has_spec = true;
+    x->send_seq = ++m->send_seq;
+    ibRequest rq;
+    ibRequest_Init(&rq, IB_REQ_PLACE_ORDER);
+    stInstrument_ToContract(&p->spec, &rq.u.place_order.contract);
+    if (!p->spec.exchange[0])
+        rq.u.place_order.contract.exchange = "SMART";
+    ibOrder *io = &rq.u.place_order.order;
+    io->order_id = p->order_id;
+    io->action = p->side;
+    io->total_qty = p->qty;
+    io->order_type = p->type;
+    io->lmt_price = p->lmt;
+    io->aux_price = p->aux;
+    io->tif = p->tif;
+    io->account = p->account;
+    io->order_ref = p->cid;
+    io->outside_rth = p->outside_rth;
+    ibbStatus s = br_send(b, &rq);
+    if (s != IBB_OK) {
+        stOrders_Finish(b->orders, o, "Unacknowledged", br_nowMs(b));
+        brOrdStore_Delete(m->store, p->cid);
+        placement_fail(b, p, s == IBB_ERR_STATE ? "ib_unavailable" : "internal", 0,
+                       "the order could not be sent to IB; retry");
+        return;
+    }
+    IBB_INFO("order.sent", "order_id=%" PRId64 " client_order_id=%s key=%s side=%s qty=%g type=%s",
+             p->order_id, p->cid, p->key, p->side, p->qty, p->type);
+    p->state = BR_ORD_PL_SENT;
+    x->pl = p;
+}
+
+static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                       const char *err)
+{
+    brOrdPlacement *p = ctx;
+    if (st != IBB_OK) {
+        placement_fail(b, p, "unavailable", 0, err && *err ? err : "the idempotency store did not answer");
+        return;
+    }
+    if (exists) { /* another process placed it first */
+        brOrd_settleRecord(b, rec, p);
+        return;
+    }
+    send_place(b, p);
+}
+
+/* A stored record answers a repeat. */
+void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
+{
+    brOrders *m = brOrd_mod(b);
+    stOrder *o = stOrders_ByClientId(b->orders, rec->client_order_id);
+    if (o && !(brOrd_ext(o) && brOrd_ext(o)->pl)) {
+        if (strcmp(rec->state, "pending") == 0 && o->acked)
+            brOrd_storeFinal(b, o, "acked", NULL, NULL, 0);
+        for (brOrdWaiter *w = p->waiters; w; w = w->next)
+            answer_from_ledger(b, w->req, o);
+        brOrd_placementFree(b, p);
+        return;
+    }
+    if (!strcmp(rec->state, "rejected")) {
+        placement_fail(b, p, rec->error_code[0] ? rec->error_code : "order_rejected", rec->ib_code,
+                       rec->error_message[0] ? rec->error_message : "IB rejected this order");
+        return;
+    }
+    if (!strcmp(rec->state, "unacknowledged")) {
+        brOrd_placementAnswer(
+            b, p, rec->order_id, "Unacknowledged", true,
+            "IB never acknowledged this order; it was not placed. Use a new client_order_id.");
+        return;
+    }
+    if (!strcmp(rec->state, "acked")) {
+        brOrd_placementAnswer(b, p, rec->order_id, rec->status, true, NULL);
+        return;
+    }
+    /* pending: IB's answer decides; reconciliation must have run first */
+    if (!b->ib_ready) {
+        placement_fail(b, p, "ib_unavailable", 0,
+                       "this order's state is being reconciled with IB, which is not connected; retry later");
+        return;
+    }
+    if (m->recon_done_once && !m->recon_active) {
+        /* IB does not know it after a full reconciliation: it never reached IB */
+        brOrdRecord r = *rec;
+        snprintf(r.state, sizeof r.state, "unacknowledged");
+        snprintf(r.status, sizeof r.status, "Unacknowledged");
+        r.updated_ns = br_wallNs();
+        brOrdStore_Put(m->store, &r);
+        brOrd_placementAnswer(
+            b, p, rec->order_id, "Unacknowledged", true,
+            "IB never acknowledged this order; it was not placed. Use a new client_order_id.");
+        return;
+    }
+    p->rec = *rec;
+    p->state = BR_ORD_PL_AWAIT_RECON;
+}
+
+static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
+                         const char *err)
+{
+    (void)exists;
+    brOrdPlacement *p = ctx;
+    if (st == IBB_OK) {
+        brOrd_settleRecord(b, rec, p);
+        return;
+    }
+    if (st != IBB_ERR_NOT_FOUND) {
+        placement_fail(b, p, "unavailable", 0, err && *err ? err : "the idempotency store did not answer");
+        return;
+    }
+    if (!b->ib_ready) {
+        placement_fail(b, p, "ib_unavailable", 0,
+                       "the IB link is not ready; retry when ib.evt.conn reports ready");
+        return;
+    }
+    /* pre-checks that need no price, before any IB traffic */
+    stRiskOrder ro = {.key = p->key, .symbol = NULL, .qty = p->qty, .ref_price = NAN};
+    stInstrumentSpec ks;
+    if (stInstrument_ParseKey(p->key, &ks, NULL) == IBB_OK)
+        ro.symbol = ks.symbol;
+    const char *limit = NULL;
+    char msg[300];
+    if (stRisk_Check(brOrd_mod(b)->pre, &ro, br_nowMs(b), &limit, msg, sizeof msg) != IBB_OK) {
+        char full[400];
+        snprintf(full, sizeof full, "risk limit %s: %s", limit, msg);
+        placement_fail(b, p, "risk_limit", 0, full);
+        return;
+    }
+    p->state = BR_ORD_PL_RESOLVE;
+    br_resolve(b, p->key, on_resolved, p);
+}
+
+/* ---- ib.rpc.order.place ------------------------------------------------------------------------- */
+
+static bool valid_cid(const char *s, size_t n)
+{
+    if (n == 0 || n > ST_CLIENT_ORDER_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool brOrd_bad(busRequest *req, const char *fmt, const char *a)
+{
+    busRequest_Errorf(req, "bad_request", 0, fmt, a);
+    busRequest_Release(req);
+    return false;
+}
+
+bool brOrd_readOnly(brBridge *b, busRequest *req)
+{
+    if (!b->risk.lim.read_only)
+        return false;
+    busRequest_Error(req, "read_only",
+                     "ib-bridge runs with read_only = true (config ib.read_only / IBB_READ_ONLY): "
+                     "order requests are refused",
+                     0);
+    busRequest_Release(req);
+    return true;
+}
+
+static bool upper_choice(busRequest *req, const msgpack_object *body, const char *field,
+                         const char *const *choices, const char *def, char *out, size_t cap)
+{
+    const char *s;
+    size_t n;
+    ibbStatus st = busObj_Str(body, field, &s, &n);
+    if (st == IBB_ERR_NOT_FOUND && def) {
+        snprintf(out, cap, "%s", def);
+        return true;
+    }
+    if (st != IBB_OK) {
+        busRequest_BadField(req, field, st, "string");
+        busRequest_Release(req);
+        return false;
+    }
+    char v[16];
+    if (n >= sizeof v)
+        n = sizeof v - 1;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    v[n] = '\0';
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(v, choices[i]) == 0) {
+            snprintf(out, cap, "%s", choices[i]);
+            return true;
+        }
+    char list[80] = "";
+    for (int i = 0; choices[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+    busRequest_Errorf(req, "bad_request", 0, "field '%s' must be one of %s", field, list);
+    busRequest_Release(req);
+    return false;
+}
+
+/* Reads an optional positive price; false after answering. */
+bool brOrd_priceField(busRequest *req, const msgpack_object *body, const char *field, bool required,
+                      double *out)
+{
+    *out = IB_UNSET_DOUBLE;
+    double v;
+    ibbStatus st = busObj_Double(body, field, &v);
+    if (st == IBB_ERR_NOT_FOUND && !required)
+        return true;
+    if (st != IBB_OK) {
+        busRequest_BadField(req, field, st, "number");
+        busRequest_Release(req);
+        return false;
+    }
+    if (!isfinite(v) || v <= 0)
+        return brOrd_bad(req, "field '%s' must be a positive number", field);
+    *out = v;
+    return true;
+}
+
+static bool parse_place(busRequest *req, brOrdPlacement *p)
+{
+    const msgpack_object *body = busRequest_Body(req);
+    const char *s;
+    size_t n;
+    ibbStatus st = busObj_Str(body, "client_order_id", &s, &n);
+    if (st != IBB_OK) {
+        busRequest_BadField(req, "client_order_id", st, "string");
+        busRequest_Release(req);
+        return false;
+    }
+    if (!valid_cid(s, n))
+        return brOrd_bad(req, "field 'client_order_id' must be 1 to 64 characters of A-Z a-z 0-9 - _%s", "");
+    memcpy(p->cid, s, n);
+    p->cid[n] = '\0';
+    char err[300];
+    if (br_keyFromBody(body, p->key, sizeof p->key, err, sizeof err) != IBB_OK)
+        return brOrd_bad(req, "%s", err);
+    static const char *const sides[] = {"BUY", "SELL", NULL};
+    static const char *const types[] = {"MKT", "LMT", "STP", "STP_LMT", "STP LMT", NULL};
+    static const char *const tifs[] = {"DAY", "GTC", "IOC", NULL};
+    if (!upper_choice(req, body, "side", sides, NULL, p->side, sizeof p->side))
+        return false;
+    double q;
+    st = busObj_Double(body, "qty", &q);
+    if (st != IBB_OK) {
+        busRequest_BadField(req, "qty", st, "number");
+        busRequest_Release(req);
+        return false;
+    }
+    if (!isfinite(q) || q <= 0)
+        return brOrd_bad(req, "field 'qty' must be a positive number%s", "");
+    p->qty = q;
+    if (!upper_choice(req, body, "type", types, "MKT", p->type, sizeof p->type))
+        return false;
+    if (!strcmp(p->type, "STP_LMT"))
+        snprintf(p->type, sizeof p->type, "STP LMT");
+    if (!upper_choice(req, body, "tif", tifs, "DAY", p->tif, sizeof p->tif))
+        return false;
+    bool need_lmt = strstr(p->type, "LMT") != NULL, need_stp = strncmp(p->type, "STP", 3) == 0;
+    if (!brOrd_priceField(req, body, "limit_price", need_lmt, &p->lmt) ||
+        !brOrd_priceField(req, body, "stop_price", need_stp, &p->aux))
+        return false;
+    if (!need_lmt && !ib_isUnsetDouble(p->lmt))
+        return brOrd_bad(req, "field 'limit_price' is only for LMT and STP_LMT orders (type is %s)",
+                         brOrd_apiType(p->type));
+    if (!need_stp && !ib_isUnsetDouble(p->aux))
+        return brOrd_bad(req, "field 'stop_price' is only for STP and STP_LMT orders (type is %s)",
+                         brOrd_apiType(p->type));
+    st = busObj_Bool(body, "outside_rth", &p->outside_rth);
+    if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
+        busRequest_BadField(req, "outside_rth", st, "boolean");
+        busRequest_Release(req);
+        return false;
+    }
+    st = busObj_StrCopy(body, "account", p->account, sizeof p->account);
+    if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
+        busRequest_BadField(req, "account", st, "string of at most 31 characters");
+        busRequest_Release(req);
+        return false;
+    }
+    return true;
+}
+
+void brOrd_onPlace(busRequest *req, void *arg)
+{
+    brBridge *b = arg;
+    brOrders *m = brOrd_mod(b);
+    if (brOrd_readOnly(b, req))
+        return;
+    brOrdPlacement *p = calloc(1, sizeof *p);
+    if (!p) {
+        busRequest_Error(req, "internal", "out of memory", 0);
+        busRequest_Release(req);
+        return;
+    }
+    if (!parse_place(req, p)) {
+        free(p);
+        return;
+    }
+    brOrdPlacement *cur = ibbMap_Get(m->placing, p->cid);
+    if (cur) { /* a concurrent repeat: share the first one's outcome */
+        free(p);
+        brOrd_waiterAdd(&cur->waiters, req);
+        return;
+    }
+    stOrder *o = stOrders_ByClientId(b->orders, p->cid);
+    if (o) {
+        free(p);
+        answer_from_ledger(b, req, o);
+        busRequest_Release(req);
+        return;
+    }
+    if (!br_requireIb(b, req)) {
+        free(p);
+        busRequest_Release(req);
+        return;
+    }
+    if (!brOrdStore_Ready(m->store)) {
+        free(p);
+        busRequest_Error(req, "unavailable", "the order store (JetStream on the NATS server) is not ready; "
+                                             "ib-bridge needs JetStream enabled. Retry shortly", 0);
+        busRequest_Release(req);
+        return;
+    }
+    p->state = BR_ORD_PL_LOOKUP;
+    p->waiters = NULL;
+    if (ibbMap_Put(m->placing, p->cid, p) != IBB_OK) {
+        free(p);
+        busRequest_Error(req, "internal", "out of memory", 0);
+        busRequest_Release(req);
+        return;
+    }
+    brOrd_waiterAdd(&p->waiters, req);
+    brOrdStore_Get(m->store, p->cid, on_looked_up, p);
+}
+
+/* ---- IB acknowledged, housekeeping -------------------------------------------------------------- */
+
+void brOrd_placementAcked(brBridge *b, stOrder *o)
+{
+    brOrders *m = brOrd_mod(b);
+    brOrdExt *x = brOrd_ext(o);
+    brOrdPlacement *p = x->pl;
+    if (!p || !o->acked)
+        return;
+    x->pl = NULL;
+    if (m->kill_hook == 1) {
+        IBB_WARN("order.test_kill", "order_id=%" PRId64 " hook=after_ack", o->order_id);
+        raise(SIGKILL);
+    }
+    IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
+             o->client_order_id, o->status);
+    for (brOrdWaiter *w = p->waiters; w; w = w->next)
+        brOrd_replyPlaced(w->req, o->order_id, o->client_order_id, o->status, false, NULL);
+    brOrd_placementFree(b, p);
+    brOrd_storeFinal(b, o, "acked", NULL, NULL, 0);
+}
+
+void brOrd_placeHousekeep(brBridge *b)
+{
+    size_t k;
+    brOrdPlacement **ps = brOrd_placements(b, &k);
+    for (size_t i = 0; i < k; i++) {
+        brOrdPlacement *p = ps[i];
+        if (p->state == BR_ORD_PL_PRICE && p->snap_req && br_nowMs(b) - p->snap_started > SNAPSHOT_WAIT_MS)
+            snapshot_done(b, p); /* no end in time: go on with what arrived */
+        else if (p->state == BR_ORD_PL_AWAIT_RECON && brOrd_allAnswered(p->waiters))
+            brOrd_placementFree(b, p);
+    }
+    free(ps);
+}
