@@ -256,6 +256,14 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     b->opt.nats.event_arg = b;
     if (s == IBB_OK)
         s = busConn_Create(&b->conn, &b->opt.nats);
+    busConnOptions lo = b->opt.nats; /* same server and credentials, driven by the loop, no events */
+    lo.loop = loop;
+    lo.on_event = NULL;
+    char lname[96];
+    snprintf(lname, sizeof lname, "%s-pub", o->nats.name && *o->nats.name ? o->nats.name : "ib-bridge");
+    lo.name = lname;
+    if (s == IBB_OK)
+        s = busConn_Create(&b->loop_conn, &lo);
     busServiceOptions so;
     busServiceOptions_Init(&so);
     char rpc_prefix[80];
@@ -276,12 +284,12 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     po.prefix = b->prefix;
     po.mode = o->quote_mode;
     if (s == IBB_OK)
-        s = busPublisher_Create(&b->quote_pub, b->conn, &po);
+        s = busPublisher_Create(&b->quote_pub, b->loop_conn, &po);
     po.mode = BUS_STREAM_BOTH;
     if (s == IBB_OK)
-        s = busPublisher_Create(&b->evt_pub, b->conn, &po);
+        s = busPublisher_Create(&b->evt_pub, b->loop_conn, &po);
     if (s == IBB_OK)
-        busService_SetFlusher(b->svc, b->quote_pub); /* replies leave without nats.c's 1 ms wait */
+        busService_SetReplyConn(b->svc, b->loop_conn); /* replies leave on this loop turn */
     for (int i = 0; s == IBB_OK && i < BR_MOD_COUNT; i++)
         if (br_modules[i]->init && (s = br_modules[i]->init(b)) != IBB_OK)
             IBB_ERROR("bridge.module_failed", "module=%s status=%s", br_modules[i]->name, ibbStatus_Name(s));
@@ -367,6 +375,7 @@ void brBridge_Destroy(brBridge *b)
     coreSession_Destroy(b->ib);
     busPublisher_Destroy(b->quote_pub);
     busPublisher_Destroy(b->evt_pub);
+    busConn_Destroy(b->loop_conn); /* loop thread; main runs the loop once more to close its handles */
     if (b->conn)
         busConn_Destroy(b->conn);
     ibbMapIter it;

@@ -61,7 +61,8 @@ struct brBridge {
     brOptions opt;
     char prefix[64];
     coreSession *ib;
-    busConn *conn;
+    busConn *conn;          /* requests, JetStream, KV (nats.c's threads) */
+    busConn *loop_conn;     /* quotes, events, replies: written by the loop each turn (bus_evloop.h) */
     busService *svc;
     busPublisher *quote_pub;          /* quotes, in opt.quote_mode */
     busPublisher *evt_pub;            /* events: MessagePack plus the JSON mirror */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus_evloop.h"
 #include "bus_obj.h"
 #include "ibb_log.h"
 
@@ -17,6 +18,7 @@ struct busConn {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool closed;       /* nats.c's closed callback has run */
+    busEvLoop *ev;     /* set when driven by a libuv loop */
 };
 
 ibbStatus bus_Init(void)
@@ -207,6 +209,10 @@ static ibbStatus apply_options(natsOptions *no, const busConnOptions *o, busConn
         s = natsOptions_SetClosedCB(no, on_closed, c);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(no, on_async_error, c);
+    if (s == NATS_OK && c->ev != NULL)
+        what = "loop", s = busEvLoop_Apply(c->ev, no);
+    else if (s == NATS_OK && o->send_asap)
+        what = "send_asap", s = natsOptions_SetSendAsap(no, true);
     if (s == NATS_OK && o->retry_on_failed_connect)
         s = natsOptions_SetRetryOnFailedConnect(no, true, on_connected, c);
     if (s != NATS_OK) {
@@ -230,6 +236,10 @@ ibbStatus busConn_Create(busConn **out, const busConnOptions *o)
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
 
+    if (o->loop != NULL && busEvLoop_Create(&c->ev, o->loop) != IBB_OK) {
+        busConn_Destroy(c);
+        return IBB_ERR_NOMEM;
+    }
     natsOptions *no = NULL;
     if (natsOptions_Create(&no) != NATS_OK) {
         busConn_Destroy(c);
@@ -279,6 +289,7 @@ void busConn_Destroy(busConn *c)
     if (c == NULL)
         return;
     if (c->nc) {
+        busEvLoop_WriteNow(c->ev); /* in loop mode nats.c's Close would drop what the loop has not written */
         natsConnection_Close(c->nc);
         wait_closed(c, 5000);
         pthread_mutex_lock(&c->mu);
@@ -291,6 +302,7 @@ void busConn_Destroy(busConn *c)
             return; /* a late callback may still use c: keep it */
         }
     }
+    busEvLoop_Close(c->ev);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -315,6 +327,8 @@ bool busConn_IsConnected(busConn *c)
 }
 
 int busConn_MaxPendingMsgs(const busConn *c) { return c ? c->max_pending : 65536; }
+
+bool busConn_OnLoop(const busConn *c) { return c != NULL && c->ev != NULL; }
 
 /* ------------------------------------------------------------------------------------------------
  * ib.evt.conn */

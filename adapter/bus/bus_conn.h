@@ -25,6 +25,7 @@
 
 #include <msgpack.h>
 #include <nats/nats.h>
+#include <uv.h>
 
 #include "ibb_status.h"
 
@@ -70,6 +71,15 @@ typedef struct busConnOptions {
     int max_pending_msgs;        /* per-subscription pending limit, default 65536 */
     busConnEventFn on_event;
     void *event_arg;             /* passed to on_event */
+    /* NULL: nats.c's own threads read and write (its flusher writes ~1 ms after a publish).
+     * A loop: the connection is driven by that libuv loop (bus_evloop.h): what the loop thread publishes
+     * during one loop turn leaves in one write when the loop next polls. Create and Destroy must then
+     * run on the loop's thread, and the loop must run once more after Destroy (handles close). */
+    uv_loop_t *loop;
+    /* Thread-driven only: write every publish at once on the publishing thread (nats.c SendAsap, one
+     * write(2) each, no flusher thread): for a loop that publishes about one message per event, such as
+     * the HTTP gateway's requests. Ignored with a loop (which already writes once per turn). */
+    bool send_asap;
 } busConnOptions;
 
 void busConnOptions_Init(busConnOptions *o);
@@ -84,6 +94,9 @@ ibbStatus busConn_Drain(busConn *c, int64_t timeout_ms);
 natsConnection *busConn_Nats(busConn *c);
 bool busConn_IsConnected(busConn *c);
 int busConn_MaxPendingMsgs(const busConn *c);
+/* True when the connection is driven by a libuv loop (busConnOptions.loop): publishes made on that loop's
+ * thread need no flush. */
+bool busConn_OnLoop(const busConn *c);
 
 /* ------------------------------------------------------------------------------------------------
  * ib.evt.conn — one shape for NATS link events and IB link events/notices (schemas/conn_event.json).

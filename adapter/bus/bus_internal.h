@@ -35,7 +35,7 @@ typedef struct busPost {
 struct busService {
     busConn *conn;
     natsConnection *nc;
-    struct busPublisher *flusher; /* kicked after every answer (loop thread); may be NULL */
+    natsConnection *reply_nc;     /* loop-thread answers go here when it is up; may be NULL */
     uv_loop_t *loop;
     uv_async_t async;
     uv_timer_t timer;

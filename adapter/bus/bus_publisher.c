@@ -11,6 +11,7 @@
 
 struct busPublisher {
     natsConnection *nc;
+    bool on_loop;          /* loop-driven connection: the loop writes, Flush has nothing to do */
     busStreamMode mode;
     char *prefix;          /* with its trailing '.', or "" */
     char *json_prefix;     /* idem */
@@ -93,6 +94,8 @@ ibbStatus busPublisher_Flush(busPublisher *p)
 {
     if (p == NULL)
         return IBB_ERR_INVALID_ARG;
+    if (p->on_loop)
+        return IBB_OK;
     ibbStatus st = IBB_OK;
     pthread_mutex_lock(&p->fl_mu);
     if (!p->fl_started && !p->fl_stop) {
@@ -153,6 +156,7 @@ ibbStatus busPublisher_Create(busPublisher **out, busConn *conn, const busPublis
     pthread_mutex_init(&p->fl_mu, NULL);
     pthread_cond_init(&p->fl_cv, NULL);
     p->nc = busConn_Nats(conn);
+    p->on_loop = busConn_OnLoop(conn);
     p->mode = o->mode;
     const char *prefix = o->prefix ? o->prefix : "ib";
     p->prefix = with_dot(prefix, NULL);

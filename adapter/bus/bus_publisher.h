@@ -8,11 +8,11 @@
  * subject and JSON buffers are reused, so nothing is allocated once they have grown.
  *
  * Latency: nats.c 3.4.1 buffers publishes and its flusher thread waits 1 ms after each kick before it
- * writes (conn.c _flusher), which is what a quote waits without help. busPublisher_Flush() ends a
- * batch (e.g. one IB socket read): it wakes the publisher's own flush thread, which writes nats.c's
- * buffer at once with natsConnection_FlushTimeout (its PING/PONG round trip is waited for on that
- * thread, never on the caller's). SendAsap is no alternative: one write(2) per message costs more
- * than the 1 ms it saves when a read carries tens of events (measured: tests/quotes/BENCH.md).
+ * writes (conn.c _flusher). On a loop-driven busConn (busConnOptions.loop, the hot path of ib-bridge)
+ * the loop writes everything published during one loop turn when it next polls, and busPublisher_Flush
+ * has nothing to do. On a thread-driven busConn, busPublisher_Flush() ends a batch: it wakes the
+ * publisher's own flush thread, which writes nats.c's buffer at once with natsConnection_FlushTimeout
+ * (its PING/PONG round trip is waited for on that thread, never on the caller's).
  *
  * Ownership: busPublisher is opaque (Create / Destroy, NULL-safe); it borrows the busConn, which must
  * outlive it (Destroy joins the flush thread: at most BUS_FLUSH_TIMEOUT_MS). Threads: NOT thread-safe

@@ -1,6 +1,5 @@
 /* bus_service.c — endpoints, the request hand-off to the loop, deadlines and replies; see bus_service.h. */
 #include "bus_internal.h"
-#include "bus_publisher.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,14 +358,20 @@ static void mark_answered(busRequest *r, const char *err_slug, const char *err_m
     else
         svc->ctr.replies++;
     pthread_mutex_unlock(&svc->mu);
-    if (svc->flusher)
-        busPublisher_Flush(svc->flusher); /* coalesces; the reply is already in nats.c's buffer */
 }
 
-void busService_SetFlusher(busService *svc, busPublisher *p)
+void busService_SetReplyConn(busService *svc, busConn *c)
 {
     if (svc)
-        svc->flusher = p;
+        svc->reply_nc = busConn_Nats(c);
+}
+
+/* The connection for an answer made on the loop thread (see busService_SetReplyConn). */
+static natsConnection *answer_nc(busService *svc)
+{
+    if (svc->reply_nc && natsConnection_Status(svc->reply_nc) == NATS_CONN_STATUS_CONNECTED)
+        return svc->reply_nc;
+    return svc->nc;
 }
 
 static void drop_ref(busRequest *r)
@@ -402,7 +407,7 @@ static void expire(busRequest *r, const char *slug, const char *message)
 {
     if (r->answered)
         return;
-    bus_sendError(r->svc->nc, natsMsg_GetReply(r->msg), r->body.enc, slug, message, 0);
+    bus_sendError(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, 0);
     mark_answered(r, slug, message);
     if (r->on_expire)
         r->on_expire(r, r->expire_arg);
@@ -417,7 +422,7 @@ ibbStatus busRequest_Error(busRequest *r, const char *slug, const char *message,
         return late(r);
     if (slug == NULL)
         slug = "internal";
-    bus_sendError(r->svc->nc, natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code);
+    bus_sendError(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code);
     mark_answered(r, slug, message);
     drop_ref(r);
     return IBB_OK;
@@ -432,7 +437,7 @@ ibbStatus busRequest_ErrorRetry(busRequest *r, const char *slug, const char *mes
         return late(r);
     if (slug == NULL)
         slug = "internal";
-    bus_sendErrorRetry(r->svc->nc, natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code,
+    bus_sendErrorRetry(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code,
                        retry_after_ms);
     mark_answered(r, slug, message);
     drop_ref(r);
@@ -482,7 +487,7 @@ ibbStatus busRequest_Reply(busRequest *r, const char *mp, size_t len)
     }
     const char *reply = natsMsg_GetReply(r->msg);
     if (reply && *reply) {
-        natsStatus s = natsConnection_Publish(svc->nc, reply, data, (int)len);
+        natsStatus s = natsConnection_Publish(answer_nc(svc), reply, data, (int)len);
         if (s != NATS_OK)
             IBB_WARN("bus.reply_failed", "endpoint=%s error=\"%s\"", r->ep ? r->ep->name : "",
                      natsStatus_GetText(s));

@@ -99,11 +99,10 @@ void busService_Close(busService *svc, busClosedFn cb, void *arg);
 ibbStatus busService_Post(busService *svc, busPostFn fn, void *arg);
 
 void busService_Counters(busService *svc, busServiceCounters *out);
-/* Replies leave at once: after each answer the service kicks p's flush thread (busPublisher_Flush),
- * so a reply does not wait ~1 ms for nats.c's own flusher. p must be on the same connection and
- * outlive the service. Loop thread; NULL turns it off. */
-struct busPublisher;
-void busService_SetFlusher(busService *svc, struct busPublisher *p);
+/* Answers made on the loop thread leave on c when it is up, else on the service's own connection.
+ * Give it a loop-driven connection (busConnOptions.loop) and a reply is written on the next loop turn
+ * instead of ~1 ms later by nats.c's flusher. c must outlive the service. Loop thread; NULL turns it off. */
+void busService_SetReplyConn(busService *svc, busConn *c);
 const char *busService_Id(const busService *svc);
 const char *busService_Name(const busService *svc);
 

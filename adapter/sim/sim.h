@@ -25,7 +25,7 @@
 #define SIM_MAX_INJECT 32
 #define SIM_MAX_ERROR_CODES 64
 #define SIM_REQ_NAMES 128
-#define SIM_TICK_PERIOD_MS 10
+#define SIM_TICK_PERIOD_MS 10 /* default tick_period_ms */
 
 /* ---- configuration ----------------------------------------------------------------------------- */
 typedef struct simConfig {
@@ -37,6 +37,7 @@ typedef struct simConfig {
     int n_accounts;
     int server_version;          /* the highest version claimed (<= 176) */
     double tick_rate;            /* quote updates per second per subscribed instrument */
+    int tick_period_ms;          /* tick timer period: each client's due updates go out in one write */
     int max_lines;
     int max_clients;
     int rate_limit;              /* messages per second per client before error 100 */

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 "                        min(N, the client's maximum)\n"
 "  --tick-rate N         quote updates per second per subscribed instrument (default 4; each update\n"
 "                        is 2 messages, a trade 4); e.g. 50 instruments x 1000 gives > 100,000 ticks/s\n"
+"  --tick-interval-ms N  tick timer period, 1..1000 (default 10): every period each client gets the\n"
+"                        updates due in one write; instruments are phase-shifted, not in lockstep\n"
 "  --max-lines N         market-data line limit, error 101 past it (default 100)\n"
 "  --max-clients N       simultaneous API clients (default 32)\n"
 "  --rate-limit N        client messages per second before error 100 (default 50; 0 = off)\n"
@@ -77,7 +79,7 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
 static int parse_args(simConfig *cfg, int argc, char **argv)
 {
     enum { O_PORT = 1000, O_HOST, O_CONTROL, O_SEED, O_ACCOUNTS, O_SV, O_TICK, O_LINES, O_CLIENTS, O_RATE,
-           O_STRIKES, O_NOPACING, O_HISTMS, O_SUMMARY, O_CASH, O_LOG, O_HELP, O_VERSION, O_EXTRA };
+           O_STRIKES, O_NOPACING, O_HISTMS, O_SUMMARY, O_CASH, O_LOG, O_HELP, O_VERSION, O_EXTRA, O_TICKMS };
     static const struct option opts[] = {
         {"port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
@@ -86,6 +88,7 @@ static int parse_args(simConfig *cfg, int argc, char **argv)
         {"accounts", required_argument, 0, O_ACCOUNTS},
         {"server-version", required_argument, 0, O_SV},
         {"tick-rate", required_argument, 0, O_TICK},
+        {"tick-interval-ms", required_argument, 0, O_TICKMS},
         {"max-lines", required_argument, 0, O_LINES},
         {"max-clients", required_argument, 0, O_CLIENTS},
         {"rate-limit", required_argument, 0, O_RATE},
@@ -113,6 +116,7 @@ static int parse_args(simConfig *cfg, int argc, char **argv)
         case O_SV: ok = parse_int(a, IB_SV_MIN_CLIENT, IB_SV_TARGET, &cfg->server_version); break;
         case O_TICK: { char *end; cfg->tick_rate = strtod(a, &end); ok = *a && !*end && cfg->tick_rate >= 0 &&
                                                                        cfg->tick_rate <= 100000; break; }
+        case O_TICKMS: ok = parse_int(a, 1, 1000, &cfg->tick_period_ms); break;
         case O_LINES: ok = parse_int(a, 0, 1000000, &cfg->max_lines); break;
         case O_CLIENTS: ok = parse_int(a, 1, 1024, &cfg->max_clients); break;
         case O_RATE: ok = parse_int(a, 0, 100000, &cfg->rate_limit); break;
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
     parse_accounts(cfg, "DU1234567");
     cfg->server_version = IB_SV_TARGET;
     cfg->tick_rate = 4;
+    cfg->tick_period_ms = SIM_TICK_PERIOD_MS;
     cfg->max_lines = 100;
     cfg->max_clients = 32;
     cfg->rate_limit = 50;

@@ -4,8 +4,9 @@
  * Determinism: each instrument has its own PRNG seeded from (--seed, conId). Its walk advances
  * only while someone needs it (a streaming line or a working order), one step per quote update,
  * so the same seed and the same requests give the same sequence of values per instrument; only
- * the timing (and the LAST_TIMESTAMP values) depend on the clock. One 10 ms timer advances every
- * active instrument by tick_rate * elapsed steps and writes each client's ticks in one batch. */
+ * the timing (and the LAST_TIMESTAMP values) depend on the clock. One timer (10 ms by default,
+ * --tick-interval-ms) advances every active instrument by tick_rate * elapsed steps and writes each
+ * client's ticks in one batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,7 +405,9 @@ static void on_tick(uv_timer_t *t)
     for (int i = 0; i < srv->n_insts; i++) {
         simInstrument *in = &srv->insts[i];
         if (in->lines == 0 && in->working_orders == 0) {
-            in->step_acc = 0;
+            /* phase-shift instruments (golden-ratio spread, deterministic) so that they do not all
+             * step in the same timer period: IB's own ticks arrive spread out, not in lockstep */
+            in->step_acc = fmod((double)i * 0.6180339887498949, 1.0);
             continue;
         }
         in->step_acc += srv->cfg.tick_rate * dt;
@@ -426,5 +429,6 @@ void sim_marketStart(simServer *srv)
     uv_timer_init(srv->loop, &srv->tick_timer);
     srv->tick_timer.data = srv;
     srv->last_tick_ms = uv_now(srv->loop);
-    uv_timer_start(&srv->tick_timer, on_tick, SIM_TICK_PERIOD_MS, SIM_TICK_PERIOD_MS);
+    uint64_t period = srv->cfg.tick_period_ms > 0 ? (uint64_t)srv->cfg.tick_period_ms : SIM_TICK_PERIOD_MS;
+    uv_timer_start(&srv->tick_timer, on_tick, period, period);
 }

@@ -1,5 +1,7 @@
 /* test_conn.c — busConn options against a real nats-server: option conflicts are refused with
- * IBB_ERR_CONFIG, user/password and token auth connect (and the wrong secret does not), events fire. */
+ * IBB_ERR_CONFIG, user/password and token auth connect (and the wrong secret does not), events fire;
+ * a loop-driven connection (busConnOptions.loop) writes without any flush call, connects in the
+ * background when the server comes up late, survives a server restart and closes all its handles. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+
+#include <uv.h>
 
 #include "bus_conn.h"
 #include "ibb_log.h"
@@ -40,10 +44,11 @@ static bool port_open(int port)
     return ok;
 }
 
-/* Starts nats-server with extra args; returns its pid, sets *port. */
+/* Starts nats-server with extra args; returns its pid. *port 0 picks a free port and sets it. */
 static pid_t start_nats(int *port, const char *a1, const char *a2, const char *a3, const char *a4)
 {
-    *port = free_port();
+    if (*port == 0)
+        *port = free_port();
     char p[16];
     snprintf(p, sizeof p, "%d", *port);
     const char *bin = getenv("NATS_SERVER") ? getenv("NATS_SERVER") : "nats-server";
@@ -157,7 +162,7 @@ static ibbStatus try_connect(int port, const char *user, const char *pass, const
 
 Test(conn, user_password_auth)
 {
-    int port;
+    int port = 0;
     pid_t pid = start_nats(&port, "--user", "alice", "--pass", "s3cret");
     evLog l = {0};
     cr_assert_eq(try_connect(port, "alice", "s3cret", NULL, &l), IBB_OK);
@@ -170,7 +175,7 @@ Test(conn, user_password_auth)
 
 Test(conn, token_auth)
 {
-    int port;
+    int port = 0;
     pid_t pid = start_nats(&port, "--auth", "tok-123", NULL, NULL);
     evLog l = {0};
     cr_assert_eq(try_connect(port, NULL, NULL, "tok-123", &l), IBB_OK);
@@ -181,7 +186,7 @@ Test(conn, token_auth)
 
 Test(conn, several_urls_first_dead)
 {
-    int port;
+    int port = 0;
     pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
     char urls[128];
     snprintf(urls, sizeof urls, "nats://127.0.0.1:%d,nats://127.0.0.1:%d", free_port(), port);
@@ -212,5 +217,154 @@ Test(conn, no_server_without_retry_is_io_error_with_retry_is_ok)
     cr_assert_eq(busConn_Create(&c, &o), IBB_OK, "retry mode starts without a server");
     cr_assert_not(busConn_IsConnected(c));
     busConn_Destroy(c);
+    bus_Shutdown(2000);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Loop-driven connections (bus_evloop.h). A uv timer publishes numbered batches on the loop thread and
+ * never flushes; a thread-driven subscriber counts what arrives. */
+
+typedef struct loopRun {
+    busConn *pub;
+    natsConnection *sub_nc;
+    natsSubscription *sub;
+    uv_timer_t timer;
+    int next;          /* next sequence number to publish */
+    int batch;         /* messages per timer tick */
+    int got;           /* received (atomic) */
+    int last;          /* highest sequence received (atomic) */
+    int in_order;      /* 0 once a sequence arrived below the previous one (atomic) */
+    int want_after;    /* stop once a message with a sequence > want_after ... */
+    int ticks;         /* ... or after this many ticks */
+    void (*on_tick)(struct loopRun *r);
+} loopRun;
+
+static void on_sub_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *arg)
+{
+    (void)nc;
+    (void)sub;
+    loopRun *r = arg;
+    int seq = atoi(natsMsg_GetData(m));
+    int prev = __atomic_exchange_n(&r->last, seq, __ATOMIC_SEQ_CST);
+    if (seq < prev)
+        __atomic_store_n(&r->in_order, 0, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&r->got, 1, __ATOMIC_SEQ_CST);
+    natsMsg_Destroy(m);
+}
+
+static void on_pub_tick(uv_timer_t *t)
+{
+    loopRun *r = t->data;
+    char buf[16];
+    for (int i = 0; i < r->batch; i++) {
+        int n = snprintf(buf, sizeof buf, "%d", r->next++);
+        natsConnection_Publish(busConn_Nats(r->pub), "evloop.test", buf, n + 1);
+    }
+    if (r->on_tick)
+        r->on_tick(r);
+    if (--r->ticks <= 0 || __atomic_load_n(&r->last, __ATOMIC_SEQ_CST) > r->want_after)
+        uv_stop(t->loop);
+}
+
+static natsConnection *subscriber(int port, loopRun *r)
+{
+    char url[64];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    natsOptions *no = NULL;
+    natsConnection *nc = NULL;
+    cr_assert_eq(natsOptions_Create(&no), NATS_OK);
+    natsOptions_SetURL(no, url);
+    natsOptions_SetMaxReconnect(no, -1);
+    natsOptions_SetReconnectWait(no, 50);
+    cr_assert_eq(natsConnection_Connect(&nc, no), NATS_OK);
+    cr_assert_eq(natsConnection_Subscribe(&r->sub, nc, "evloop.test", on_sub_msg, r), NATS_OK);
+    cr_assert_eq(natsConnection_FlushTimeout(nc, 2000), NATS_OK);
+    natsOptions_Destroy(no);
+    return nc;
+}
+
+static busConn *loop_conn(uv_loop_t *loop, int port)
+{
+    char url[64];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    busConnOptions o;
+    busConnOptions_Init(&o);
+    o.urls = url;
+    o.loop = loop;
+    o.reconnect_wait_ms = 50;
+    o.reconnect_jitter_ms = 10;
+    o.connect_timeout_ms = 500;
+    busConn *c = NULL;
+    cr_assert_eq(busConn_Create(&c, &o), IBB_OK);
+    cr_assert(busConn_OnLoop(c));
+    return c;
+}
+
+static void run_ticks(uv_loop_t *loop, loopRun *r, int batch, int ticks, int want_after)
+{
+    r->batch = batch;
+    r->ticks = ticks;
+    r->want_after = want_after;
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_pub_tick, 5, 5);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&r->timer);
+}
+
+static void close_all(uv_loop_t *loop, loopRun *r)
+{
+    busConn_Destroy(r->pub);
+    uv_close((uv_handle_t *)&r->timer, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(loop), 0, "every handle of the loop-driven connection is closed");
+    natsSubscription_Destroy(r->sub);
+    natsConnection_Destroy(r->sub_nc);
+}
+
+Test(conn, loop_driven_writes_without_flush)
+{
+    int port = 0;
+    pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    loopRun r = {.in_order = 1, .last = -1};
+    uv_timer_init(&loop, &r.timer);
+    r.sub_nc = subscriber(port, &r);
+    r.pub = loop_conn(&loop, port);
+    cr_assert(busConn_IsConnected(r.pub));
+    run_ticks(&loop, &r, 100, 2000, 100 * 20 - 2); /* 20 batches of 100, then wait for the last */
+    cr_assert_geq(__atomic_load_n(&r.got, __ATOMIC_SEQ_CST), 1999, "got %d of 2000+", r.got);
+    cr_assert_eq(__atomic_load_n(&r.in_order, __ATOMIC_SEQ_CST), 1, "published order kept");
+    /* the last tick's batch must leave on the loop's next turn, before Destroy writes leftovers */
+    int sent = r.next;
+    for (int i = 0; i < 400 && __atomic_load_n(&r.got, __ATOMIC_SEQ_CST) < sent; i++)
+        uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
+    cr_assert_eq(__atomic_load_n(&r.got, __ATOMIC_SEQ_CST), sent, "every message arrives, no flush called");
+    close_all(&loop, &r);
+    stop_nats(pid);
+    bus_Shutdown(2000);
+}
+
+Test(conn, loop_driven_connects_late_and_survives_restart)
+{
+    int port = free_port();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    loopRun r = {.in_order = 1, .last = -1};
+    uv_timer_init(&loop, &r.timer);
+    r.pub = loop_conn(&loop, port); /* no server yet: nats.c attaches later from its reconnect thread */
+    cr_assert_not(busConn_IsConnected(r.pub));
+    pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    r.sub_nc = subscriber(port, &r);
+    run_ticks(&loop, &r, 10, 2000, 0); /* until something arrives (10 s at most) */
+    cr_assert_gt(__atomic_load_n(&r.got, __ATOMIC_SEQ_CST), 0, "late connect: nothing arrived");
+    stop_nats(pid);
+    run_ticks(&loop, &r, 10, 20, 1 << 30); /* publish while the server is gone (buffered) */
+    pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    int before = r.next;
+    run_ticks(&loop, &r, 10, 2000, before + 100);
+    cr_assert_gt(__atomic_load_n(&r.last, __ATOMIC_SEQ_CST), before + 100, "nothing after the restart");
+    close_all(&loop, &r);
+    stop_nats(pid);
     bus_Shutdown(2000);
 }

@@ -1,0 +1,198 @@
+/* bus_evloop.c — a natsConnection on a libuv loop; see bus_evloop.h. */
+#include "bus_evloop.h"
+
+#include <stdlib.h>
+
+#include "ibb_log.h"
+
+#define NO_SOCKET ((natsSock)-1) /* nats.c's NATS_SOCK_INVALID is not public */
+
+struct busEvLoop {
+    uv_loop_t *loop;
+    uv_thread_t owner;       /* the loop's thread */
+    uv_async_t wake;         /* other threads' changes are applied on the loop */
+    natsConnection *nc;      /* set by the first attach */
+    int open_handles;        /* wake + the current poll handle, once closing */
+    bool closing;
+    /* what nats.c asked for, under mu (written by its callbacks on any thread) */
+    uv_mutex_t mu;
+    natsSock fd;
+    unsigned gen;            /* bumped by every attach: a reconnect may reuse the fd number */
+    int want;                /* UV_READABLE | UV_WRITABLE */
+    bool detached;
+    /* what the loop has applied (loop thread only) */
+    uv_poll_t *poll;
+    unsigned poll_gen;
+    int events;
+};
+
+bool busEvLoop_OnLoopThread(const busEvLoop *ev)
+{
+    uv_thread_t self = uv_thread_self();
+    return uv_thread_equal(&self, &ev->owner) != 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    busEvLoop *ev = h->data;
+    if (status < 0 || (events & UV_READABLE))
+        natsConnection_ProcessReadEvent(ev->nc); /* an error reads too: nats.c then reconnects */
+    if (status == 0 && (events & UV_WRITABLE))
+        natsConnection_ProcessWriteEvent(ev->nc);
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void drop_poll(busEvLoop *ev)
+{
+    if (ev->poll != NULL)
+        uv_close((uv_handle_t *)ev->poll, free_handle);
+    ev->poll = NULL;
+    ev->events = 0;
+}
+
+static void open_poll(busEvLoop *ev, natsSock fd, unsigned gen)
+{
+    uv_poll_t *p = malloc(sizeof *p);
+    if (p == NULL || uv_poll_init_socket(ev->loop, p, fd) != 0) {
+        free(p);
+        IBB_ERROR("nats.evloop_poll_failed", "fd=%d", (int)fd); /* nats.c's pings then reconnect */
+        return;
+    }
+    p->data = ev;
+    uv_unref((uv_handle_t *)p);
+    ev->poll = p;
+    ev->poll_gen = gen;
+}
+
+/* Loop thread: make the poll handle match what nats.c last asked for. */
+static void apply(busEvLoop *ev)
+{
+    if (ev->closing)
+        return;
+    uv_mutex_lock(&ev->mu);
+    natsSock fd = ev->fd;
+    unsigned gen = ev->gen;
+    int want = ev->want;
+    bool detached = ev->detached;
+    uv_mutex_unlock(&ev->mu);
+    if (detached || (ev->poll != NULL && ev->poll_gen != gen))
+        drop_poll(ev);
+    if (detached || fd == NO_SOCKET)
+        return;
+    if (ev->poll == NULL)
+        open_poll(ev, fd, gen);
+    if (ev->poll == NULL || want == ev->events)
+        return;
+    if (want != 0)
+        uv_poll_start(ev->poll, want, on_poll);
+    else
+        uv_poll_stop(ev->poll);
+    ev->events = want;
+}
+
+static void on_wake(uv_async_t *h) { apply(h->data); }
+
+/* Called by nats.c's callbacks (its lock held): apply now on the loop, else wake it. */
+static natsStatus changed(busEvLoop *ev)
+{
+    if (busEvLoop_OnLoopThread(ev)) {
+        apply(ev);
+        return NATS_OK;
+    }
+    return uv_async_send(&ev->wake) == 0 ? NATS_OK : NATS_ERR;
+}
+
+static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock fd)
+{
+    busEvLoop *ev = loop;
+    *user = ev;
+    uv_mutex_lock(&ev->mu);
+    ev->nc = nc;
+    ev->fd = fd;
+    ev->gen++;
+    ev->want = UV_READABLE;
+    ev->detached = false;
+    uv_mutex_unlock(&ev->mu);
+    return changed(ev);
+}
+
+static natsStatus set_want(busEvLoop *ev, int bit, bool add)
+{
+    uv_mutex_lock(&ev->mu);
+    ev->want = add ? ev->want | bit : ev->want & ~bit;
+    uv_mutex_unlock(&ev->mu);
+    return changed(ev);
+}
+
+static natsStatus ev_read(void *user, bool add) { return set_want(user, UV_READABLE, add); }
+static natsStatus ev_write(void *user, bool add) { return set_want(user, UV_WRITABLE, add); }
+
+static natsStatus ev_detach(void *user)
+{
+    busEvLoop *ev = user;
+    uv_mutex_lock(&ev->mu);
+    ev->detached = true;
+    uv_mutex_unlock(&ev->mu);
+    return changed(ev);
+}
+
+ibbStatus busEvLoop_Create(busEvLoop **out, uv_loop_t *loop)
+{
+    busEvLoop *ev = calloc(1, sizeof *ev);
+    if (ev == NULL)
+        return IBB_ERR_NOMEM;
+    if (uv_mutex_init(&ev->mu) != 0) {
+        free(ev);
+        return IBB_ERR_NOMEM;
+    }
+    if (uv_async_init(loop, &ev->wake, on_wake) != 0) {
+        uv_mutex_destroy(&ev->mu);
+        free(ev);
+        return IBB_ERR_IO;
+    }
+    ev->loop = loop;
+    ev->owner = uv_thread_self();
+    ev->fd = NO_SOCKET;
+    ev->wake.data = ev;
+    uv_unref((uv_handle_t *)&ev->wake);
+    *out = ev;
+    return IBB_OK;
+}
+
+natsStatus busEvLoop_Apply(busEvLoop *ev, natsOptions *no)
+{
+    natsStatus s = natsOptions_SetEventLoop(no, ev, ev_attach, ev_read, ev_write, ev_detach);
+    return s == NATS_OK ? natsOptions_SetSendAsap(no, true) : s;
+}
+
+void busEvLoop_WriteNow(busEvLoop *ev)
+{
+    if (ev != NULL && ev->nc != NULL && busEvLoop_OnLoopThread(ev))
+        natsConnection_ProcessWriteEvent(ev->nc);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    busEvLoop *ev = h->data;
+    if (h != (uv_handle_t *)&ev->wake)
+        free(h);
+    if (--ev->open_handles == 0) {
+        uv_mutex_destroy(&ev->mu);
+        free(ev);
+    }
+}
+
+void busEvLoop_Close(busEvLoop *ev)
+{
+    if (ev == NULL || ev->closing)
+        return;
+    ev->closing = true;
+    ev->open_handles = 1;
+    uv_close((uv_handle_t *)&ev->wake, on_closed);
+    if (ev->poll != NULL) {
+        ev->open_handles++;
+        uv_close((uv_handle_t *)ev->poll, on_closed);
+        ev->poll = NULL;
+    }
+}
