@@ -73,12 +73,12 @@ typedef struct busConnOptions {
     void *event_arg;             /* passed to on_event */
     /* NULL: nats.c's own threads read and write (its flusher writes ~1 ms after a publish).
      * A loop: the connection is driven by that libuv loop (bus_evloop.h): what the loop thread publishes
-     * during one loop turn leaves in one write when the loop next polls. Create and Destroy must then
-     * run on the loop's thread, and the loop must run once more after Destroy (handles close). */
+     * during one loop turn leaves in one write right after that turn's poll phase. Create and Destroy
+     * must then run on the loop's thread, and the loop must run once more after Destroy. */
     uv_loop_t *loop;
     /* Thread-driven only: write every publish at once on the publishing thread (nats.c SendAsap, one
-     * write(2) each, no flusher thread): for a loop that publishes about one message per event, such as
-     * the HTTP gateway's requests. Ignored with a loop (which already writes once per turn). */
+     * write(2) each, no flusher thread), e.g. the one request of `ib-bridge-http --probe`. Ignored with
+     * a loop (which already writes once per turn). */
     bool send_asap;
 } busConnOptions;
 

@@ -12,7 +12,8 @@ struct busEvLoop {
     uv_thread_t owner;       /* the loop's thread */
     uv_async_t wake;         /* other threads' changes are applied on the loop */
     natsConnection *nc;      /* set by the first attach */
-    int open_handles;        /* wake + the current poll handle, once closing */
+    uv_check_t check;        /* writes nats.c's buffer after the loop's poll phase */
+    int open_handles;        /* wake + check + the current poll handle, once closing */
     bool closing;
     /* what nats.c asked for, under mu (written by its callbacks on any thread) */
     uv_mutex_t mu;
@@ -24,6 +25,7 @@ struct busEvLoop {
     uv_poll_t *poll;
     unsigned poll_gen;
     int events;
+    bool blocked;            /* the last write left data behind: wait for the socket (UV_WRITABLE) */
 };
 
 bool busEvLoop_OnLoopThread(const busEvLoop *ev)
@@ -65,7 +67,27 @@ static void open_poll(busEvLoop *ev, natsSock fd, unsigned gen)
     ev->poll_gen = gen;
 }
 
-/* Loop thread: make the poll handle match what nats.c last asked for. */
+static void apply(busEvLoop *ev);
+
+/* After the poll phase of every loop turn that published: one write for everything the turn buffered.
+ * Writing here instead of waiting for UV_WRITABLE spares two epoll_ctl calls per turn (libuv's
+ * uv_poll_start drops the fd from epoll and adds it back), and keeps the read interest registered
+ * at all times, which a loop embedded in another one (ib-bridge-http) relies on. */
+static void on_check(uv_check_t *h)
+{
+    busEvLoop *ev = h->data;
+    if (ev->nc != NULL)
+        natsConnection_ProcessWriteEvent(ev->nc); /* all written: nats.c drops its write interest */
+    uv_mutex_lock(&ev->mu);
+    bool more = (ev->want & UV_WRITABLE) != 0;
+    uv_mutex_unlock(&ev->mu);
+    if (more) {              /* socket full (or not attached): wait until it can take more */
+        ev->blocked = true;
+        apply(ev);
+    }
+}
+
+/* Loop thread: make the poll and check handles match what nats.c last asked for. */
 static void apply(busEvLoop *ev)
 {
     if (ev->closing)
@@ -76,19 +98,28 @@ static void apply(busEvLoop *ev)
     int want = ev->want;
     bool detached = ev->detached;
     uv_mutex_unlock(&ev->mu);
+    if (!(want & UV_WRITABLE))
+        ev->blocked = false;
     if (detached || (ev->poll != NULL && ev->poll_gen != gen))
         drop_poll(ev);
-    if (detached || fd == NO_SOCKET)
+    if (detached || fd == NO_SOCKET) {
+        uv_check_stop(&ev->check);
         return;
+    }
+    if ((want & UV_WRITABLE) && !ev->blocked)
+        uv_check_start(&ev->check, on_check);
+    else
+        uv_check_stop(&ev->check);
+    int events = (want & UV_READABLE) | (ev->blocked ? UV_WRITABLE : 0);
     if (ev->poll == NULL)
         open_poll(ev, fd, gen);
-    if (ev->poll == NULL || want == ev->events)
+    if (ev->poll == NULL || events == ev->events)
         return;
-    if (want != 0)
-        uv_poll_start(ev->poll, want, on_poll);
+    if (events != 0)
+        uv_poll_start(ev->poll, events, on_poll);
     else
         uv_poll_stop(ev->poll);
-    ev->events = want;
+    ev->events = events;
 }
 
 static void on_wake(uv_async_t *h) { apply(h->data); }
@@ -151,6 +182,9 @@ ibbStatus busEvLoop_Create(busEvLoop **out, uv_loop_t *loop)
         free(ev);
         return IBB_ERR_IO;
     }
+    uv_check_init(loop, &ev->check);
+    ev->check.data = ev;
+    uv_unref((uv_handle_t *)&ev->check);
     ev->loop = loop;
     ev->owner = uv_thread_self();
     ev->fd = NO_SOCKET;
@@ -175,7 +209,7 @@ void busEvLoop_WriteNow(busEvLoop *ev)
 static void on_closed(uv_handle_t *h)
 {
     busEvLoop *ev = h->data;
-    if (h != (uv_handle_t *)&ev->wake)
+    if (h != (uv_handle_t *)&ev->wake && h != (uv_handle_t *)&ev->check)
         free(h);
     if (--ev->open_handles == 0) {
         uv_mutex_destroy(&ev->mu);
@@ -188,8 +222,9 @@ void busEvLoop_Close(busEvLoop *ev)
     if (ev == NULL || ev->closing)
         return;
     ev->closing = true;
-    ev->open_handles = 1;
+    ev->open_handles = 2;
     uv_close((uv_handle_t *)&ev->wake, on_closed);
+    uv_close((uv_handle_t *)&ev->check, on_closed);
     if (ev->poll != NULL) {
         ev->open_handles++;
         uv_close((uv_handle_t *)ev->poll, on_closed);

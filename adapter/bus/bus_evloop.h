@@ -2,9 +2,10 @@
  *
  * Why: in its default mode nats.c writes publishes from a flusher thread that waits 1 ms after each
  * kick (conn.c _flusher), and SendAsap writes once per message. Attached to the loop, a connection
- * buffers what the loop thread publishes during one loop turn and writes it with one write(2) when
- * the loop next polls: one IB socket read's quotes and replies leave together, at once, with no
- * extra thread and no PING round trip.
+ * buffers what the loop thread publishes during one loop turn and writes it with one write(2) right
+ * after that turn's poll phase (a uv_check handle): one IB socket read's quotes and replies leave
+ * together, at once, with no extra thread and no PING round trip. Only when the socket is full does
+ * it wait for UV_WRITABLE.
  *
  * nats.c calls the four callbacks (attach, read, write, detach) with its connection lock held, from
  * the loop thread (publishes, read events) or from its own threads (reconnect, pings). On the loop

@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stddef.h>
+#include <uv.h>
 
 #include "http_bus.h"
 #include "http_config.h"
@@ -21,6 +22,9 @@ typedef struct httpHub httpHub;
 
 typedef struct httpApp {
     const httpConfig *cfg;
+    uv_loop_t *loop;             /* drives the NATS connection; run from lws' poll loop (http_server.c) */
+    uv_loop_t loop_storage;
+    uv_check_t keepalive;        /* keeps that loop alive, so that uv_run(NOWAIT) polls it */
     httpBus *bus;
     struct lws_context *ctx;
     struct lws_vhost *vhost;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "bus_conn.h"
-#include "bus_publisher.h"
 #include "http_buf.h"
 #include "ibb_log.h"
 
@@ -41,7 +40,6 @@ typedef struct item {
 struct httpBus {
     busConn *conn;
     natsConnection *nc;              /* borrowed from conn */
-    busPublisher *flusher;           /* its flush thread writes each request at once (not ~1 ms later) */
     natsSubscription *inbox_sub;
     char inbox[64];               /* "_INBOX.<nuid>" */
     slot *slots;
@@ -175,7 +173,8 @@ static void on_sub_complete(void *closure)
 
 /* ---- loop thread ---- */
 
-ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, httpBusWakeFn wake, void *wake_arg)
+ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, uv_loop_t *loop, httpBusWakeFn wake,
+                         void *wake_arg)
 {
     *out = NULL;
     httpBus *b = calloc(1, sizeof *b);
@@ -201,13 +200,13 @@ ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, httpBusWakeFn wak
     o.tls_cert_file = cfg->nats_tls_cert;
     o.tls_key_file = cfg->nats_tls_key;
     o.reconnect_wait_ms = 500;
+    /* With a loop, nats.c's socket is read and written on it: the requests of one loop turn leave in one
+     * write when the loop next runs. Without one (the probe), each request is written at once. */
+    o.loop = loop;
+    o.send_asap = loop == NULL;
     if ((st = busConn_Create(&b->conn, &o)) != IBB_OK)
         goto done;
     b->nc = busConn_Nats(b->conn);
-    busPublisherOptions po;
-    busPublisherOptions_Init(&po);
-    if ((st = busPublisher_Create(&b->flusher, b->conn, &po)) != IBB_OK)
-        goto done;
     st = IBB_ERR_IO;
     if (natsInbox_Create(&inbox) != NATS_OK)
         goto done;
@@ -241,9 +240,8 @@ void httpBus_Destroy(httpBus *b)
         natsSubscription_Unsubscribe(b->inbox_sub);
         natsSubscription_Destroy(b->inbox_sub);
     }
-    busPublisher_Destroy(b->flusher); /* joins its flush thread before the connection goes */
-    if (b->nc)
-        natsConnection_FlushTimeout(b->nc, 1000);
+    if (b->nc && !busConn_OnLoop(b->conn))
+        natsConnection_FlushTimeout(b->nc, 1000); /* (a loop-driven Destroy writes what is left itself) */
     busConn_Destroy(b->conn);
     for (item *it = b->head, *n; it; it = n) {
         n = it->next;
@@ -272,7 +270,6 @@ ibbStatus httpBus_Request(httpBus *b, const char *subject, const void *body, siz
         free_slot(b, s);
         return IBB_ERR_IO;
     }
-    busPublisher_Flush(b->flusher); /* coalesces with other requests of this loop turn */
     s->kind = SLOT_REQ;
     s->reply_fn = fn;
     s->arg = arg;

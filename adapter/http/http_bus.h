@@ -4,11 +4,15 @@
  * The connection (servers, auth, TLS, reconnect) is ibb_bus' busConn; this file adds what the gateway
  * needs on top: many concurrent requests over one inbox subscription, answered on the loop thread.
  *
- * Threads: nats.c calls back on its own threads. Those callbacks only copy the message into a
+ * Threads: with a loop (the gateway's), nats.c's socket is read and written on the loop thread
+ * (bus_evloop.h); without one (the probe), by nats.c's threads. Either way nats.c delivers replies and
+ * subscription messages on its delivery threads: those callbacks only copy the message into a
  * mutex-protected queue and call the `wake` function given at creation (the gateway passes one that
- * calls lws_cancel_service()). Everything else — Request, Cancel, Subscribe, Unsubscribe, Dispatch,
- * Tick — runs on the loop thread, and every callback (httpBusReplyFn, httpBusMsgFn) is invoked from
- * Dispatch/Tick on that thread. A handle names one pending request or one subscription
+ * calls lws_cancel_service()). (Synchronous subscriptions drained on the loop would save that hop, but
+ * nats.c 3.4.1 turns a no-responders status into an error there and drops its subject, so a request
+ * could not be told it has no responders.) Everything else — Request, Cancel, Subscribe, Unsubscribe,
+ * Dispatch, Tick — runs on the loop thread, and every callback (httpBusReplyFn, httpBusMsgFn) is
+ * invoked from Dispatch/Tick on that thread. A handle names one pending request or one subscription
  * (slot + generation), so a late message for a cancelled handle is simply dropped.
  *
  * Replies: one wildcard inbox subscription `_INBOX.<nuid>.*`; each request's reply subject ends with
@@ -19,6 +23,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "http_config.h"
 #include "ibb_status.h"
@@ -40,9 +46,14 @@ typedef void (*httpBusMsgFn)(void *arg, const char *data, size_t len);
 typedef void (*httpBusWakeFn)(void *arg);
 
 /* Connects (waits up to a few seconds for the first connection, then keeps retrying in the
- * background: requests made meanwhile time out, they do not hang). */
-ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, httpBusWakeFn wake, void *wake_arg);
-/* Flushes and closes; pending callbacks are dropped. NULL-safe. */
+ * background: requests made meanwhile time out, they do not hang). With a loop (created on this
+ * thread, and run by it), nats.c's socket is read and written by that loop (bus_evloop.h): the
+ * requests of one turn leave in one write. Without one, nats.c's threads do the I/O and each request
+ * is written at once. */
+ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, uv_loop_t *loop, httpBusWakeFn wake,
+                         void *wake_arg);
+/* Flushes and closes; pending callbacks are dropped. NULL-safe. With a loop, run it once more
+ * afterwards: the connection's handles close there. */
 void httpBus_Destroy(httpBus *b);
 
 ibbStatus httpBus_Request(httpBus *b, const char *subject, const void *body, size_t len, int timeout_ms,

@@ -36,7 +36,7 @@ static void no_wake(void *arg)
 int httpProbe_Run(const httpConfig *cfg)
 {
     httpBus *bus = NULL;
-    if (httpBus_Create(&bus, cfg, no_wake, NULL) != IBB_OK) {
+    if (httpBus_Create(&bus, cfg, NULL, no_wake, NULL) != IBB_OK) {
         fprintf(stderr, "probe: cannot connect to NATS at %s\n", cfg->nats_url);
         return 1;
     }

@@ -1,12 +1,19 @@
 /* http_server.c — the lws context, its one protocol callback (HTTP and WebSocket), the wake-up from
  * nats.c threads, the periodic tick, and the service loop with graceful shutdown.
  *
+ * NATS I/O on the lws thread: the bus connection is driven by a small libuv loop (http_bus.h) that
+ * runs inside lws' own poll loop — lws polls (a dup of) the uv loop's epoll fd, and the uv loop is
+ * run without blocking whenever that fd is readable and after every lws service turn. So the bus
+ * requests an lws turn makes leave in one write right after it, and nats.c needs no reader thread.
+ * (lws' own libuv mode was measured slower per HTTP request than its poll loop: tests/http/BENCH.md.)
+ *
  * Threads: only http_server_wake runs off the loop thread (from nats.c threads); it calls
  * lws_cancel_service(), the one thread-safe lws call, and lws then delivers
  * LWS_CALLBACK_EVENT_WAIT_CANCELLED on the loop thread, where the bus queue is drained. */
 #include "http_server.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +50,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         httpBus_Dispatch(app->bus);
+        return 0;
+    case LWS_CALLBACK_RAW_RX_FILE: /* the NATS loop's epoll fd: nats.c has something to read or write */
+        uv_run(app->loop, UV_RUN_NOWAIT);
         return 0;
     case LWS_CALLBACK_HTTP:
         return pss ? http_restBegin(app, wsi, pss, in ? (const char *)in : "/") : -1;
@@ -104,11 +114,45 @@ static void lws_log(int level, const char *line)
     ibbLog_Write(level == LLL_ERR ? IBB_LOG_ERROR : IBB_LOG_WARN, "http.lws", "msg=\"%.*s\"", (int)n, line);
 }
 
+/* Lets lws poll the NATS loop: a dup of uv's epoll fd (lws closes its copy), readable when the loop
+ * has an event ready. */
+static void on_check(uv_check_t *h) { (void)h; }
+
+static bool adopt_loop(httpApp *app)
+{
+    /* the bus' handles do not keep a loop alive, and uv_run does not poll a loop that is not: this
+     * one active handle does (closed in close_loop) */
+    uv_check_init(app->loop, &app->keepalive);
+    uv_check_start(&app->keepalive, on_check);
+    lws_sock_file_fd_type fd;
+    fd.filefd = dup(uv_backend_fd(app->loop));
+    if (fd.filefd < 0)
+        return false;
+    const char *proto = g_protocols[0].name;
+    return lws_adopt_descriptor_vhost(app->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, proto, NULL) != NULL;
+}
+
+/* The bus closes its handles on the loop: run it to the end, then free the app. */
+static void close_loop(httpApp *app)
+{
+    if (uv_is_active((uv_handle_t *)&app->keepalive))
+        uv_close((uv_handle_t *)&app->keepalive, NULL);
+    uv_run(app->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(app->loop) != 0)
+        IBB_WARN("http.loop_busy", "detail=\"a handle was still open at exit\"");
+    free(app);
+}
+
 ibbStatus httpServer_Run(const httpConfig *cfg)
 {
     httpApp *app = calloc(1, sizeof *app);
     if (!app)
         return IBB_ERR_NOMEM;
+    if (uv_loop_init(&app->loop_storage) != 0) {
+        free(app);
+        return IBB_ERR_IO;
+    }
+    app->loop = &app->loop_storage;
     app->cfg = cfg;
     app->auth_on = cfg->read_tokens.n > 0 || cfg->trade_tokens.n > 0;
     httpMetrics_Init(&app->metrics);
@@ -116,10 +160,10 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     lws_set_log_level(LLL_ERR, lws_log);
     ibbStatus st = httpHub_Create(&app->hub, app);
     if (st == IBB_OK)
-        st = httpBus_Create(&app->bus, cfg, wake, app);
+        st = httpBus_Create(&app->bus, cfg, app->loop, wake, app);
     if (st != IBB_OK) {
         httpHub_Destroy(app->hub);
-        free(app);
+        close_loop(app);
         return st;
     }
 
@@ -150,7 +194,10 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     app->ctx = lws_create_context(&info);
     if (app->ctx)
         app->vhost = lws_create_vhost(app->ctx, &info);
-    if (!app->ctx || !app->vhost) {
+    if (app->vhost && !adopt_loop(app)) {
+        IBB_ERROR("http.loop_failed", "detail=\"cannot poll the NATS loop from lws\"");
+        st = IBB_ERR_IO;
+    } else if (!app->ctx || !app->vhost) {
         IBB_ERROR("http.listen_failed", "port=%d iface=%s", cfg->port, cfg->listen[0] ? cfg->listen : "*");
         st = IBB_ERR_IO;
     } else {
@@ -158,6 +205,7 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
                  cfg->prefix, app->auth_on ? "on" : "off", cfg->nats_url);
         lws_sul_schedule(app->ctx, 0, &app->tick, tick, TICK_US);
         while (lws_service(app->ctx, 0) >= 0) {
+            uv_run(app->loop, UV_RUN_NOWAIT); /* write the bus requests this turn made */
             if (app->draining && (http_nowUs() > g_drain_until ||
                                   (httpBus_Pending(app->bus) == 0 && app->metrics.ws_clients == 0)))
                 break;
@@ -169,6 +217,6 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     app->ctx = NULL;
     httpHub_Destroy(app->hub);
     httpBus_Destroy(app->bus);
-    free(app);
+    close_loop(app);
     return st;
 }

@@ -26,6 +26,21 @@ function wrk(url) {
   });
 }
 
+// CPU seconds used so far by a process (utime + stime from /proc; USER_HZ = 100).
+function cpuS(pid) {
+  const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+// Runs wrk on url and reports, per process in procs ({name: pid}), the CPU microseconds per request.
+async function wrkWithCpu(url, procs) {
+  const c0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuS(pid)]));
+  const r = await wrk(url);
+  const n = r.rps * DUR;
+  r.cpu_us_per_req = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, +(((cpuS(pid) - c0[k]) * 1e6) / n).toFixed(1)]));
+  return r;
+}
+
 async function busBaseline(natsUrl) {
   const nc = await connect({ servers: natsUrl });
   const body = JSONCodec().encode({ symbol: 'AAPL' });
@@ -72,7 +87,8 @@ async function wsFanout(port, pid) {
   const gw = await h.startGateway(nats.url, {});
   const rss0 = h.rssKb(gw.proc.pid);
   await wrk(`${gw.base}/quotes/AAPL`);   // warm-up
-  const quotes = await wrk(`${gw.base}/quotes/AAPL`);
+  const procs = { gateway: gw.proc.pid, ib_bridge: backend.bridge.pid, nats_server: nats.proc.pid };
+  const quotes = await wrkWithCpu(`${gw.base}/quotes/AAPL`, procs);
   const rssQuotes = h.rssKb(gw.proc.pid);
   const stat = await wrk(`${gw.base}/metrics`);
   const bus = await busBaseline(nats.url);
