@@ -106,6 +106,26 @@ stOrder **brOrd_openOrders(brBridge *b, size_t *n)
     return c.list;
 }
 
+void brOrd_placeRequest(ibRequest *rq, const stOrder *o, const brOrdExt *x, double qty, double lmt,
+                       double aux)
+{
+    ibRequest_Init(rq, IB_REQ_PLACE_ORDER);
+    stInstrument_ToContract(&x->spec, &rq->u.place_order.contract);
+    if (!x->spec.exchange[0])
+        rq->u.place_order.contract.exchange = "SMART";
+    ibOrder *io = &rq->u.place_order.order;
+    io->order_id = o->order_id;
+    io->action = o->action;
+    io->total_qty = qty;
+    io->order_type = o->order_type;
+    io->lmt_price = lmt;
+    io->aux_price = aux;
+    io->tif = o->tif;
+    io->account = o->account;
+    io->order_ref = o->client_order_id;
+    io->outside_rth = x->outside_rth;
+}
+
 brOrdPlacement **brOrd_placements(brBridge *b, size_t *n)
 {
     brOrders *m = brOrd_mod(b);

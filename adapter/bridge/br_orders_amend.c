@@ -219,20 +219,7 @@ void brOrd_onModify(busRequest *req, void *arg)
     if (!modify_risk_ok(b, req, o, x, nq, nl, na))
         return;
     ibRequest rq;
-    ibRequest_Init(&rq, IB_REQ_PLACE_ORDER);
-    stInstrument_ToContract(&x->spec, &rq.u.place_order.contract);
-    if (!x->spec.exchange[0])
-        rq.u.place_order.contract.exchange = "SMART";
-    ibOrder *io = &rq.u.place_order.order;
-    io->order_id = o->order_id;
-    io->action = o->action;
-    io->total_qty = nq;
-    io->order_type = o->order_type;
-    io->lmt_price = nl;
-    io->aux_price = na;
-    io->tif = o->tif;
-    io->account = o->account;
-    io->order_ref = o->client_order_id;
+    brOrd_placeRequest(&rq, o, x, nq, nl, na);
     if (br_send(b, &rq) != IBB_OK) {
         busRequest_Error(req, "ib_unavailable", "the modification could not be sent to IB; retry", 0);
         busRequest_Release(req);

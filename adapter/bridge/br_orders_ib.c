@@ -107,6 +107,7 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
     brOrdExt *x = brOrd_ext(o);
     x->spec = spec;
     x->has_spec = true;
+    x->outside_rth = oo->order.outside_rth;
     if (m->recon_active)
         x->seen_gen = m->recon_gen;
     if (created)

@@ -64,6 +64,7 @@ typedef struct brOrdExt {              /* stOrder.user */
     char pub_status[24];               /* last status event published */
     double pub_filled, pub_remaining;
     bool submitted_pub, recorded_final;
+    bool outside_rth;                  /* as placed, or as IB's openOrder says: a modify sends it again */
     char rej_slug[24];                 /* IB refused the placement: a repeat gets the same error */
     char rej_msg[400];
     int rej_code;
@@ -110,6 +111,11 @@ const char *brOrd_apiType(const char *ib_type);   /* "STP LMT" -> "STP_LMT" */
 bool brOrd_isWarning(int64_t code);               /* IB codes that do not fail an order */
 /* The brOrdExt of a ledger order, created (and indexed in m->all) on first use; NULL on OOM. */
 brOrdExt *brOrd_ensureExt(brBridge *b, stOrder *o);
+/* The placeOrder request for ledger order o (contract from x->spec): a placement sends the order's own
+ * quantity and prices, a modification the new ones; every other field is the order's, so a modify
+ * never drops one (outside_rth was). rq borrows o's strings. */
+void brOrd_placeRequest(ibRequest *rq, const stOrder *o, const brOrdExt *x, double qty, double lmt,
+                       double aux);
 /* The ledger's open orders (malloc'd, caller frees; NULL when none), *n their count. */
 stOrder **brOrd_openOrders(brBridge *b, size_t *n);
 /* The placements in flight (malloc'd, caller frees), *n their count: safe to free them while walking. */

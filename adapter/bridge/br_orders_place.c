@@ -279,22 +279,9 @@ static void send_place(brBridge *b, brOrdPlacement *p)
     x->spec = p->spec;
     x->has_spec = true;
     x->send_seq = ++m->send_seq;
+    x->outside_rth = p->outside_rth;
     ibRequest rq;
-    ibRequest_Init(&rq, IB_REQ_PLACE_ORDER);
-    stInstrument_ToContract(&p->spec, &rq.u.place_order.contract);
-    if (!p->spec.exchange[0])
-        rq.u.place_order.contract.exchange = "SMART";
-    ibOrder *io = &rq.u.place_order.order;
-    io->order_id = p->order_id;
-    io->action = p->side;
-    io->total_qty = p->qty;
-    io->order_type = p->type;
-    io->lmt_price = p->lmt;
-    io->aux_price = p->aux;
-    io->tif = p->tif;
-    io->account = p->account;
-    io->order_ref = p->cid;
-    io->outside_rth = p->outside_rth;
+    brOrd_placeRequest(&rq, o, x, o->qty, o->lmt_price, o->aux_price);
     ibbStatus s = br_send(b, &rq);
     if (s != IBB_OK) {
         stOrders_Finish(b->orders, o, "Unacknowledged", br_nowMs(b));

@@ -6,6 +6,8 @@
 const bus = require('./bus_lib');
 const { startStack } = require('./stack');
 const { streamEvents, waitFor, waitOrderEvents, validators, simOrders } = require('./orders_lib');
+const sim = require('./sim_lib');
+const { EventName } = require('@stoqey/ib');
 
 const t = bus.runner('orders.flow');
 const V = validators();
@@ -134,6 +136,26 @@ async function expectError(st, subject, body, slug, re, opts = {}) {
       assert(l.data.orders.some((o) => o.order_id === id && o.status === 'Cancelled'), 'all lists the cancelled one');
       l = await st.request('ib.rpc.order.list', {});
       assert(!l.data.orders.some((o) => o.order_id === id), 'open list drops it');
+    });
+
+    await t.step('a modify keeps outside_rth: IB still holds the order as placed (seen by another client)', async () => {
+      const r = await st.request('ib.rpc.order.place', placeBody('flow-rth-1', { type: 'LMT', limit_price: 1.25, tif: 'GTC', outside_rth: true }));
+      assert(!r.error, JSON.stringify(r.data));
+      const id = r.data.order_id;
+      await waitOrderEvents(st.nc, id, (e) => e.some((x) => x.data.status === 'Submitted'));
+      const m = await st.request('ib.rpc.order.modify', { order_id: id, limit_price: 1.3 });
+      assert(!m.error, JSON.stringify(m.data));
+      const ib = await sim.connectClient(st.sim.port, 77);
+      try {
+        const seen = sim.waitFor(ib.ib, EventName.openOrder, (oid, c, o) => oid === id && Math.abs(o.lmtPrice - 1.3) < 1e-9);
+        ib.ib.reqAllOpenOrders();
+        const [, , order] = await seen;
+        eq(order.outsideRth, true, 'outside_rth after the modify');
+      } finally {
+        ib.ib.disconnect();
+      }
+      const c = await st.request('ib.rpc.order.cancel', { order_id: id });
+      assert(!c.error, JSON.stringify(c.data));
     });
 
     await t.step('bad requests, risk limits, unknown symbol: clear errors and no order at IB', async () => {
