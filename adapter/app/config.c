@@ -25,6 +25,7 @@ enum {
     OPT_PATH = 2u,     /* when set, must name a readable file */
     OPT_NONEMPTY = 4u, /* strings: must not be empty; lists: at least one item */
     OPT_TOKENS = 8u,   /* list items are instrument keys: no '.', space, '*', '>' */
+    OPT_SECRET_FILE = 16u, /* the file named holds a secret: warned about when group/others can read it */
 };
 
 typedef struct optDef {
@@ -81,9 +82,12 @@ static const optDef options[] = {
     {"nats.password", OPT_STR, "", 0, 0, "NATS_PASSWORD", F(nats_password), OPT_SECRET, NULL,
      "NATS password (needs nats.user)"},
     {"nats.token", OPT_STR, "", 0, 0, "NATS_TOKEN", F(nats_token), OPT_SECRET, NULL, "NATS auth token"},
-    {"nats.creds", OPT_STR, "", 0, 0, "NATS_CREDS", F(nats_creds), OPT_PATH, NULL,
-     "path to a NATS .creds file"},
-    {"nats.nkey", OPT_STR, "", 0, 0, "NATS_NKEY", F(nats_nkey), OPT_PATH, NULL, "path to an nkey seed file"},
+    {"nats.creds", OPT_STR, "", 0, 0, "NATS_CREDS", F(nats_creds), OPT_PATH | OPT_SECRET_FILE, NULL,
+     "path to a NATS .creds file (exclusive with nats.nkey)"},
+    {"nats.nkey", OPT_STR, "", 0, 0, "NATS_NKEY", F(nats_nkey), 0, NULL,
+     "NKey user public key (\"U...\", 56 characters) of a NATS user; needs nats.nkey_seed"},
+    {"nats.nkey_seed", OPT_STR, "", 0, 0, "NATS_NKEY_SEED", F(nats_nkey_seed), OPT_PATH | OPT_SECRET_FILE,
+     NULL, "path to the file holding that NKey's seed (\"SU...\"; keep it mode 600); needs nats.nkey"},
     {"nats.tls_ca", OPT_STR, "", 0, 0, "NATS_TLS_CA", F(nats_tls_ca), OPT_PATH, NULL,
      "path to the CA bundle that signed the NATS server certificate"},
     {"nats.subject_prefix", OPT_STR, "ib", 0, 0, "IBB_SUBJECT_PREFIX", F(nats_subject_prefix), OPT_NONEMPTY,
@@ -646,6 +650,71 @@ static void check_prefix(const appConfig *c, errCtx *e)
                 p);
 }
 
+/* NKey text uses base32 (RFC 4648 alphabet, upper case, no padding). */
+static bool is_b32(char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= '2' && ch <= '7'); }
+
+/* A user public key: "U" and 55 more base32 characters. */
+static bool is_user_pubkey(const char *k)
+{
+    size_t n = strlen(k);
+    bool ok = n == 56 && k[0] == 'U';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_b32(k[i]);
+    return ok;
+}
+
+/* True when the file holds a user seed: "SU" and 56 more base32 characters, standing alone (the
+ * `nk -gen user` form, or the seed block of a .creds-style file). The seed is wiped after use. */
+static bool file_has_user_seed(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    bool found = false;
+    for (size_t i = 0; !found && i + 58 <= n; i++) {
+        if (buf[i] != 'S' || buf[i + 1] != 'U' || (i > 0 && is_b32(buf[i - 1])))
+            continue;
+        size_t k = 2;
+        while (k < 58 && is_b32(buf[i + k]))
+            k++;
+        found = k == 58 && !is_b32(buf[i + 58]);
+    }
+    explicit_bzero(buf, sizeof buf);
+    return found;
+}
+
+/* NKey login: the public key (nats.nkey) and the file with its seed (nats.nkey_seed) go together, and
+ * exclude a .creds file (which carries its own seed). Values are never echoed: a seed pasted into the
+ * wrong key must not reach a log. */
+static void check_nkey(const appConfig *c, errCtx *e)
+{
+    bool pub = *c->nats_nkey, seed = *c->nats_nkey_seed;
+    if (pub && !seed)
+        add_err(e, "nats.nkey: set without nats.nkey_seed; an NKey login needs both nats.nkey (the user's "
+                   "public key \"U...\") and nats.nkey_seed (the path of the file holding its seed)");
+    if (seed && !pub)
+        add_err(e, "nats.nkey_seed: set without nats.nkey; an NKey login needs both nats.nkey (the user's "
+                   "public key \"U...\") and nats.nkey_seed (the path of the file holding its seed)");
+    if (pub && !is_user_pubkey(c->nats_nkey))
+        add_err(e, "nats.nkey: not an NKey user public key (56 characters starting with \"U\")%s",
+                c->nats_nkey[0] == 'S' ? "; it looks like a seed: put the seed in a file (mode 600) named "
+                                         "by nats.nkey_seed, never in nats.nkey"
+                : strchr(c->nats_nkey, '/') ? "; it looks like a path: the seed file's path goes in "
+                                              "nats.nkey_seed, the public key in nats.nkey"
+                                            : "");
+    if (seed && access(c->nats_nkey_seed, R_OK) == 0 && !file_has_user_seed(c->nats_nkey_seed))
+        add_err(e,
+                "nats.nkey_seed: \"%s\" holds no NKey user seed (a line of 58 characters starting with "
+                "\"SU\", as `nk -gen user` writes it)",
+                c->nats_nkey_seed);
+    if (*c->nats_creds && (pub || seed))
+        add_err(e, "nats.creds: use either nats.creds or nats.nkey/nats.nkey_seed, not both");
+}
+
 static void check_cross(const appConfig *c, errCtx *e)
 {
     check_trading_mode(c, e);
@@ -675,6 +744,7 @@ static void check_cross(const appConfig *c, errCtx *e)
         if (v && *v && access(v, R_OK) != 0)
             add_err(e, "%s: cannot read \"%s\": %s", o->name, v, strerror(errno));
     }
+    check_nkey(c, e);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -694,6 +764,20 @@ static void warn_readable_secrets(const appConfig *cfg, const char *path)
                      "secret in %s instead\"",
                      path, options[i].name, (unsigned)(st.st_mode & 0777),
                      options[i].env ? options[i].env : "the environment");
+}
+
+/* A file holding a secret itself (a .creds file, an NKey seed) gets the same warning. */
+static void warn_readable_secret_files(const appConfig *cfg)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const optDef *o = &options[i];
+        const char *v = (o->flags & OPT_SECRET_FILE) ? *(char *const *)cslot(cfg, o) : NULL;
+        struct stat st;
+        if (!v || !*v || stat(v, &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+            continue;
+        IBB_WARN("config.secret_readable", "path=%s key=%s mode=%03o hint=\"chmod 600 %s\"", v, o->name,
+                 (unsigned)(st.st_mode & 0777), v);
+    }
 }
 
 ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t errlen)
@@ -721,6 +805,8 @@ ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t err
         check_cross(cfg, &e);
     if (path)
         warn_readable_secrets(cfg, path);
+    if (e.count == 0 && !e.nomem)
+        warn_readable_secret_files(cfg);
     if (e.nomem)
         return IBB_ERR_NOMEM;
     return e.count ? IBB_ERR_CONFIG : IBB_OK;

@@ -3,7 +3,9 @@
  *
  * Precedence: built-in default < file (--config FILE) < environment variable. Every value is
  * validated (type, range, choices) wherever it came from, then the cross-checks run (trading
- * mode vs port, timeouts, pacing). Any problem refuses to start with a message naming the key.
+ * mode vs port, timeouts, pacing, NKey pair). Any problem refuses to start with a message naming the key.
+ * Secret files (nats.creds, nats.nkey_seed) and a config file holding a secret that group or others
+ * can read get a config.secret_readable warning (never the value).
  *
  * Ownership: appConfig is caller-allocated; appConfig_Load fills it (strings and lists are heap
  * copies) and appConfig_Free releases them. Not thread-safe (start-up only). */
@@ -45,8 +47,9 @@ typedef struct appConfig {
     char *nats_user;
     char *nats_password; /* secret */
     char *nats_token;    /* secret */
-    char *nats_creds;    /* path to a .creds file */
-    char *nats_nkey;     /* path to an nkey seed file */
+    char *nats_creds;      /* path to a .creds file (secret file) */
+    char *nats_nkey;       /* NKey user public key "U..." (with nats_nkey_seed) */
+    char *nats_nkey_seed;  /* path to the file holding that key's seed "SU..." (secret file) */
     char *nats_tls_ca;   /* path to a CA bundle */
     char *nats_subject_prefix;
     int64_t nats_request_timeout_ms;

@@ -101,7 +101,8 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     o->nats.password = c->nats_password;
     o->nats.token = c->nats_token;
     o->nats.creds_file = c->nats_creds;
-    o->nats.nkey_seed_file = c->nats_nkey;
+    o->nats.nkey = c->nats_nkey;
+    o->nats.nkey_seed_file = c->nats_nkey_seed;
     o->nats.tls_ca_file = c->nats_tls_ca;
     o->prefix = c->nats_subject_prefix;
     o->request_timeout_ms = c->nats_request_timeout_ms;

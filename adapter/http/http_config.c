@@ -1,4 +1,6 @@
-/* http_config.c — the option table and its three sources (defaults, libconfig file, env). */
+/* http_config.c — the option table and its three sources (defaults, libconfig file, env). The NATS option
+ * names are ib-bridge's (nats.nkey, nats.nkey_seed, nats.subject_prefix and their variables); nats.prefix /
+ * IBB_PREFIX remain as a deprecated alias. */
 #include "http_config.h"
 
 #include <errno.h>
@@ -7,6 +9,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ibb_log.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_LIST } optType;
 
@@ -20,6 +26,13 @@ typedef struct optDef {
     const char *help;
 } optDef;
 
+/* A deprecated spelling of an option: read before the current name in each source (file, environment),
+ * so within one source the current name wins. */
+typedef struct aliasDef {
+    optDef opt;
+    const char *use_key, *use_env;
+} aliasDef;
+
 #define OFF(f) offsetof(httpConfig, f)
 
 static const optDef OPTS[] = {
@@ -29,13 +42,15 @@ static const optDef OPTS[] = {
     {"nats.password", "NATS_PASSWORD", OPT_STR, OFF(nats_password), "", 0, 0, "NATS password"},
     {"nats.token", "NATS_TOKEN", OPT_STR, OFF(nats_token), "", 0, 0, "NATS auth token"},
     {"nats.creds", "NATS_CREDS", OPT_STR, OFF(nats_creds), "", 0, 0, "NATS .creds file (JWT + seed)"},
-    {"nats.nkey", "NATS_NKEY", OPT_STR, OFF(nats_nkey), "", 0, 0, "NKey public key (with nkey_seed)"},
-    {"nats.nkey_seed", "NATS_NKEY_SEED", OPT_STR, OFF(nats_nkey_seed), "", 0, 0, "NKey seed file"},
+    {"nats.nkey", "NATS_NKEY", OPT_STR, OFF(nats_nkey), "", 0, 0, "NKey user public key U... (+ nkey_seed)"},
+    {"nats.nkey_seed", "NATS_NKEY_SEED", OPT_STR, OFF(nats_nkey_seed), "", 0, 0,
+     "file holding the NKey seed SU... (mode 600; with nkey)"},
     {"nats.tls_ca", "NATS_TLS_CA", OPT_STR, OFF(nats_tls_ca), "", 0, 0, "CA bundle to verify the server"},
     {"nats.tls_cert", "NATS_TLS_CERT", OPT_STR, OFF(nats_tls_cert), "", 0, 0, "client certificate"},
     {"nats.tls_key", "NATS_TLS_KEY", OPT_STR, OFF(nats_tls_key), "", 0, 0, "client key"},
     {"nats.name", "NATS_NAME", OPT_STR, OFF(nats_name), "ib-bridge-http", 0, 0, "connection name"},
-    {"nats.prefix", "IBB_PREFIX", OPT_STR, OFF(prefix), "ib", 0, 0, "subject prefix (ib, ib.paper, ...)"},
+    {"nats.subject_prefix", "IBB_SUBJECT_PREFIX", OPT_STR, OFF(prefix), "ib", 0, 0,
+     "subject prefix (ib, ib.paper, ...)"},
     {"nats.request_timeout_ms", "HTTP_REQUEST_TIMEOUT_MS", OPT_INT, OFF(request_timeout_ms), "6000", 10,
      600000, "deadline of each bus request (then 504); keep it above ib-bridge's own"},
     {"http.listen", "HTTP_LISTEN", OPT_STR, OFF(listen), "", 0, 0,
@@ -64,6 +79,12 @@ static const optDef OPTS[] = {
     {"log.level", "LOG_LEVEL", OPT_STR, OFF(log_level), "info", 0, 0, "debug, info, warn, error, off"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static const aliasDef ALIASES[] = {
+    {{"nats.prefix", "IBB_PREFIX", OPT_STR, OFF(prefix), "", 0, 0, "deprecated"}, "nats.subject_prefix",
+     "IBB_SUBJECT_PREFIX"},
+};
+#define NALIASES (sizeof ALIASES / sizeof ALIASES[0])
 
 static void list_free(httpStrList *l)
 {
@@ -161,6 +182,54 @@ static ibbStatus set_from_file(httpConfig *cfg, const optDef *o, config_setting_
     return IBB_ERR_CONFIG;
 }
 
+/* Users may still have nats.prefix / IBB_PREFIX in compose files: they keep working, with one warning
+ * per process that names the current spelling. */
+static void warn_deprecated(const aliasDef *a, const char *where)
+{
+    static int warned;
+    if (warned++)
+        return;
+    IBB_WARN("config.deprecated", "key=%s env=%s from=%s use_key=%s use_env=%s", a->opt.path, a->opt.env,
+             where, a->use_key, a->use_env);
+}
+
+/* A file holding a secret (NKey seed, .creds) that group or others can read gets a warning, as in
+ * ib-bridge (never its content). */
+static void warn_readable_secret_file(const char *key, const char *path)
+{
+    struct stat sb;
+    if (path[0] && stat(path, &sb) == 0 && (sb.st_mode & (S_IRGRP | S_IROTH)))
+        IBB_WARN("config.secret_readable", "path=%s key=%s mode=%03o hint=\"chmod 600 %s\"", path, key,
+                 (unsigned)(sb.st_mode & 0777), path);
+}
+
+/* The NKey login needs the public key and the seed file together (bus_conn refuses one alone, with a
+ * less specific message); secret files others can read get a warning. */
+static ibbStatus check_nats_auth(const httpConfig *cfg, FILE *err)
+{
+    int pub = cfg->nats_nkey[0] != '\0', seed = cfg->nats_nkey_seed[0] != '\0';
+    if (pub != seed) {
+        fprintf(err,
+                "config: %s is set without %s; an NKey login needs both nats.nkey (NATS_NKEY, the user's "
+                "public key U...) and nats.nkey_seed (NATS_NKEY_SEED, the path of the file with its seed)\n",
+                pub ? "nats.nkey" : "nats.nkey_seed", pub ? "nats.nkey_seed" : "nats.nkey");
+        return IBB_ERR_CONFIG;
+    }
+    if (pub && (cfg->nats_nkey[0] != 'U' || strlen(cfg->nats_nkey) != 56)) {
+        fprintf(err, "config: nats.nkey (NATS_NKEY) must be the user's public key (56 characters starting "
+                     "with U); the seed file's path goes in nats.nkey_seed (NATS_NKEY_SEED)\n");
+        return IBB_ERR_CONFIG;
+    }
+    if (seed && access(cfg->nats_nkey_seed, R_OK) != 0) {
+        fprintf(err, "config: nats.nkey_seed (NATS_NKEY_SEED): cannot read \"%s\": %s\n", cfg->nats_nkey_seed,
+                strerror(errno));
+        return IBB_ERR_CONFIG;
+    }
+    warn_readable_secret_file("nats.nkey_seed", cfg->nats_nkey_seed);
+    warn_readable_secret_file("nats.creds", cfg->nats_creds);
+    return IBB_OK;
+}
+
 ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -178,6 +247,13 @@ ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
             config_destroy(&c);
             return IBB_ERR_CONFIG;
         }
+        for (size_t i = 0; i < NALIASES && st == IBB_OK; i++) {
+            config_setting_t *s = config_lookup(&c, ALIASES[i].opt.path);
+            if (s) {
+                warn_deprecated(&ALIASES[i], file);
+                st = set_from_file(cfg, &ALIASES[i].opt, s, err);
+            }
+        }
         for (size_t i = 0; i < NOPTS && st == IBB_OK; i++) {
             config_setting_t *s = config_lookup(&c, OPTS[i].path);
             if (s)
@@ -187,15 +263,24 @@ ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
         if (st != IBB_OK)
             return st;
     }
+    for (size_t i = 0; i < NALIASES && st == IBB_OK; i++) {
+        const char *v = getenv(ALIASES[i].opt.env);
+        if (v) {
+            warn_deprecated(&ALIASES[i], "env");
+            st = set_text(cfg, &ALIASES[i].opt, v, ALIASES[i].opt.env, err);
+        }
+    }
     for (size_t i = 0; i < NOPTS && st == IBB_OK; i++) {
         const char *v = getenv(OPTS[i].env);
         if (v)
             st = set_text(cfg, &OPTS[i], v, OPTS[i].env, err);
     }
     if (st == IBB_OK && !cfg->prefix[0]) {
-        fprintf(err, "config: nats.prefix must not be empty\n");
+        fprintf(err, "config: nats.subject_prefix (IBB_SUBJECT_PREFIX) must not be empty\n");
         st = IBB_ERR_CONFIG;
     }
+    if (st == IBB_OK)
+        st = check_nats_auth(cfg, err);
     return st;
 }
 
@@ -218,6 +303,9 @@ void httpConfig_PrintHelp(FILE *out)
     for (size_t i = 0; i < NOPTS; i++)
         fprintf(out, "  %-24s %-24s %-22s %s\n", OPTS[i].path, OPTS[i].env,
                 OPTS[i].def[0] ? OPTS[i].def : "-", OPTS[i].help);
+    for (size_t i = 0; i < NALIASES; i++)
+        fprintf(out, "deprecated: %s / %s still work; use %s / %s\n", ALIASES[i].opt.path, ALIASES[i].opt.env,
+                ALIASES[i].use_key, ALIASES[i].use_env);
     fprintf(out, "lists in the environment are comma-separated.\n");
 }
 

@@ -18,9 +18,10 @@ typedef struct httpStrList {
 
 typedef struct httpConfig {
     /* nats */
-    char *nats_url, *nats_user, *nats_password, *nats_token, *nats_creds, *nats_nkey, *nats_nkey_seed;
+    char *nats_url, *nats_user, *nats_password, *nats_token, *nats_creds;
+    char *nats_nkey, *nats_nkey_seed; /* NKey user public key "U..." + path of its seed file */
     char *nats_tls_ca, *nats_tls_cert, *nats_tls_key, *nats_name;
-    char *prefix;                /* subject prefix: "ib" or e.g. "ib.paper" */
+    char *prefix;                /* nats.subject_prefix: "ib" or e.g. "ib.paper" (alias nats.prefix) */
     int request_timeout_ms;      /* deadline of each bus request; past it the HTTP answer is 504 */
     /* http */
     char *listen;                /* interface or address; "" = all */

@@ -23,7 +23,7 @@ test.before(async () => {
   confFile = path.join(dir, 'http.conf');
   fs.writeFileSync(confFile, `# test config
 http = { port = 1; body_limit = 2048; };
-nats = { request_timeout_ms = 8000; prefix = "ib"; };
+nats = { request_timeout_ms = 8000; subject_prefix = "ib"; };
 auth = { read_tokens = ["${READ}"]; trade_tokens = ["${TRADE}"]; };
 cors = { allow_origins = ["https://app.example"]; };
 `);
@@ -301,7 +301,7 @@ test('GET /metrics: Prometheus text with routes, statuses, latency and bus rtt',
 });
 
 test('no ib-bridge on the bus: /health 503 and routes 503 at once (no responders)', async () => {
-  const g2 = await h.startGateway(nats.url, { IBB_PREFIX: 'nobody.here' });
+  const g2 = await h.startGateway(nats.url, { IBB_SUBJECT_PREFIX: 'nobody.here' });
   const t0 = Date.now();
   let r = await h.curl(`${g2.base}/health`);
   assert.equal(r.status, 503, r.body);
@@ -341,7 +341,7 @@ test('--probe (the compose health check of ib-bridge): 0 when ib-bridge answers,
   assert.equal(p.status, 0, p.stderr);
   assert.equal(JSON.parse(p.stdout).connected, true);
   const t0 = Date.now();
-  p = spawnSync(bin, ['--probe'], { encoding: 'utf8', env: { ...process.env, NATS_URL: nats.url, IBB_PREFIX: 'nobody' }, timeout: 15000 });
+  p = spawnSync(bin, ['--probe'], { encoding: 'utf8', env: { ...process.env, NATS_URL: nats.url, IBB_SUBJECT_PREFIX: 'nobody' }, timeout: 15000 });
   assert.equal(p.status, 1, p.stdout);
   assert.match(p.stderr, /no ib-bridge/);
   assert.ok(Date.now() - t0 < 5000);
