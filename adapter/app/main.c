@@ -54,9 +54,6 @@ static void on_signal(uv_signal_t *h, int signum)
     m->stopping = true;
     IBB_INFO("bridge.signal", "signal=%d action=shutdown", signum);
     brBridge_Stop(m->bridge, NULL, NULL);
-    /* Keep listening for a second signal, without keeping the loop alive. */
-    uv_unref((uv_handle_t *)&m->sigint);
-    uv_unref((uv_handle_t *)&m->sigterm);
 }
 
 static void fill_session_config(const appConfig *c, coreSessionConfig *sc)
@@ -147,6 +144,10 @@ static int run(const appConfig *cfg)
     m.sigint.data = m.sigterm.data = &m;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    /* Signals never keep the loop alive, the bridge's own handles do: a bridge that stopped (signal,
+     * failed start, NATS closed for good) ends uv_run. A second signal still exits at once. */
+    uv_unref((uv_handle_t *)&m.sigint);
+    uv_unref((uv_handle_t *)&m.sigterm);
 
     IBB_INFO("bridge.start", "version=%s mode=%s host=%s port=%" PRId64 " client_id=%" PRId64 " simulator=%s",
              IBB_VERSION, cfg->ib_trading_mode, cfg->ib_host, cfg->ib_port, cfg->ib_client_id,

@@ -100,9 +100,10 @@ static void on_disconnected(natsConnection *nc, void *closure)
 
 static void on_closed(natsConnection *nc, void *closure)
 {
-    (void)nc;
     busConn *c = closure;
-    emit(c, BUS_CONN_CLOSED, "");
+    const char *txt = NULL; /* why nats.c gave up (e.g. "Authorization Violation"); "" after Destroy */
+    natsConnection_GetLastError(nc, &txt);
+    emit(c, BUS_CONN_CLOSED, txt ? txt : "");
     pthread_mutex_lock(&c->mu);
     c->closed = true;
     pthread_cond_broadcast(&c->cv);
@@ -251,8 +252,10 @@ ibbStatus busConn_Create(busConn **out, const busConnOptions *o)
         if (s == NATS_OK) {
             url_event(c->nc, c, BUS_CONN_CONNECTED);
         } else if (s == NATS_NOT_YET_CONNECTED) {
+            const char *why = nats_GetLastError(NULL);
             IBB_WARN("nats.connecting",
-                     "urls=\"%s\" detail=\"no server reachable yet; retrying in the background\"", o->urls);
+                     "urls=\"%s\" detail=\"not connected yet (%s); retrying in the background\"", o->urls,
+                     why && *why ? why : "no server reachable, or it refused the credentials: see its log");
         } else {
             IBB_ERROR("nats.connect_failed", "urls=\"%s\" error=\"%s\"", o->urls, nats_GetLastError(NULL));
             st = s == NATS_NO_SERVER || s == NATS_IO_ERROR || s == NATS_TIMEOUT ? IBB_ERR_IO : IBB_ERR_CONFIG;
