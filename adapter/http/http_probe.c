@@ -40,6 +40,12 @@ int httpProbe_Run(const httpConfig *cfg)
         fprintf(stderr, "probe: cannot connect to NATS at %s\n", cfg->nats_url);
         return 1;
     }
+    if (!httpBus_Connected(bus)) { /* the first attempt is over: a health check does not wait for retries */
+        fprintf(stderr, "probe: not connected to NATS at %s (unreachable, or it refused the credentials)\n",
+                cfg->nats_url);
+        httpBus_Destroy(bus);
+        return 1;
+    }
     probeResult res = {0, 0};
     char subject[160];
     snprintf(subject, sizeof subject, "%s.rpc.status", cfg->prefix);

@@ -347,6 +347,7 @@ test('--probe (the compose health check of ib-bridge): 0 when ib-bridge answers,
   assert.ok(Date.now() - t0 < 5000);
   p = spawnSync(bin, ['--probe'], { encoding: 'utf8', env: { ...process.env, NATS_URL: 'nats://127.0.0.1:1' }, timeout: 20000 });
   assert.equal(p.status, 1, p.stdout);
+  assert.match(p.stderr, /not connected to NATS/);
 });
 
 test('SIGTERM: graceful exit 0', async () => {
