@@ -160,6 +160,8 @@ static int run(const appConfig *cfg)
         rc = 1;
     }
     uv_run(&m.loop, UV_RUN_DEFAULT);
+    if (brBridge_Failed(m.bridge))
+        rc = 1;
 
     brBridge_Destroy(m.bridge);
     free(urls);

@@ -19,6 +19,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
 typedef struct brPending {
     const brPendingOps *ops;
     void *ctx;
+    bool sent; /* the request left the pacer for IB */
 } brPending;
 
 void brOptions_Init(brOptions *o)
@@ -53,6 +54,7 @@ int64_t br_reqOpen(brBridge *b, const brPendingOps *ops, void *ctx)
         return -1;
     p->ops = ops;
     p->ctx = ctx;
+    p->sent = false;
     int64_t id = b->next_req_id++;
     if (b->next_req_id >= INT32_MAX)
         b->next_req_id = BR_REQ_ID_BASE; /* ids are int32 on the wire; wrap far above order ids */
@@ -69,6 +71,29 @@ void *br_reqCtx(const brBridge *b, int64_t req_id)
 {
     brPending *p = ibbMap_GetInt(b->pending, req_id);
     return p ? p->ctx : NULL;
+}
+
+bool br_reqSent(const brBridge *b, int64_t req_id)
+{
+    brPending *p = ibbMap_GetInt(b->pending, req_id);
+    return p && p->sent;
+}
+
+/* The session asks, as a queued request carrying req_id is about to leave the pacer, whether anyone
+ * still waits for it: only while its id is open (a module closes the id when its last caller gave
+ * up). Ids not from br_reqOpen are always sent. */
+static bool still_wanted(void *ud, int request, int64_t req_id)
+{
+    brBridge *b = ud;
+    if (req_id < BR_REQ_ID_BASE)
+        return true;
+    brPending *p = ibbMap_GetInt(b->pending, req_id);
+    if (!p) {
+        IBB_DEBUG("bridge.stale_dropped", "request=%s req_id=%" PRId64, ib_requestName(request), req_id);
+        return false;
+    }
+    p->sent = true;
+    return true;
 }
 
 int64_t br_replyReqId(const ibReply *r)
@@ -252,13 +277,15 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     ibbStatus s = ibbMap_Create(&b->pending);
     if (s == IBB_OK)
         s = coreSession_Create(&b->ib, loop, &o->session);
+    if (s == IBB_OK)
+        coreSession_SetStillWanted(b->ib, still_wanted, b);
     b->opt.nats.on_event = br_onNatsEvent; /* runs on nats.c threads: posts to the loop */
     b->opt.nats.event_arg = b;
     if (s == IBB_OK)
         s = busConn_Create(&b->conn, &b->opt.nats);
-    busConnOptions lo = b->opt.nats; /* same server and credentials, driven by the loop, no events */
+    busConnOptions lo = b->opt.nats; /* same server and credentials, driven by the loop */
     lo.loop = loop;
-    lo.on_event = NULL;
+    lo.on_event = br_onLoopConnEvent;
     char lname[96];
     snprintf(lname, sizeof lname, "%s-pub", o->nats.name && *o->nats.name ? o->nats.name : "ib-bridge");
     lo.name = lname;
@@ -364,6 +391,8 @@ void brBridge_Stop(brBridge *b, void (*done)(void *ud), void *ud)
     t->data = b;
     uv_timer_start(t, on_drain_timer, 300, 0);
 }
+
+bool brBridge_Failed(const brBridge *b) { return b && b->failed; }
 
 void brBridge_Destroy(brBridge *b)
 {

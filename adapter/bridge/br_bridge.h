@@ -46,5 +46,8 @@ ibbStatus brBridge_Start(brBridge *b);
  * (the loop then has no active handle of the bridge's). */
 void brBridge_Stop(brBridge *b, void (*done)(void *ud), void *ud);
 void brBridge_Destroy(brBridge *b);
+/* True when the bridge stopped itself because it cannot go on: a NATS connection closed for good
+ * (nats.c gives up on e.g. refused credentials). The process should then exit non-zero. */
+bool brBridge_Failed(const brBridge *b);
 
 #endif

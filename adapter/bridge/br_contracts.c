@@ -20,19 +20,24 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
+typedef struct lookup lookup;
+
 typedef struct reqnode {         /* an ib.rpc.contract request waiting for a lookup */
     busRequest *req;
     struct reqnode *next;
+    brBridge *b;
+    lookup *l;                   /* for the deadline (on_contract_expire) */
 } reqnode;
 
-typedef struct lookup {          /* one reqContractDetails in flight */
+struct lookup {                  /* one reqContractDetails in flight */
     char key[ST_KEY_MAX];
+    int64_t req_id;              /* 0 until sent */
     bool for_resolve;            /* a resolution (cache + waiters) or ib.rpc.contract requests */
     reqnode *reqs;               /* ib.rpc.contract: the requests to answer (identical ones share) */
     waiter *waiters;
     brInstrument *matches[MAX_MATCHES];
     int nmatches, ntotal;
-} lookup;
+};
 
 typedef struct contracts {
     ibbMap *cache;               /* key -> brInstrument* */
@@ -343,7 +348,42 @@ static ibbStatus send_lookup(brBridge *b, lookup *l)
     ibbStatus s = br_send(b, &rq);
     if (s != IBB_OK)
         br_reqClose(b, id);
+    else
+        l->req_id = id;
     return s;
+}
+
+/* Every caller of a lookup gave up. Still queued for IB: close the id, so the session drops the
+ * request instead of spending a pacing token on it. Already sent: let the answer fill the cache. */
+static void abandon_lookup(brBridge *b, lookup *l)
+{
+    if (l->req_id && br_reqSent(b, l->req_id))
+        return;
+    IBB_DEBUG("contract.abandoned", "key=%s req_id=%" PRId64, l->key, l->req_id);
+    if (l->req_id)
+        br_reqClose(b, l->req_id);
+    ibbMap *m = l->for_resolve ? mod(b)->resolving : mod(b)->querying;
+    if (ibbMap_Get(m, l->key) == l)
+        ibbMap_Del(m, l->key);
+    free_lookup(l);
+}
+
+bool br_resolveCancel(brBridge *b, const char *key, brResolveFn fn, void *ctx)
+{
+    lookup *l = mod(b) ? ibbMap_Get(mod(b)->resolving, key) : NULL;
+    if (!l)
+        return false;
+    for (waiter **pw = &l->waiters; *pw; pw = &(*pw)->next) {
+        waiter *w = *pw;
+        if (w->fn != fn || w->ctx != ctx)
+            continue;
+        *pw = w->next;
+        free(w);
+        if (!l->waiters)
+            abandon_lookup(b, l);
+        return true;
+    }
+    return false;
 }
 
 void br_resolve(brBridge *b, const char *key, brResolveFn fn, void *ctx)
@@ -396,6 +436,23 @@ const brInstrument *br_instrument(const brBridge *b, const char *key)
 
 /* ---- ib.rpc.contract ----------------------------------------------------------------------------- */
 
+/* The deadline answered this request: it leaves its lookup (the last one abandons it). */
+static void on_contract_expire(busRequest *req, void *arg)
+{
+    reqnode *rn = arg;
+    lookup *l = rn->l;
+    brBridge *b = rn->b;
+    for (reqnode **p = &l->reqs; *p; p = &(*p)->next)
+        if (*p == rn) {
+            *p = rn->next;
+            break;
+        }
+    busRequest_Release(req);
+    free(rn);
+    if (!l->reqs)
+        abandon_lookup(b, l);
+}
+
 static void on_contract(busRequest *req, void *arg)
 {
     brBridge *b = arg;
@@ -419,8 +476,11 @@ static void on_contract(busRequest *req, void *arg)
     lookup *l = ibbMap_Get(mod(b)->querying, key);
     if (rn && l) { /* an identical lookup is in flight: share its answer */
         rn->req = req;
+        rn->b = b;
+        rn->l = l;
         rn->next = l->reqs;
         l->reqs = rn;
+        busRequest_OnExpire(req, on_contract_expire, rn);
         return;
     }
     l = rn ? calloc(1, sizeof *l) : NULL;
@@ -433,8 +493,11 @@ static void on_contract(busRequest *req, void *arg)
     }
     snprintf(l->key, sizeof l->key, "%s", key);
     rn->req = req; /* keeps the handler's reference until answered */
+    rn->b = b;
+    rn->l = l;
     rn->next = NULL;
     l->reqs = rn;
+    busRequest_OnExpire(req, on_contract_expire, rn);
     ibbStatus s = send_lookup(b, l);
     if (s != IBB_OK)
         lookup_done(b, l, "ib_unavailable", "could not send the contract request to IB", 0);

@@ -79,6 +79,7 @@ struct brBridge {
     bool ib_ready;
     bool ib_farm_down;                /* between 1100 and 1101/1102 */
     bool stopping;
+    bool failed;                      /* stopped itself: a NATS connection closed for good */
     uint64_t started_ns;              /* uv_hrtime at Create */
     void *mod[BR_MOD_COUNT];          /* modules' private state */
     uv_mutex_t svc_lock;              /* guards svc_open for nats.c threads (br_onNatsEvent) */
@@ -144,6 +145,8 @@ void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
 /* ---- events (br_status.c) --------------------------------------------------------------------- */
 /* busConnOptions.on_event: a NATS link change (nats.c thread) -> ib.evt.conn, via the loop. */
 void br_onNatsEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
+/* The loop-driven connection's events: only its end matters (its ups and downs follow the main one). */
+void br_onLoopConnEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
 /* Publishes an ib.evt.conn event (schemas/conn_event.json; ts 0 = now). Loop thread. */
 void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
 
@@ -151,8 +154,38 @@ void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */
 bool br_ordersReady(const brBridge *b);
 
+/* ---- snapshots (br_quotes.c) ------------------------------------------------------------------ */
+/* slug NULL = answered: q holds the quote (borrowed: valid only during the call). On an error, q may
+ * still hold what IB sent before it (slug "timeout": the partial snapshot), else q is NULL. Slugs:
+ * line_limit, timeout, ib_unavailable, unavailable (stopping), internal, or IB's (unknown_symbol,
+ * forbidden, ib_error, ...) with ib_code. */
+typedef void (*brSnapFn)(brBridge *b, void *ctx, const stQuote *q, const char *slug, const char *msg,
+                         int ib_code);
+/* A level-1 quote of key for another module: from the live book while the instrument streams, else
+ * from an IB snapshot, shared with every ib.rpc.quote and callback asking for the same key meanwhile
+ * (one reqMktData per key in flight). A snapshot in flight counts as a market-data line: with leased
+ * keys + snapshots in flight at ib.md_line_budget the answer is line_limit, IB never sees it.
+ * fn runs once (possibly before this returns) unless cancelled; at the latest after timeout_ms. */
+/* Snapshots in flight: each holds an IB market-data line until it ends (counted against the budget). */
+size_t br_quoteSnapshotLines(const brBridge *b);
+void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn fn, void *ctx);
+/* Withdraws a pending br_quoteSnapshot (fn/ctx as given; key as given): fn will not run. A snapshot
+ * nobody waits for any more is cancelled at IB. Unknown waits are ignored. */
+void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx);
+
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */
 int64_t br_wallNs(void);                 /* CLOCK_REALTIME ns */
+
+/* ---- requests whose callers gave up (br_bridge.c, br_contracts.c) ------------------------------ */
+/* True once the request with this open id left the pacer for IB. Until then, closing the id means it
+ * is never sent: the session drops a queued request whose id is no longer open (its caller gave up;
+ * coreSession_SetStillWanted). A module whose last caller expires closes the id when nothing was
+ * sent; when the request already reached IB it may keep the id open to use the answer (a cache). */
+bool br_reqSent(const brBridge *b, int64_t req_id);
+/* Withdraws one waiter of br_resolve (the same key, fn and ctx) whose caller gave up: fn will not be
+ * called for it. The last waiter gone before the request left for IB closes its id (never sent).
+ * False when no such waiter is pending (fn then still runs, or already ran). */
+bool br_resolveCancel(brBridge *b, const char *key, brResolveFn fn, void *ctx);
 
 #endif

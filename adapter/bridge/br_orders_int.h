@@ -46,9 +46,8 @@ typedef struct brOrdPlacement {
     stInstrumentSpec spec;
     int64_t order_id;
     uint64_t link_gen;                 /* the IB connection the order id belongs to */
-    int64_t snap_req;                  /* snapshot request id, 0 = none */
-    int64_t snap_started;
-    double snap_bid, snap_ask, snap_last, snap_close;
+    bool snap_wait;                    /* waiting for br_quoteSnapshot(key) to price a market order */
+    char price_note[240];              /* why a market order has no reference price (for the reply) */
     brOrdRecord rec;                   /* BR_ORD_PL_AWAIT_RECON: the stored record */
 } brOrdPlacement;
 
@@ -153,7 +152,7 @@ void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, con
 void brOrd_placementAcked(brBridge *b, stOrder *o);
 /* A stored record answers the placement, or parks it until reconciliation (BR_ORD_PL_AWAIT_RECON). */
 void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p);
-/* Timer tick: ends snapshot waits that took too long, drops parked placements nobody waits for. */
+/* Timer tick: drops parked placements nobody waits for. */
 void brOrd_placeHousekeep(brBridge *b);
 /* Request helpers shared with br_orders_amend.c: each returns false after answering and releasing. */
 bool brOrd_bad(busRequest *req, const char *fmt, const char *a);

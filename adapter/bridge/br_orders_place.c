@@ -3,7 +3,10 @@
  * Placing (one brOrdPlacement per client_order_id, so concurrent repeats share it):
  *   read_only -> body checks -> the ledger knows the client_order_id? answer from it -> IB ready? ->
  *   idempotency record exists? (store get) answer from it -> risk pre-checks (qty, symbols) ->
- *   resolve the instrument -> reference price (limit/stop, the quote book, or a snapshot) -> risk
+ *   resolve the instrument -> reference price (limit/stop; for a market order under a notional limit
+ *   br_quoteSnapshot: the live quote, or an IB snapshot shared with ib.rpc.quote and counted against
+ *   the line budget; no price (line_limit, timeout, IB error) = as before, the notional check says
+ *   so) -> risk
  *   check (counts the rate) -> take an order id -> create-only record "pending" (a repeat from
  *   another process ends here) -> placeOrder with orderRef = client_order_id -> IB's first
  *   openOrder/orderStatus answers every waiter and updates the record ("acked"); an IB error
@@ -20,13 +23,18 @@
 
 #define SNAPSHOT_WAIT_MS 3000
 
+static void on_price(brBridge *b, void *ctx, const stQuote *q, const char *slug, const char *msg,
+                     int ib_code);
+
 /* ---- placement ---------------------------------------------------------------------------------- */
 
 void brOrd_placementFree(brBridge *b, brOrdPlacement *p)
 {
     ibbMap_Del(brOrd_mod(b)->placing, p->cid);
-    if (p->snap_req)
-        br_reqClose(b, p->snap_req);
+    if (p->snap_wait) {
+        p->snap_wait = false;
+        br_quoteSnapshotCancel(b, p->key, on_price, p);
+    }
     brOrdWaiter *w = p->waiters;
     while (w) {
         brOrdWaiter *n = w->next;
@@ -92,8 +100,12 @@ static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
     char msg[300];
     ibbStatus s = stRisk_Check(&b->risk, &ro, br_nowMs(b), &limit, msg, sizeof msg);
     if (s != IBB_OK) {
-        char full[400];
-        snprintf(full, sizeof full, "risk limit %s: %s", limit, msg);
+        char full[600];
+        bool why = !isfinite(ref) && p->price_note[0] && limit && !strcmp(limit, "max_order_notional");
+        snprintf(full, sizeof full, "risk limit %s: %s%s%s", limit, msg, why ? " (" : "",
+                 why ? p->price_note : "");
+        if (why)
+            snprintf(full + strlen(full), sizeof full - strlen(full), ")");
         placement_fail(b, p, s == IBB_ERR_STATE ? "read_only" : "risk_limit", 0, full);
         return;
     }
@@ -133,9 +145,9 @@ static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
     brOrdStore_Create_(m->store, &r, on_created, p);
 }
 
-double brOrd_bookPrice(brBridge *b, const char *key)
+/* The reference price of a quote: last, else the bid/ask midpoint, else the close; NAN when none. */
+static double quote_ref(const stQuote *q)
 {
-    const stQuote *q = b->book ? stQuoteBook_Find(b->book, key) : NULL;
     if (!q)
         return NAN;
     if (isfinite(q->last) && q->last > 0)
@@ -145,59 +157,35 @@ double brOrd_bookPrice(brBridge *b, const char *key)
     return isfinite(q->close) && q->close > 0 ? q->close : NAN;
 }
 
-static void snapshot_done(brBridge *b, brOrdPlacement *p)
+double brOrd_bookPrice(brBridge *b, const char *key)
 {
-    if (p->snap_req)
-        br_reqClose(b, p->snap_req);
-    p->snap_req = 0;
-    double ref = NAN;
-    if (isfinite(p->snap_last) && p->snap_last > 0)
-        ref = p->snap_last;
-    else if (isfinite(p->snap_bid) && isfinite(p->snap_ask) && p->snap_bid > 0 && p->snap_ask > 0)
-        ref = (p->snap_bid + p->snap_ask) / 2;
-    else if (isfinite(p->snap_close) && p->snap_close > 0)
-        ref = p->snap_close;
+    return quote_ref(b->book ? stQuoteBook_Find(b->book, key) : NULL);
+}
+
+/* br_quoteSnapshot answered: a price, or none (line budget in use, timeout, IB error) -> the notional
+ * check refuses as it always did without a price, and the reply says why. The link or the bridge
+ * going away fails the placement (nothing was sent). */
+static void on_price(brBridge *b, void *ctx, const stQuote *q, const char *slug, const char *msg,
+                     int ib_code)
+{
+    brOrdPlacement *p = ctx;
+    p->snap_wait = false;
+    double ref = quote_ref(q); /* on a timeout or an IB error: what arrived before it */
+    bool link = slug && !strcmp(slug, "ib_unavailable");
+    if (link || (slug && (!strcmp(slug, "unavailable") || !strcmp(slug, "internal")))) {
+        placement_fail(b, p, slug, 0, link ? "the IB link dropped while pricing the order; retry" : msg);
+        return;
+    }
+    if (slug) {
+        IBB_INFO("order.snapshot_failed",
+                 "client_order_id=%s key=%s error=%s ib_code=%d price=%g text=\"%s\"", p->cid, p->key, slug,
+                 ib_code, ref, msg ? msg : "");
+        if (!isfinite(ref))
+            snprintf(p->price_note, sizeof p->price_note, "no quote to price the market order: %s: %s", slug,
+                     msg ? msg : "");
+    }
     risk_and_store(b, p, ref);
 }
-
-static void on_snap_reply(brBridge *b, int64_t req_id, const ibReply *r, void *ctx)
-{
-    (void)req_id;
-    brOrdPlacement *p = ctx;
-    if (r->id == IB_MSG_TICK_PRICE) {
-        double px = r->u.tick_price.price;
-        if (!(px > 0) || ib_isUnsetDouble(px))
-            return;
-        switch (r->u.tick_price.tick_type) {
-        case IB_TICK_BID: case IB_TICK_DELAYED_BID: p->snap_bid = px; break;
-        case IB_TICK_ASK: case IB_TICK_DELAYED_ASK: p->snap_ask = px; break;
-        case IB_TICK_LAST: case IB_TICK_DELAYED_LAST: p->snap_last = px; break;
-        case IB_TICK_CLOSE: case IB_TICK_DELAYED_CLOSE: p->snap_close = px; break;
-        default: break;
-        }
-    } else if (r->id == IB_MSG_TICK_SNAPSHOT_END) {
-        snapshot_done(b, p);
-    }
-}
-
-static void on_snap_error(brBridge *b, int64_t req_id, const ibError *e, void *ctx)
-{
-    (void)req_id;
-    if (brOrd_isWarning(e->code))
-        return;
-    IBB_INFO("order.snapshot_failed", "code=%" PRId64 " text=\"%s\"", e->code, e->message);
-    snapshot_done(b, ctx); /* no price: the notional check says so */
-}
-
-static void on_snap_lost(brBridge *b, int64_t req_id, void *ctx)
-{
-    brOrdPlacement *p = ctx;
-    br_reqClose(b, req_id);
-    p->snap_req = 0;
-    placement_fail(b, p, "ib_unavailable", 0, "the IB link dropped while pricing the order; retry");
-}
-
-static const brPendingOps snap_ops = {on_snap_reply, on_snap_error, on_snap_lost};
 
 static void continue_price(brBridge *b, brOrdPlacement *p)
 {
@@ -207,33 +195,15 @@ static void continue_price(brBridge *b, brOrdPlacement *p)
         ref = p->lmt;
     else if (!strcmp(p->type, "STP"))
         ref = p->aux;
-    else
+    else if (b->risk.lim.max_order_notional > 0) {
+        /* A market order under a notional limit: the live quote, or a snapshot shared with ib.rpc.quote
+         * (on_price may run before this returns and may free p). */
+        p->snap_wait = true;
+        br_quoteSnapshot(b, p->key, SNAPSHOT_WAIT_MS, on_price, p);
+        return;
+    } else
         ref = brOrd_bookPrice(b, p->key);
-    if (isfinite(ref) || b->risk.lim.max_order_notional <= 0) {
-        risk_and_store(b, p, ref);
-        return;
-    }
-    /* A market order and no quote here: ask IB for a snapshot to price the notional check. */
-    ibRequest rq;
-    ibRequest_Init(&rq, IB_REQ_MKT_DATA);
-    stInstrument_ToContract(&p->spec, &rq.u.mkt_data.contract);
-    rq.u.mkt_data.contract.exchange = p->spec.exchange[0] ? p->spec.exchange : "SMART";
-    rq.u.mkt_data.generic_ticks = "";
-    rq.u.mkt_data.snapshot = true;
-    p->snap_bid = p->snap_ask = p->snap_last = p->snap_close = NAN;
-    int64_t id = br_reqOpen(b, &snap_ops, p);
-    if (id < 0) {
-        placement_fail(b, p, "internal", 0, "out of memory");
-        return;
-    }
-    rq.u.mkt_data.req_id = id;
-    p->snap_req = id;
-    p->snap_started = br_nowMs(b);
-    if (br_send(b, &rq) != IBB_OK) {
-        br_reqClose(b, id);
-        p->snap_req = 0;
-        risk_and_store(b, p, NAN);
-    }
+    risk_and_store(b, p, ref);
 }
 
 /* The placement as a ledger order with its brOrdExt; NULL when the ledger refuses it. */
@@ -629,9 +599,7 @@ void brOrd_placeHousekeep(brBridge *b)
     brOrdPlacement **ps = brOrd_placements(b, &k);
     for (size_t i = 0; i < k; i++) {
         brOrdPlacement *p = ps[i];
-        if (p->state == BR_ORD_PL_PRICE && p->snap_req && br_nowMs(b) - p->snap_started > SNAPSHOT_WAIT_MS)
-            snapshot_done(b, p); /* no end in time: go on with what arrived */
-        else if (p->state == BR_ORD_PL_AWAIT_RECON && brOrd_allAnswered(p->waiters))
+        if (p->state == BR_ORD_PL_AWAIT_RECON && brOrd_allAnswered(p->waiters))
             brOrd_placementFree(b, p);
     }
     free(ps);

@@ -792,6 +792,14 @@ static void kick(brBridge *b, int64_t in_ms)
 
 /* ---- requests ------------------------------------------------------------------------------------ */
 
+static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
+                        int ib_code);
+
+/* The deadline answered the request. Still resolving: it withdraws from the resolution (whose
+ * reqContractDetails is then not sent if nobody else waits). Waiting on a job: a queued job left alone
+ * is dropped before reaching IB; a job released by the governor is kept even while it waits in the
+ * session's pacer, because the governor logged it as sent (dropping it would block an identical retry
+ * for 15 s and spend the window slot for nothing; its answer fills the cache for that retry). */
 static void on_expire(busRequest *req, void *arg)
 {
     candleWaiter *w = arg;
@@ -801,7 +809,9 @@ static void on_expire(busRequest *req, void *arg)
     if (w->state == W_WAITING) {
         detach(w->b, w);
         free_waiter(w->b, w);
-    } /* W_RESOLVING: freed when the resolution calls back */
+    } else if (br_resolveCancel(w->b, w->p.key, on_resolved, w)) {
+        free_waiter(w->b, w);
+    } /* else W_RESOLVING: freed when the resolution calls back */
 }
 
 static void submit(brBridge *b, candleWaiter *w)

@@ -42,7 +42,20 @@ static void publish_nats_evt(void *arg)
     else if (e->detail[0])
         ev.message = e->detail;
     br_publishConnEvent(e->b, &ev); /* a "disconnected" event goes out once the link is back */
+    if (e->ev == BUS_CONN_CLOSED && !e->b->stopping) {
+        /* nats.c closes for good only when it gives up (e.g. the server refused the credentials): with
+         * no way back onto the bus, stop and let the supervisor see a non-zero exit */
+        IBB_ERROR("bridge.nats_closed", "detail=\"%s\" action=stop", e->detail);
+        e->b->failed = true;
+        brBridge_Stop(e->b, NULL, NULL);
+    }
     free(e);
+}
+
+void br_onLoopConnEvent(busConn *c, busConnEvent ev, const char *detail, void *arg)
+{
+    if (ev == BUS_CONN_CLOSED)
+        br_onNatsEvent(c, ev, detail, arg);
 }
 
 void br_onNatsEvent(busConn *c, busConnEvent ev, const char *detail, void *arg)
@@ -151,7 +164,7 @@ static void pack_ib(brBridge *b, msgpack_packer *pk)
     busPack_KeyInt(pk, "last_error_code", code);
     busPack_KeyStr(pk, "last_error", text ? text : "");
     busPack_Str(pk, "stats");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     busPack_KeyInt(pk, "msgs_in", (int64_t)st.msgs_in);
     busPack_KeyInt(pk, "msgs_out", (int64_t)st.msgs_out);
     busPack_KeyInt(pk, "reconnects", (int64_t)st.reconnects);
@@ -160,6 +173,7 @@ static void pack_ib(brBridge *b, msgpack_packer *pk)
     busPack_KeyInt(pk, "stalls", (int64_t)st.stalls);
     busPack_KeyInt(pk, "keepalives", (int64_t)st.keepalives);
     busPack_KeyInt(pk, "dropped", (int64_t)st.dropped);
+    busPack_KeyInt(pk, "dropped_stale", (int64_t)st.dropped_stale);
 }
 
 static void on_status(busRequest *req, void *arg)
@@ -179,8 +193,10 @@ static void on_status(busRequest *req, void *arg)
     msgpack_pack_map(pk, 1);
     busPack_KeyBool(pk, "connected", busConn_IsConnected(b->conn));
     busPack_Str(pk, "market_data");
-    msgpack_pack_map(pk, 3);
-    busPack_KeyInt(pk, "lines_used", b->book ? (int64_t)stQuoteBook_Count(b->book) : 0);
+    msgpack_pack_map(pk, 4);
+    size_t snaps = br_quoteSnapshotLines(b);
+    busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps);
+    busPack_KeyInt(pk, "snapshots_in_flight", (int64_t)snaps);
     busPack_KeyInt(pk, "line_budget", b->opt.md_line_budget);
     busPack_KeyInt(pk, "leases", b->leases ? (int64_t)stLeases_LeaseCount(b->leases) : 0);
     busPack_Str(pk, "pacing");

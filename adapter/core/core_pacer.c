@@ -10,6 +10,7 @@
 typedef struct pacerItem {
     struct pacerItem *next;
     int tag;
+    int64_t key; /* IB request id, 0 = none (never dropped) */
     size_t len;
     char data[];
 } pacerItem;
@@ -27,6 +28,9 @@ struct corePacer {
     size_t max_queue;
     pacerQueue q[2]; /* [0] cancels, [1] normal */
     uint64_t sent;
+    uint64_t dropped;
+    corePacerKeepFn keep;
+    void *keep_ud;
 };
 
 bool corePacer_IsCancel(int request_id)
@@ -81,6 +85,14 @@ size_t corePacer_Clear(corePacer *p) { return clear_queue(&p->q[0]) + clear_queu
 
 uint64_t corePacer_Sent(const corePacer *p) { return p->sent; }
 
+uint64_t corePacer_Dropped(const corePacer *p) { return p->dropped; }
+
+void corePacer_SetKeep(corePacer *p, corePacerKeepFn fn, void *ud)
+{
+    p->keep = fn;
+    p->keep_ud = fn ? ud : NULL;
+}
+
 size_t corePacer_Depth(const corePacer *p, size_t *cancels, size_t *normal)
 {
     if (cancels)
@@ -92,6 +104,12 @@ size_t corePacer_Depth(const corePacer *p, size_t *cancels, size_t *normal)
 
 ibbStatus corePacer_Push(corePacer *p, corePriority prio, int tag, const void *data, size_t len)
 {
+    return corePacer_PushKeyed(p, prio, tag, 0, data, len);
+}
+
+ibbStatus corePacer_PushKeyed(corePacer *p, corePriority prio, int tag, int64_t key, const void *data,
+                              size_t len)
+{
     if (!p || (!data && len))
         return IBB_ERR_INVALID_ARG;
     if (p->max_queue && p->q[0].n + p->q[1].n >= p->max_queue)
@@ -101,6 +119,7 @@ ibbStatus corePacer_Push(corePacer *p, corePriority prio, int tag, const void *d
         return IBB_ERR_NOMEM;
     it->next = NULL;
     it->tag = tag;
+    it->key = key;
     it->len = len;
     if (len)
         memcpy(it->data, data, len);
@@ -116,7 +135,8 @@ ibbStatus corePacer_Push(corePacer *p, corePriority prio, int tag, const void *d
     return IBB_OK;
 }
 
-static pacerItem *pop(corePacer *p)
+/* Takes the next message (cancels first); *droppable when the keep callback may refuse it. */
+static pacerItem *pop(corePacer *p, bool *droppable)
 {
     for (int i = 0; i < 2; i++) {
         pacerQueue *q = &p->q[i];
@@ -127,6 +147,7 @@ static pacerItem *pop(corePacer *p)
         if (!q->head)
             q->tail = NULL;
         q->n--;
+        *droppable = i == 1 && it->key != 0 && !corePacer_IsCancel(it->tag);
         return it;
     }
     return NULL;
@@ -139,7 +160,13 @@ int64_t corePacer_Run(corePacer *p, double now_ms, corePacerEmitFn emit, void *u
     p->tokens = fmin(p->burst, p->tokens + (now_ms - p->last_ms) * p->rate);
     p->last_ms = now_ms;
     while (p->tokens >= 1.0 && (p->q[0].n || p->q[1].n)) {
-        pacerItem *it = pop(p);
+        bool droppable = false;
+        pacerItem *it = pop(p, &droppable);
+        if (droppable && p->keep && !p->keep(p->keep_ud, it->tag, it->key)) {
+            p->dropped++; /* its caller gave up: the token stays for the next message */
+            free(it);
+            continue;
+        }
         p->tokens -= 1.0;
         p->sent++;
         if (emit)

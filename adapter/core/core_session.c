@@ -83,6 +83,8 @@ struct coreSession {
     int n_state_handlers;
     sessHandler reply_handlers[CORE_MAX_HANDLERS];
     int n_reply_handlers;
+    coreStillWantedFn still_wanted;
+    void *still_wanted_ud;
     sessHandler read_done_handlers[CORE_MAX_HANDLERS];
     int n_read_done_handlers;
     int64_t read_time_ns;       /* CLOCK_REALTIME when the current socket read arrived */
@@ -341,6 +343,38 @@ static void pump(coreSession *s)
 
 static void on_pacer_timer(uv_timer_t *t) { pump(t->data); }
 
+int64_t coreSession_RequestKey(const ibRequest *req)
+{
+    if (!req)
+        return 0;
+    switch (req->id) {
+    case IB_REQ_MKT_DATA: return req->u.mkt_data.req_id;
+    case IB_REQ_CONTRACT_DETAILS: return req->u.contract_details.req_id;
+    case IB_REQ_HISTORICAL_DATA: return req->u.historical.req_id;
+    case IB_REQ_ACCOUNT_SUMMARY: return req->u.account_summary.req_id;
+    case IB_REQ_EXECUTIONS: return req->u.executions.req_id;
+    default: return 0; /* cancels, orders, keep-alives, startApi, subscriptions without an id */
+    }
+}
+
+/* The pacer's keep callback: asks the owner whether the request is still wanted. */
+static bool keep_queued(void *ud, int tag, int64_t key)
+{
+    coreSession *s = ud;
+    if (!s->still_wanted || s->still_wanted(s->still_wanted_ud, tag, key))
+        return true;
+    IBB_DEBUG("ib.send_dropped_stale", "msg=%s req_id=%" PRId64, ib_requestName(tag), key);
+    return false;
+}
+
+void coreSession_SetStillWanted(coreSession *s, coreStillWantedFn fn, void *ud)
+{
+    if (!s)
+        return;
+    s->still_wanted = fn;
+    s->still_wanted_ud = fn ? ud : NULL;
+}
+
 /* Encodes and queues one request (no state check). */
 static ibbStatus enqueue(coreSession *s, const ibRequest *req, corePriority prio)
 {
@@ -348,7 +382,8 @@ static ibbStatus enqueue(coreSession *s, const ibRequest *req, corePriority prio
     ibbStatus st = ib_encodeRequest(&s->enc, s->sv, req);
     if (st != IBB_OK)
         return st;
-    st = corePacer_Push(s->pacer, prio, (int)req->id, s->enc.buf, s->enc.len);
+    st = corePacer_PushKeyed(s->pacer, prio, (int)req->id, coreSession_RequestKey(req), s->enc.buf,
+                             s->enc.len);
     if (st != IBB_OK)
         return st;
     pump(s);
@@ -785,6 +820,8 @@ ibbStatus coreSession_Create(coreSession **out, uv_loop_t *loop, const coreSessi
         st = ibFramer_Create(&s->framer, IB_FRAMER_CLIENT);
     if (st == IBB_OK)
         st = corePacer_Create(&s->pacer, cfg->pacing_rate, cfg->pacing_burst, cfg->max_queue);
+    if (st == IBB_OK)
+        corePacer_SetKeep(s->pacer, keep_queued, s);
     if (st != IBB_OK) {
         ibFramer_Destroy(s->framer);
         free(s->host);
@@ -906,6 +943,7 @@ void coreSession_GetStats(const coreSession *s, coreSessionStats *out)
     if (!s)
         return;
     *out = s->stats;
+    out->dropped_stale = corePacer_Dropped(s->pacer);
     corePacer_Depth(s->pacer, &out->queue_cancel, &out->queue_normal);
 }
 

@@ -71,6 +71,8 @@ typedef struct coreSessionStats {
     uint64_t keepalives;      /* reqCurrentTime sent because the link was idle */
     uint64_t stalls;          /* connections dropped because nothing arrived */
     uint64_t dropped;         /* queued requests dropped when a connection closed */
+    uint64_t dropped_stale;   /* queued requests dropped because nobody wanted them any more
+                                 (coreSession_SetStillWanted); they spent no pacing token */
     uint64_t bytes_in, bytes_out;
     size_t queue_cancel, queue_normal; /* current pacer depth */
 } coreSessionStats;
@@ -109,6 +111,18 @@ void coreSession_Disconnect(coreSession *s);
  * cancels first. IBB_ERR_STATE when not ready, IBB_ERR_LIMIT when the queue is full, or the
  * encoder's error. */
 ibbStatus coreSession_Send(coreSession *s, const ibRequest *req, corePriority prio);
+
+/* Stale requests. A request that carries its own request id (coreSession_RequestKey != 0:
+ * reqMktData, reqContractDetails, reqHistoricalData, reqAccountSummary, reqExecutions) may wait in
+ * the pacer longer than its caller does. When it reaches the head of the queue with a token ready,
+ * fn(ud, request, req_id) is asked once: true = it is written now, false = it is dropped (counted in
+ * dropped_stale, no token spent). Cancels, orders, keep-alives and requests without an id are always
+ * sent. fn runs on the loop thread inside the pacer and must not call back into the session.
+ * fn NULL = send everything (the default). */
+typedef bool (*coreStillWantedFn)(void *ud, int request, int64_t req_id);
+void coreSession_SetStillWanted(coreSession *s, coreStillWantedFn fn, void *ud);
+/* The request id of req that the still-wanted callback is asked about; 0 when it is never dropped. */
+int64_t coreSession_RequestKey(const ibRequest *req);
 
 coreState coreSession_State(const coreSession *s);
 int coreSession_ServerVersion(const coreSession *s);          /* 0 before the handshake */

@@ -88,8 +88,9 @@ const CLEAR = new Set(['bad_request', 'not_found', 'unknown_symbol', 'line_limit
     });
 
     await run.step('after the storm: the pacing queue drains, then the adapter serves normally', async () => {
-      // Requests whose callers already got `timeout` are still sent to IB (see tests/faults/REPORT.md),
-      // so the queue takes a while to drain; it must drain, and service must then be normal.
+      // Requests whose callers already got `timeout` are dropped unsent when they reach the head of the
+      // pacing queue (ib.stats.dropped_stale; queries.stale checks it); the queue must drain, and
+      // service must then be normal.
       const t0 = Date.now();
       let q;
       for (;;) {

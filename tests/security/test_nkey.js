@@ -67,6 +67,7 @@ async function startNatsConf(conf, port) {
   const port = await bus.freePort();
   const url = `nats://127.0.0.1:${port}`;
   const nats = await startNatsConf(f('nats.conf'), port);
+  let nats2 = null;
   const s = await sim.startSim(['--seed', '1']);
   const bridge = await startBridge({ natsUrl: url, simPort: s.port, env: nkeyEnv });
   const nc = await bus.connect({ servers: url, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) });
@@ -196,8 +197,22 @@ async function startNatsConf(conf, port) {
   await nc.close();
   const code = await bridge.stop();
   await run.step('ib-bridge shuts down cleanly', async () => bus.eq(code, 0, 'exit code'));
+
+  await run.step('a key revoked while running: nats.c gives up, ib-bridge stops and exits 1 (not a silent zombie)', async () => {
+    const b3 = await startBridge({ natsUrl: url, simPort: s.port, env: { ...nkeyEnv, IB_CLIENT_ID: '978' } });
+    const nc3 = await bus.connect({ servers: url, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) });
+    await waitReady(nc3);
+    await nc3.close();
+    await nats.stop(); // restart with only the other key: ib-bridge's key is no longer accepted
+    fs.writeFileSync(f('revoked.conf'), `jetstream {}\nauthorization {\n  users = [ { nkey: "${other.getPublicKey()}" } ]\n}\n`);
+    nats2 = await startNatsConf(f('revoked.conf'), port);
+    for (let i = 0; i < 300 && b3.proc.exitCode === null; i++) await bus.sleep(100);
+    bus.eq(b3.proc.exitCode, 1, 'ib-bridge exits 1 by itself:\n' + b3.log().slice(-2000));
+    bus.assert(/bridge\.nats_closed/.test(b3.log()), 'it says why: ' + b3.log().slice(-1500));
+    await b3.stop();
+  });
   await sim.stopSim(s);
-  await nats.stop();
+  await (nats2 || nats).stop();
   fs.rmSync(dir, { recursive: true, force: true });
   run.done();
 })().catch((e) => { console.log('FAIL setup: ' + (e.stack || e)); console.log('security.nkey: 0 passed, 1 failed'); process.exit(1); });
