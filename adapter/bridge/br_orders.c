@@ -106,6 +106,16 @@ stOrder **brOrd_openOrders(brBridge *b, size_t *n)
     return c.list;
 }
 
+void brOrd_termsFromRecord(stOrder *t, const brOrdRecord *r)
+{
+    t->qty = r->qty;
+    const char *type = !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type;
+    snprintf(t->order_type, sizeof t->order_type, "%s", type);
+    t->lmt_price = r->limit_price;
+    t->aux_price = r->stop_price;
+    snprintf(t->tif, sizeof t->tif, "%s", r->tif);
+}
+
 void brOrd_placeRequest(ibRequest *rq, const stOrder *o, const brOrdExt *x, double qty, double lmt,
                        double aux)
 {

@@ -174,15 +174,8 @@ static stOrder *adopt_exec(brBridge *b, const ibExecDetails *e)
     t.lmt_price = t.aux_price = IB_UNSET_DOUBLE;
     snprintf(t.account, sizeof t.account, "%s", e->account ? e->account : "");
     for (size_t i = 0; i < m->n_orphans; i++) /* a record left pending knows the real size */
-        if (!strcmp(m->orphans[i].client_order_id, t.client_order_id) && t.client_order_id[0]) {
-            const brOrdRecord *r = &m->orphans[i];
-            t.qty = r->qty;
-            snprintf(t.order_type, sizeof t.order_type, "%s",
-                     !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
-            t.lmt_price = r->limit_price;
-            t.aux_price = r->stop_price;
-            snprintf(t.tif, sizeof t.tif, "%s", r->tif);
-        }
+        if (!strcmp(m->orphans[i].client_order_id, t.client_order_id) && t.client_order_id[0])
+            brOrd_termsFromRecord(&t, &m->orphans[i]);
     stOrder *o = NULL;
     if (stOrders_Add(b->orders, &t, br_nowMs(b), &o) != IBB_OK || !brOrd_ensureExt(b, o))
         return NULL;

@@ -110,6 +110,8 @@ const char *brOrd_apiType(const char *ib_type);   /* "STP LMT" -> "STP_LMT" */
 bool brOrd_isWarning(int64_t code);               /* IB codes that do not fail an order */
 /* The brOrdExt of a ledger order, created (and indexed in m->all) on first use; NULL on OOM. */
 brOrdExt *brOrd_ensureExt(brBridge *b, stOrder *o);
+/* The order terms a stored record holds (size, type, prices, tif) copied into t ("STP_LMT" -> "STP LMT"). */
+void brOrd_termsFromRecord(stOrder *t, const brOrdRecord *r);
 /* The placeOrder request for ledger order o (contract from x->spec): a placement sends the order's own
  * quantity and prices, a modification the new ones; every other field is the order's, so a modify
  * never drops one (outside_rth was). rq borrows o's strings. */

@@ -48,12 +48,7 @@ void brOrd_settleOrphans(brBridge *b)
         snprintf(t.client_order_id, sizeof t.client_order_id, "%s", r->client_order_id);
         snprintf(t.key, sizeof t.key, "%s", r->key);
         snprintf(t.action, sizeof t.action, "%s", r->side);
-        t.qty = r->qty;
-        snprintf(t.order_type, sizeof t.order_type, "%s",
-                 !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type);
-        t.lmt_price = r->limit_price;
-        t.aux_price = r->stop_price;
-        snprintf(t.tif, sizeof t.tif, "%s", r->tif);
+        brOrd_termsFromRecord(&t, r);
         snprintf(t.account, sizeof t.account, "%s", r->account);
         if (stOrders_ById(b->orders, t.order_id))
             t.order_id = -t.order_id; /* the id was reused by a new order: keep the record distinct */
