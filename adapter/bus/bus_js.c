@@ -20,6 +20,7 @@ struct busJs {
     uv_timer_t *timer;           /* retry timer (heap: freed by its close callback) */
     uv_mutex_t lock;             /* guards kv, the retry list and the counters */
     kvStore *kv;
+    char bucket[128];            /* the bound bucket's name (revision-checked deletes) */
     retryNode *head, *tail;
     size_t n_retry;
     busJsCounters c;
@@ -312,6 +313,7 @@ ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap
     uv_mutex_lock(&j->lock);
     kvStore *old = j->kv;
     j->kv = kv;
+    snprintf(j->bucket, sizeof j->bucket, "%s", c->bucket);
     uv_mutex_unlock(&j->lock);
     if (old)
         kvStore_Destroy(old);
@@ -361,8 +363,16 @@ ibbStatus busJs_KvCreate(busJs *j, const char *key, const void *data, size_t len
 
 ibbStatus busJs_KvGet(busJs *j, const char *key, char **data, size_t *len, char *err, size_t cap)
 {
+    return busJs_KvGetRev(j, key, data, len, NULL, err, cap);
+}
+
+ibbStatus busJs_KvGetRev(busJs *j, const char *key, char **data, size_t *len, uint64_t *rev, char *err,
+                         size_t cap)
+{
     *data = NULL;
     *len = 0;
+    if (rev)
+        *rev = 0;
     kvStore *kv = kv_of(j, err, cap);
     if (!kv)
         return IBB_ERR_STATE;
@@ -383,6 +393,8 @@ ibbStatus busJs_KvGet(busJs *j, const char *key, char **data, size_t *len, char 
     if (n > 0)
         memcpy(buf, kvEntry_Value(e), (size_t)n);
     buf[n > 0 ? n : 0] = '\0';
+    if (rev)
+        *rev = kvEntry_Revision(e);
     kvEntry_Destroy(e);
     *data = buf;
     *len = (size_t)(n > 0 ? n : 0);
@@ -401,6 +413,105 @@ ibbStatus busJs_KvPut(busJs *j, const char *key, const void *data, size_t len, c
         return IBB_ERR_IO;
     }
     return IBB_OK;
+}
+
+/* After a failed conditional write: did it land after all (our bytes stored at a revision past `last`),
+ * did another write win (conflict), or could the store not answer? */
+static ibbStatus judge_failed_write(busJs *j, const char *key, const void *data, size_t len, uint64_t last,
+                                    uint64_t *rev, natsStatus s, char *err, size_t cap)
+{
+    char *cur = NULL;
+    size_t n = 0;
+    uint64_t r = 0;
+    char gerr[160];
+    ibbStatus g = busJs_KvGetRev(j, key, &cur, &n, &r, gerr, sizeof gerr);
+    if (g == IBB_ERR_NOT_FOUND && last == 0) {
+        set_err(err, cap, "kv update", s); /* still absent: the write failed for another reason */
+        return IBB_ERR_IO;
+    }
+    if (g != IBB_OK && g != IBB_ERR_NOT_FOUND) {
+        set_err(err, cap, "kv update", s);
+        return IBB_ERR_IO;
+    }
+    bool ours = g == IBB_OK && r > last && n == len && (len == 0 || memcmp(cur, data, len) == 0);
+    free(cur);
+    if (ours) {
+        if (rev)
+            *rev = r;
+        return IBB_OK;
+    }
+    if (g == IBB_OK && r == last) {
+        set_err(err, cap, "kv update", s); /* unchanged: the write itself failed */
+        return IBB_ERR_IO;
+    }
+    if (err && cap)
+        snprintf(err, cap, "kv update: '%s' changed (expected revision %" PRIu64 ", found %" PRIu64 ")", key,
+                 last, r);
+    return IBB_ERR_CONFLICT;
+}
+
+ibbStatus busJs_KvUpdate(busJs *j, const char *key, const void *data, size_t len, uint64_t last, uint64_t *rev,
+                         char *err, size_t cap)
+{
+    if (rev)
+        *rev = 0;
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    uint64_t r = 0;
+    natsStatus s = last ? kvStore_Update(&r, kv, key, data, (int)len, last)
+                        : kvStore_Create(&r, kv, key, data, (int)len);
+    if (s == NATS_OK) {
+        if (rev)
+            *rev = r;
+        return IBB_OK;
+    }
+    return judge_failed_write(j, key, data, len, last, rev, s, err, cap);
+}
+
+ibbStatus busJs_KvDeleteRev(busJs *j, const char *key, uint64_t last, char *err, size_t cap)
+{
+    kvStore *kv = kv_of(j, err, cap);
+    if (!kv)
+        return IBB_ERR_STATE;
+    char subject[300], seq[32];
+    uv_mutex_lock(&j->lock);
+    snprintf(subject, sizeof subject, "$KV.%s.%s", j->bucket, key);
+    uv_mutex_unlock(&j->lock);
+    snprintf(seq, sizeof seq, "%" PRIu64, last);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, NULL, 0);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", seq);
+    jsPubAck *pa = NULL;
+    jsErrCode ec = 0;
+    if (s == NATS_OK) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = j->opt.wait_ms;
+        s = js_PublishMsg(&pa, j->js, m, &po, &ec);
+    }
+    jsPubAck_Destroy(pa);
+    natsMsg_Destroy(m);
+    if (s == NATS_OK)
+        return IBB_OK;
+    char *cur = NULL;
+    size_t n = 0;
+    uint64_t r = 0;
+    ibbStatus g = busJs_KvGetRev(j, key, &cur, &n, &r, NULL, 0);
+    free(cur);
+    if (g == IBB_ERR_NOT_FOUND)
+        return IBB_OK; /* gone (maybe by this very delete) */
+    if (g == IBB_OK && r != last) {
+        if (err && cap)
+            snprintf(err, cap, "kv delete: '%s' changed (expected revision %" PRIu64 ", found %" PRIu64 ")",
+                     key, last, r);
+        return IBB_ERR_CONFLICT;
+    }
+    set_err(err, cap, "kv delete", s);
+    return IBB_ERR_IO;
 }
 
 ibbStatus busJs_KvDelete(busJs *j, const char *key, char *err, size_t cap)

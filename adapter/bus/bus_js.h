@@ -90,7 +90,20 @@ ibbStatus busJs_KvCreate(busJs *j, const char *key, const void *data, size_t len
                          size_t cap);
 /* IBB_ERR_NOT_FOUND when absent (or deleted). *data is malloc'd (NUL-terminated), caller frees. */
 ibbStatus busJs_KvGet(busJs *j, const char *key, char **data, size_t *len, char *err, size_t cap);
+/* As busJs_KvGet, and *rev (may be NULL) the revision read: the `last` of a later busJs_KvUpdate. */
+ibbStatus busJs_KvGetRev(busJs *j, const char *key, char **data, size_t *len, uint64_t *rev, char *err,
+                         size_t cap);
 ibbStatus busJs_KvPut(busJs *j, const char *key, const void *data, size_t len, char *err, size_t cap);
+/* Revision-checked write: stores data only when the key's latest revision is still `last` (0: the key
+ * must not exist or be deleted, as KvCreate). IBB_OK with *rev (may be NULL) the new revision;
+ * IBB_ERR_CONFLICT when another write came first (nothing written); IBB_ERR_IO / IBB_ERR_STATE when the
+ * store could not answer. A write the server stored but whose acknowledgment was lost is told by
+ * reading the key back: the same bytes at a newer revision count as this write (IBB_OK). */
+ibbStatus busJs_KvUpdate(busJs *j, const char *key, const void *data, size_t len, uint64_t last, uint64_t *rev,
+                         char *err, size_t cap);
+/* Revision-checked delete: places a delete marker only when the key's latest revision is still `last`.
+ * IBB_ERR_CONFLICT when it changed; IBB_OK also when the key is already gone. */
+ibbStatus busJs_KvDeleteRev(busJs *j, const char *key, uint64_t last, char *err, size_t cap);
 /* Deletes a key (a later KvCreate of it succeeds again). */
 ibbStatus busJs_KvDelete(busJs *j, const char *key, char *err, size_t cap);
 /* Every key of the bucket (malloc'd array of malloc'd strings; free with busJs_FreeKeys). */

@@ -22,6 +22,7 @@ static const char *const status_names[IBB_STATUS_COUNT] = {
     [IBB_ERR_NOT_FOUND] = "not_found",
     [IBB_ERR_LIMIT] = "limit",
     [IBB_ERR_STATE] = "state",
+    [IBB_ERR_CONFLICT] = "conflict",
 };
 
 const char *ibbStatus_Name(ibbStatus s)

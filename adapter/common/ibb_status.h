@@ -24,6 +24,7 @@ typedef enum ibbStatus {
     IBB_ERR_NOT_FOUND,
     IBB_ERR_LIMIT,            /* a configured or IB limit would be exceeded */
     IBB_ERR_STATE,            /* not allowed in the current state (e.g. not connected) */
+    IBB_ERR_CONFLICT,         /* a revision-checked write lost: the stored value changed meanwhile */
     IBB_STATUS_COUNT
 } ibbStatus;
 

@@ -20,78 +20,14 @@
 #include "bus_conn.h"
 #include "ibb_log.h"
 
-extern char **environ;
-static pid_t server_pid;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static bool port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Starts nats-server with extra args; returns its pid. *port 0 picks a free port and sets it. */
-static pid_t start_nats(int *port, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    if (*port == 0)
-        *port = free_port();
-    char p[16];
-    snprintf(p, sizeof p, "%d", *port);
-    const char *bin = getenv("NATS_SERVER") ? getenv("NATS_SERVER") : "nats-server";
-    char *argv[12] = {(char *)bin, "-a", "127.0.0.1", "-p", p};
-    int n = 5;
-    const char *extra[] = {a1, a2, a3, a4};
-    for (int i = 0; i < 4 && extra[i]; i++)
-        argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 0, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 0, 0);
-    pid_t pid;
-    cr_assert_eq(posix_spawnp(&pid, bin, &fa, NULL, argv, environ), 0, "cannot start %s", bin);
-    server_pid = pid;
-    posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 200 && !port_open(*port); i++)
-        usleep(50000);
-    cr_assert(port_open(*port), "nats-server did not listen on %d", *port);
-    return pid;
-}
-
-static void stop_nats(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    server_pid = 0;
-}
-
-/* a failed assertion ends the test early: never leave its server behind */
-static void reap(void)
-{
-    if (server_pid > 0)
-        stop_nats(server_pid);
-}
+#include "nats_proc.h"
 
 static void quiet(void)
 {
     ibbLog_SetLevel(getenv("BUS_TEST_LOG") ? IBB_LOG_DEBUG : IBB_LOG_OFF);
 }
 
-TestSuite(conn, .init = quiet, .fini = reap);
+TestSuite(conn, .init = quiet, .fini = natsProc_Reap);
 
 Test(conn, conflicting_options_refused)
 {
@@ -163,33 +99,33 @@ static ibbStatus try_connect(int port, const char *user, const char *pass, const
 Test(conn, user_password_auth)
 {
     int port = 0;
-    pid_t pid = start_nats(&port, "--user", "alice", "--pass", "s3cret");
+    pid_t pid = natsProc_Start(&port, "--user", "alice", "--pass", "s3cret");
     evLog l = {0};
     cr_assert_eq(try_connect(port, "alice", "s3cret", NULL, &l), IBB_OK);
     cr_assert_eq(l.connected, 1, "one connected event");
     cr_assert_eq(l.closed, 1, "Destroy waits for the closed event");
     cr_assert_neq(try_connect(port, "alice", "wrong", NULL, &l), IBB_OK, "wrong password must not connect");
-    stop_nats(pid);
+    natsProc_Stop(pid);
     bus_Shutdown(2000);
 }
 
 Test(conn, token_auth)
 {
     int port = 0;
-    pid_t pid = start_nats(&port, "--auth", "tok-123", NULL, NULL);
+    pid_t pid = natsProc_Start(&port, "--auth", "tok-123", NULL, NULL);
     evLog l = {0};
     cr_assert_eq(try_connect(port, NULL, NULL, "tok-123", &l), IBB_OK);
     cr_assert_neq(try_connect(port, NULL, NULL, "nope", &l), IBB_OK);
-    stop_nats(pid);
+    natsProc_Stop(pid);
     bus_Shutdown(2000);
 }
 
 Test(conn, several_urls_first_dead)
 {
     int port = 0;
-    pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    pid_t pid = natsProc_Start(&port, NULL, NULL, NULL, NULL);
     char urls[128];
-    snprintf(urls, sizeof urls, "nats://127.0.0.1:%d,nats://127.0.0.1:%d", free_port(), port);
+    snprintf(urls, sizeof urls, "nats://127.0.0.1:%d,nats://127.0.0.1:%d", natsProc_FreePort(), port);
     busConnOptions o;
     busConnOptions_Init(&o);
     o.urls = urls;
@@ -198,14 +134,14 @@ Test(conn, several_urls_first_dead)
     cr_assert_eq(busConn_Create(&c, &o), IBB_OK, "second URL must be tried");
     cr_assert(busConn_IsConnected(c));
     busConn_Destroy(c);
-    stop_nats(pid);
+    natsProc_Stop(pid);
     bus_Shutdown(2000);
 }
 
 Test(conn, no_server_without_retry_is_io_error_with_retry_is_ok)
 {
     char url[64];
-    snprintf(url, sizeof url, "nats://127.0.0.1:%d", free_port());
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", natsProc_FreePort());
     busConnOptions o;
     busConnOptions_Init(&o);
     o.urls = url;
@@ -324,7 +260,7 @@ static void close_all(uv_loop_t *loop, loopRun *r)
 Test(conn, loop_driven_writes_without_flush)
 {
     int port = 0;
-    pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    pid_t pid = natsProc_Start(&port, NULL, NULL, NULL, NULL);
     uv_loop_t loop;
     uv_loop_init(&loop);
     loopRun r = {.in_order = 1, .last = -1};
@@ -341,30 +277,30 @@ Test(conn, loop_driven_writes_without_flush)
         uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
     cr_assert_eq(__atomic_load_n(&r.got, __ATOMIC_SEQ_CST), sent, "every message arrives, no flush called");
     close_all(&loop, &r);
-    stop_nats(pid);
+    natsProc_Stop(pid);
     bus_Shutdown(2000);
 }
 
 Test(conn, loop_driven_connects_late_and_survives_restart)
 {
-    int port = free_port();
+    int port = natsProc_FreePort();
     uv_loop_t loop;
     uv_loop_init(&loop);
     loopRun r = {.in_order = 1, .last = -1};
     uv_timer_init(&loop, &r.timer);
     r.pub = loop_conn(&loop, port); /* no server yet: nats.c attaches later from its reconnect thread */
     cr_assert_not(busConn_IsConnected(r.pub));
-    pid_t pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    pid_t pid = natsProc_Start(&port, NULL, NULL, NULL, NULL);
     r.sub_nc = subscriber(port, &r);
     run_ticks(&loop, &r, 10, 2000, 0); /* until something arrives (10 s at most) */
     cr_assert_gt(__atomic_load_n(&r.got, __ATOMIC_SEQ_CST), 0, "late connect: nothing arrived");
-    stop_nats(pid);
+    natsProc_Stop(pid);
     run_ticks(&loop, &r, 10, 20, 1 << 30); /* publish while the server is gone (buffered) */
-    pid = start_nats(&port, NULL, NULL, NULL, NULL);
+    pid = natsProc_Start(&port, NULL, NULL, NULL, NULL);
     int before = r.next;
     run_ticks(&loop, &r, 10, 2000, before + 100);
     cr_assert_gt(__atomic_load_n(&r.last, __ATOMIC_SEQ_CST), before + 100, "nothing after the restart");
     close_all(&loop, &r);
-    stop_nats(pid);
+    natsProc_Stop(pid);
     bus_Shutdown(2000);
 }
