@@ -17,6 +17,9 @@
 #include "config.h"
 #include "core_session.h"
 #include "ibb_log.h"
+#ifdef IBB_TEST_HOOKS
+#include "test_hooks.h"
+#endif
 
 #ifndef IBB_VERSION
 #define IBB_VERSION "0.0.0"
@@ -116,6 +119,9 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     o->risk.n_allowed = c->risk_allowed_symbols.n;
     o->trading_mode = c->ib_trading_mode;
     o->simulator = c->ib_simulator;
+#ifdef IBB_TEST_HOOKS
+    o->test_hook = appTest_OrderHook();
+#endif
 }
 
 static int run(const appConfig *cfg)

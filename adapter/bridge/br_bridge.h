@@ -32,6 +32,11 @@ typedef struct brOptions {
     const char *trading_mode;          /* "paper" | "live" (reported in status) */
     bool simulator;
     const char *instance_id;           /* micro instance id; NULL = generated */
+    /* Crash tests only: called at named points of an order's placement ("before_send": the record is
+     * pending and nothing was sent; "after_send": the order was handed to the IB session for its socket; "after_ack": IB
+     * acknowledged it, the client not yet answered). NULL in the binary users run: only the test
+     * binary ib-bridge-testhooks (app/test_hooks.c) sets it. */
+    void (*test_hook)(const char *point, const char *client_order_id);
 } brOptions;
 
 void brOptions_Init(brOptions *o);

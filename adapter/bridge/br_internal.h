@@ -153,6 +153,8 @@ void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */
 bool br_ordersReady(const brBridge *b);
+/* The "orders" map of ib.rpc.status: store readiness, repair, the durable-write backlog. */
+void br_ordersPackStatus(const brBridge *b, msgpack_packer *pk);
 
 /* ---- snapshots (br_quotes.c) ------------------------------------------------------------------ */
 /* slug NULL = answered: q holds the quote (borrowed: valid only during the call). On an error, q may

@@ -59,6 +59,13 @@ bool brOrd_isWarning(int64_t code)
            (code >= 2100 && code < 2200) || code == 10167 || code == 10168;
 }
 
+void brOrd_testHook(brBridge *b, brOrdHook point, const char *cid)
+{
+    static const char *const names[] = {"before_send", "after_send", "after_ack"};
+    if (b->opt.test_hook)
+        b->opt.test_hook(names[point], cid);
+}
+
 /* ---- ledger entries ----------------------------------------------------------------------------- */
 
 brOrdExt *brOrd_ensureExt(brBridge *b, stOrder *o)
@@ -186,15 +193,35 @@ static void orders_on_ib_down(brBridge *b)
 
 static void on_store_ready(brBridge *b) { (void)b; }
 
+/* Orders are ready once the store exists and every record an earlier run left unfinished is settled. */
 bool br_ordersReady(const brBridge *b)
 {
-    return b->mod[BR_MOD_ORDERS] && brOrdStore_Ready(brOrd_mod(b)->store);
+    return b->mod[BR_MOD_ORDERS] && brOrdStore_Ready(brOrd_mod(b)->store) && brOrd_mod(b)->repaired;
+}
+
+void br_ordersPackStatus(const brBridge *b, msgpack_packer *pk)
+{
+    const brOrders *m = b->mod[BR_MOD_ORDERS];
+    brOrdStoreBacklog bl;
+    brOrdStore_Backlog(m ? m->store : NULL, &bl);
+    msgpack_pack_map(pk, 4);
+    busPack_KeyBool(pk, "store_ready", m && brOrdStore_Ready(m->store));
+    busPack_KeyBool(pk, "repaired", m && m->repaired);
+    busPack_KeyInt(pk, "unsettled", m ? (int64_t)(m->n_orphans + ibbMap_Count(m->settling)) : 0);
+    busPack_Str(pk, "store_backlog");
+    msgpack_pack_map(pk, 5);
+    busPack_KeyInt(pk, "queued", (int64_t)bl.queued);
+    busPack_KeyInt(pk, "oldest_ms", bl.oldest_ms);
+    busPack_KeyInt(pk, "retries", (int64_t)bl.retries);
+    busPack_KeyInt(pk, "conflicts", (int64_t)bl.conflicts);
+    busPack_KeyStr(pk, "last_error", bl.last_error);
 }
 
 static void on_orphans(brBridge *b, const brOrdRecord *recs, size_t n)
 {
     brOrders *m = brOrd_mod(b);
     m->orphans_known = true;
+    m->orphans_found = n;
     if (n) {
         m->orphans = malloc(n * sizeof *recs);
         if (m->orphans) {
@@ -204,9 +231,18 @@ static void on_orphans(brBridge *b, const brOrdRecord *recs, size_t n)
     }
     if (m->recon_done_once && !m->recon_active)
         brOrd_settleOrphans(b);
+    else
+        brOrd_checkRepaired(b);
 }
 
-static void on_housekeep(uv_timer_t *t) { brOrd_placeHousekeep(t->data); }
+static void on_housekeep(uv_timer_t *t)
+{
+    brBridge *b = t->data;
+    brOrders *m = brOrd_mod(b);
+    brOrd_placeHousekeep(b);
+    if (m->n_orphans && m->orphans_known && m->recon_done_once && !m->recon_active)
+        brOrd_settleOrphans(b); /* evidence the stream could not give last time */
+}
 
 static ibbStatus orders_init(brBridge *b)
 {
@@ -216,7 +252,7 @@ static ibbStatus orders_init(brBridge *b)
     b->mod[BR_MOD_ORDERS] = m;
     if (stOrders_Create(&b->orders) != IBB_OK || ibbMap_Create(&m->placing) != IBB_OK ||
         ibbMap_Create(&m->all) != IBB_OK || ibbMap_Create(&m->exec_order) != IBB_OK ||
-        ibbMap_Create(&m->foreign) != IBB_OK || !(m->pre = malloc(sizeof *m->pre)) ||
+        ibbMap_Create(&m->foreign) != IBB_OK || ibbMap_Create(&m->settling) != IBB_OK || !(m->pre = malloc(sizeof *m->pre)) ||
         !(m->timer = malloc(sizeof *m->timer)))
         return IBB_ERR_NOMEM;
     stRiskLimits pre = b->opt.risk;
@@ -224,15 +260,7 @@ static ibbStatus orders_init(brBridge *b)
     pre.max_order_notional = 0;
     pre.read_only = false;
     stRisk_Init(m->pre, &pre);
-    /* Test hook (crash tests): the process SIGKILLs itself right after IB's first acknowledgment
-     * of an order, before answering ("after_ack"), or after writing the idempotency record but
-     * before sending the order ("before_send"). */
-    const char *hook = getenv("IBB_TEST_ORDER_KILL");
-    m->kill_hook = !hook ? 0 : !strcmp(hook, "after_ack") ? 1 : !strcmp(hook, "before_send") ? 2 : 0;
-    if (m->kill_hook)
-        IBB_WARN("orders.test_hook",
-                 "IBB_TEST_ORDER_KILL=%s is set: this process will kill itself (tests only)", hook);
-    ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans);
+    ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans, brOrd_onWritten);
     if (s != IBB_OK) {
         free(m->timer);
         m->timer = NULL;
@@ -313,6 +341,7 @@ static void orders_fini(brBridge *b)
         ibbMap_Destroy(m->foreign);
     }
     free(m->orphans);
+    ibbMap_Destroy(m->settling);
     free(m->pre);
     free(m);
     b->mod[BR_MOD_ORDERS] = NULL;

@@ -7,9 +7,15 @@
 #include "br_internal.h"
 #include "bus_js.h"
 
-/* One idempotency record (bucket value, JSON). state: "pending" (written before IB saw the order),
- * "acked" (IB acknowledged it; status is IB's), "rejected" (IB refused it: error_* tell why),
- * "unacknowledged" (IB never saw it: resolved by reconciliation; a repeat does not place it again). */
+/* One idempotency record (bucket value, JSON), by the order of its states (brOrdRecord_Rank):
+ *   "pending"         recorded before anything was sent: the order has NOT been written to IB's socket
+ *   "sending"         written (and acknowledged by the server) right before the order goes to the socket
+ *   "unknown"         sent, but neither IB nor the order stream knows what became of it
+ *   "acked"           IB acknowledged it; status is IB's (final once status is terminal)
+ *   "rejected"        IB refused it (error_* tell why)
+ *   "unacknowledged"  never sent to IB (positive evidence: it never left "pending"); a repeat does not
+ *                     place it again, and a new client_order_id is safe
+ * rev is the bucket revision the record was read at (0: not read from the bucket). */
 typedef struct brOrdRecord {
     char client_order_id[ST_CLIENT_ORDER_ID_MAX + 1];
     int64_t order_id;
@@ -26,7 +32,22 @@ typedef struct brOrdRecord {
     char error_message[300];
     int ib_code;
     int64_t created_ns, updated_ns;
+    uint64_t rev;
 } brOrdRecord;
+
+/* 0 pending, 1 sending, 2 unknown, 3 acked (working), 4 final (acked terminal, rejected,
+ * unacknowledged). A write never replaces a stored record of a higher rank. */
+int brOrdRecord_Rank(const brOrdRecord *r);
+/* Not final yet: a start must bring it up to date (pending, sending, unknown, acked but working). */
+bool brOrdRecord_NeedsRepair(const brOrdRecord *r);
+
+/* What the order stream holds last for one order id (reconciliation evidence). */
+typedef struct brOrdEvidence {
+    char client_order_id[ST_CLIENT_ORDER_ID_MAX + 1];
+    char type[16], status[24];
+    double filled, remaining, avg_fill_price;
+    int64_t perm_id;
+} brOrdEvidence;
 
 typedef struct brOrdStore brOrdStore;
 
@@ -35,22 +56,43 @@ typedef struct brOrdStore brOrdStore;
  * for get / create-that-existed. */
 typedef void (*brOrdStoreFn)(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
                              const char *err);
-/* Startup scan: the records still "pending" (left by a crash), handed over once. */
+/* A durable write finished: stored is the record the bucket now holds for cid (NULL when deleted). */
+typedef void (*brOrdWrittenFn)(brBridge *b, const char *cid, const brOrdRecord *stored);
+/* The last order event of an order id: IBB_OK (ev set), IBB_ERR_NOT_FOUND, or IBB_ERR_IO. */
+typedef void (*brOrdEvidenceFn)(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidence *ev);
+/* Startup scan: the records not final yet (brOrdRecord_NeedsRepair), handed over once. */
 typedef void (*brOrdOrphansFn)(brBridge *b, const brOrdRecord *recs, size_t n);
 /* The store became ready (stream and bucket exist). */
 typedef void (*brOrdReadyFn)(brBridge *b);
 
-ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, brOrdOrphansFn orphans);
-void brOrdStore_Stop(brOrdStore *s);      /* graceful stop: no new setup attempts, retry timer off */
+typedef struct brOrdStoreBacklog {
+    size_t queued;               /* records whose latest write the server has not acknowledged */
+    int64_t oldest_ms;           /* age of the oldest of them */
+    uint64_t retries, conflicts; /* since start */
+    char last_error[160];
+} brOrdStoreBacklog;
+
+ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, brOrdOrphansFn orphans,
+                            brOrdWrittenFn written);
+void brOrdStore_Stop(brOrdStore *s);      /* graceful stop: no new setup attempts, timers off */
 void brOrdStore_Destroy(brOrdStore *s);   /* after the loop: flushes unacked events (bounded) */
 bool brOrdStore_Ready(const brOrdStore *s);
 const char *brOrdStore_StreamName(const brOrdStore *s);
+void brOrdStore_Backlog(const brOrdStore *s, brOrdStoreBacklog *out);
 
 void brOrdStore_Get(brOrdStore *s, const char *cid, brOrdStoreFn fn, void *ctx);
+/* Create-only "pending" record; a lost acknowledgment of our own write is told from a repeat. */
 void brOrdStore_Create_(brOrdStore *s, const brOrdRecord *rec, brOrdStoreFn fn, void *ctx);
-/* Fire-and-forget update (logged on failure). */
-void brOrdStore_Put(brOrdStore *s, const brOrdRecord *rec);
-void brOrdStore_Delete(brOrdStore *s, const char *cid);
+/* Durable, revision-checked write: queued per client_order_id, retried with backoff until the server
+ * acknowledges it (through a NATS outage of any length); a stale write (lower rank than the stored
+ * record) is dropped and the stored record stands. The store's `written` callback reports the outcome
+ * once the record's queue is empty. created_ns 0 keeps the stored record's. */
+void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec);
+/* Durable delete of a record this process never sent (placement failed before the socket): done only
+ * while the stored record is still pending or sending; retried like writes. */
+void brOrdStore_Forget(brOrdStore *s, const char *cid);
+/* The last event the order stream holds for order_id (fn on the loop). */
+void brOrdStore_LastEvent(brOrdStore *s, int64_t order_id, brOrdEvidenceFn fn, void *ctx);
 
 /* Publishes one order event (packed MessagePack) on <prefix>.evt.order.<order_id> through the stream
  * with Nats-Msg-Id = event_id, and its JSON mirror on <prefix>.json.evt.order.<order_id>. */

@@ -161,8 +161,8 @@ void brOrd_storeFinal(brBridge *b, stOrder *o, const char *state, const char *sl
     brOrdExt *x = brOrd_ext(o);
     if (!o->client_order_id[0] || !brOrdStore_Ready(brOrd_mod(b)->store))
         return;
-    if (x && x->recorded_final && strcmp(state, "acked") == 0 && !o->terminal)
-        return;
+    if (x && x->recorded_final)
+        return; /* the final record is durable; nothing later changes it */
     brOrdRecord r;
     record_from_order(&r, o, state);
     if (slug) {
@@ -170,9 +170,21 @@ void brOrd_storeFinal(brBridge *b, stOrder *o, const char *state, const char *sl
         snprintf(r.error_message, sizeof r.error_message, "%s", msg ? msg : "");
         r.ib_code = ib_code;
     }
-    if (x)
-        x->recorded_final = true;
-    brOrdStore_Put(brOrd_mod(b)->store, &r);
+    brOrdStore_Write(brOrd_mod(b)->store, &r); /* final only once durable: brOrd_onWritten */
+}
+
+void brOrd_onWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
+{
+    brOrders *m = brOrd_mod(b);
+    stOrder *o = stOrders_ByClientId(b->orders, cid);
+    if (o && brOrd_ext(o) && stored && brOrdRecord_Rank(stored) >= 4)
+        brOrd_ext(o)->recorded_final = true;
+    brOrdPlacement *p = ibbMap_Get(m->placing, cid);
+    if (p && p->state == BR_ORD_PL_SENDING) {
+        brOrd_placementWritten(b, p, stored);
+        return;
+    }
+    brOrd_orphanWritten(b, cid, stored);
 }
 
 /* Publishes the ledger's current state of o when it differs from what was published last. */
@@ -205,8 +217,8 @@ void brOrd_publishStatus(brBridge *b, stOrder *o, int64_t ib_code, const char *m
     snprintf(x->pub_status, sizeof x->pub_status, "%s", s);
     x->pub_filled = o->filled;
     x->pub_remaining = o->remaining;
-    if (o->terminal) {
-        const char *state = !strcmp(s, "Unacknowledged") ? "unacknowledged" : "acked";
+    if (o->terminal && strcmp(s, "Rejected") != 0) { /* a rejection wrote its record with the error */
+        const char *state = !strcmp(s, "Unacknowledged") ? "unacknowledged" : !strcmp(s, "Unknown") ? "unknown" : "acked";
         brOrd_storeFinal(b, o, state, NULL, NULL, 0);
     }
     brOrd_answerCancelModify(b, o);

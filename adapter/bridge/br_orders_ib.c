@@ -119,6 +119,7 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
                  ib_isUnsetDouble(o->lmt_price) ? 0 : o->lmt_price,
                  ib_isUnsetDouble(o->aux_price) ? 0 : o->aux_price);
         brOrd_publishEvent(b, o, "modified", id, NULL);
+        brOrd_storeFinal(b, o, "acked", NULL, NULL, 0); /* the record keeps the terms IB now holds */
     }
     if (x->modify_w && close_to(o->qty, x->mod_qty) && close_to(o->lmt_price, x->mod_lmt) &&
         close_to(o->aux_price, x->mod_aux))

@@ -30,6 +30,7 @@ typedef enum {
     BR_ORD_PL_RESOLVE,
     BR_ORD_PL_PRICE,
     BR_ORD_PL_STORE,
+    BR_ORD_PL_SENDING,                 /* the durable "sending" write is on its way */
     BR_ORD_PL_SENT,
     BR_ORD_PL_AWAIT_RECON
 } brOrdPlState;
@@ -94,13 +95,18 @@ typedef struct brOrders {
     brOrdRecord *orphans;              /* pending records left by a crash */
     size_t n_orphans;
     bool orphans_known;
-    int kill_hook;                     /* test hook IBB_TEST_ORDER_KILL: 1 after_ack, 2 before_send */
+    bool repaired;                     /* the records an earlier run left unfinished are settled */
+    size_t orphans_found;              /* how many the startup scan found */
+    ibbMap *settling;                  /* cid -> orphans waiting for stream evidence or their durable write */
 } brOrders;
 
 static inline brOrders *brOrd_mod(const brBridge *b) { return b->mod[BR_MOD_ORDERS]; }
 static inline brOrdExt *brOrd_ext(const stOrder *o) { return o->user; }
 
 /* ---- br_orders.c: helpers ---------------------------------------------------------------------- */
+typedef enum { BR_ORD_HOOK_BEFORE_SEND, BR_ORD_HOOK_AFTER_SEND, BR_ORD_HOOK_AFTER_ACK } brOrdHook;
+/* Calls brOptions.test_hook (crash tests; never set in the binary users run). */
+void brOrd_testHook(brBridge *b, brOrdHook point, const char *cid);
 /* Adds req to a list (on OOM answers `internal` and releases req). */
 void brOrd_waiterAdd(brOrdWaiter **list, busRequest *req);
 bool brOrd_allAnswered(const brOrdWaiter *w);
@@ -141,7 +147,10 @@ void brOrd_publishEvent(brBridge *b, const stOrder *o, const char *type, const c
 /* Publishes o's state when it changed since the last event; answers cancel/modify waiters of an
  * order that ended. */
 void brOrd_publishStatus(brBridge *b, stOrder *o, int64_t ib_code, const char *message);
-/* Writes o's idempotency record in `state` (slug/msg/ib_code: why IB rejected it). */
+/* The store's durable write of cid finished (stored: what the bucket now holds; NULL deleted). */
+void brOrd_onWritten(brBridge *b, const char *cid, const brOrdRecord *stored);
+/* Writes o's idempotency record in `state` (slug/msg/ib_code: why IB rejected it), durably; the
+ * order counts as recorded final only once the server acknowledged it (brOrd_onWritten). */
 void brOrd_storeFinal(brBridge *b, stOrder *o, const char *state, const char *slug, const char *msg,
                       int ib_code);
 
@@ -150,6 +159,8 @@ void brOrd_onPlace(busRequest *req, void *arg);   /* ib.rpc.order.place */
 void brOrd_placementFree(brBridge *b, brOrdPlacement *p);   /* releases its waiters unanswered */
 void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, const char *status,
                            bool duplicate, const char *note);
+/* The durable "sending" record of p was written (or not): sends p's order, or answers from stored. */
+void brOrd_placementWritten(brBridge *b, brOrdPlacement *p, const brOrdRecord *stored);
 /* IB acknowledged o: answers and frees its placement, records "acked". */
 void brOrd_placementAcked(brBridge *b, stOrder *o);
 /* A stored record answers the placement, or parks it until reconciliation (BR_ORD_PL_AWAIT_RECON). */
@@ -183,7 +194,15 @@ bool brOrd_requestOpenOrders(brBridge *b, bool for_recon);
 /* ---- br_orders_recon.c ------------------------------------------------------------------------- */
 void brOrd_reconStart(brBridge *b);      /* IB ready: reqAllOpenOrders + reqExecutions */
 void brOrd_reconPartDone(brBridge *b);   /* one of the two ended */
-/* Settles the records a crash left "pending" (after a full reconciliation). */
+/* Settles the records an earlier run left unfinished (m->orphans; after a full reconciliation). */
 void brOrd_settleOrphans(brBridge *b);
+/* Settles one unfinished record now (a repeat met it after a full reconciliation). */
+void brOrd_settleNow(brBridge *b, const brOrdRecord *r);
+/* Puts r back on m->orphans: the housekeeping tick settles it again (the stream did not answer). */
+void brOrd_settleLater(brBridge *b, const brOrdRecord *r);
+/* A durable write finished (brOrd_onWritten): an orphan being settled answers its parked repeats. */
+void brOrd_orphanWritten(brBridge *b, const char *cid, const brOrdRecord *stored);
+/* Sets m->repaired once nothing an earlier run left is unsettled. */
+void brOrd_checkRepaired(brBridge *b);
 
 #endif

@@ -13,7 +13,6 @@
  *   answers with it and records "rejected" (br_orders_ib.c). Loop thread. */
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,21 +57,6 @@ void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, con
     for (brOrdWaiter *w = p->waiters; w; w = w->next)
         brOrd_replyPlaced(w->req, order_id, p->cid, status, duplicate, note);
     brOrd_placementFree(b, p);
-}
-
-/* Answers a request for a client_order_id the ledger knows. */
-static void answer_from_ledger(brBridge *b, busRequest *req, stOrder *o)
-{
-    (void)b;
-    const brOrdExt *x = brOrd_ext(o);
-    if (x && x->rej_slug[0]) {
-        busRequest_Error(req, x->rej_slug, x->rej_msg, x->rej_code);
-        return;
-    }
-    const char *note = strcmp(o->status, "Unacknowledged") == 0
-                           ? "IB never acknowledged this order; it was not placed. Use a new client_order_id."
-                           : NULL;
-    brOrd_replyPlaced(req, o->order_id, o->client_order_id, o->status, true, note);
 }
 
 static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
@@ -141,6 +125,7 @@ static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
     snprintf(r.tif, sizeof r.tif, "%s", p->tif);
     snprintf(r.account, sizeof r.account, "%s", p->account);
     r.created_ns = r.updated_ns = br_wallNs();
+    p->rec = r;
     p->state = BR_ORD_PL_STORE;
     brOrdStore_Create_(m->store, &r, on_created, p);
 }
@@ -227,22 +212,25 @@ static stOrder *ledger_add(brBridge *b, const brOrdPlacement *p)
     return o;
 }
 
+/* The placement failed before its order reached the socket: the record goes (durably), the client may
+ * retry with the same client_order_id. */
+static void unsent_fail(brBridge *b, brOrdPlacement *p, const char *slug, const char *msg)
+{
+    brOrdStore_Forget(brOrd_mod(b)->store, p->cid);
+    placement_fail(b, p, slug, 0, msg);
+}
+
+/* The "sending" record is durable: now, and only now, the order goes to IB's socket. */
 static void send_place(brBridge *b, brOrdPlacement *p)
 {
     brOrders *m = brOrd_mod(b);
-    if (m->kill_hook == 2) {
-        IBB_WARN("order.test_kill", "client_order_id=%s hook=before_send", p->cid);
-        raise(SIGKILL);
-    }
     if (!b->ib_ready || p->link_gen != m->link_gen) {
-        brOrdStore_Delete(m->store, p->cid); /* nothing reached IB: the client may retry */
-        placement_fail(b, p, "ib_unavailable", 0, "the IB link dropped before the order was sent; retry");
+        unsent_fail(b, p, "ib_unavailable", "the IB link dropped before the order was sent; retry");
         return;
     }
     stOrder *o = ledger_add(b, p);
     if (!o) {
-        brOrdStore_Delete(m->store, p->cid);
-        placement_fail(b, p, "internal", 0, "the order ledger refused the order (duplicate order id?)");
+        unsent_fail(b, p, "internal", "the order ledger refused the order (duplicate order id?)");
         return;
     }
     brOrdExt *x = brOrd_ext(o);
@@ -253,42 +241,95 @@ static void send_place(brBridge *b, brOrdPlacement *p)
     ibRequest rq;
     brOrd_placeRequest(&rq, o, x, o->qty, o->lmt_price, o->aux_price);
     ibbStatus s = br_send(b, &rq);
-    if (s != IBB_OK) {
+    if (s != IBB_OK) { /* nothing was written: the order never left ib-bridge */
         stOrders_Finish(b->orders, o, "Unacknowledged", br_nowMs(b));
-        brOrdStore_Delete(m->store, p->cid);
-        placement_fail(b, p, s == IBB_ERR_STATE ? "ib_unavailable" : "internal", 0,
-                       "the order could not be sent to IB; retry");
+        unsent_fail(b, p, s == IBB_ERR_STATE ? "ib_unavailable" : "internal",
+                    "the order could not be sent to IB; retry");
         return;
     }
     IBB_INFO("order.sent", "order_id=%" PRId64 " client_order_id=%s key=%s side=%s qty=%g type=%s",
              p->order_id, p->cid, p->key, p->side, p->qty, p->type);
+    brOrd_testHook(b, BR_ORD_HOOK_AFTER_SEND, p->cid);
     p->state = BR_ORD_PL_SENT;
     x->pl = p;
+}
+
+/* The durable "sending" write answered (brOrd_onWritten): send, or answer from what the bucket holds. */
+void brOrd_placementWritten(brBridge *b, brOrdPlacement *p, const brOrdRecord *stored)
+{
+    if (stored && !strcmp(stored->state, "sending") && stored->order_id == p->order_id) {
+        send_place(b, p);
+        return;
+    }
+    if (!stored) { /* gone: nothing was sent */
+        placement_fail(b, p, "unavailable", 0, "the idempotency record vanished before sending; retry");
+        return;
+    }
+    brOrd_settleRecord(b, stored, p); /* another writer moved it on */
+}
+
+/* The create-only "pending" record is stored: record "sending" durably before the socket. */
+static void mark_sending(brBridge *b, brOrdPlacement *p, const brOrdRecord *pending)
+{
+    brOrd_testHook(b, BR_ORD_HOOK_BEFORE_SEND, p->cid);
+    if (!b->ib_ready || p->link_gen != brOrd_mod(b)->link_gen) {
+        unsent_fail(b, p, "ib_unavailable", "the IB link dropped before the order was sent; retry");
+        return;
+    }
+    brOrdRecord r = *pending;
+    snprintf(r.state, sizeof r.state, "sending");
+    r.updated_ns = br_wallNs();
+    p->state = BR_ORD_PL_SENDING;
+    brOrdStore_Write(brOrd_mod(b)->store, &r);
 }
 
 static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
                        const char *err)
 {
     brOrdPlacement *p = ctx;
-    if (st != IBB_OK) {
-        placement_fail(b, p, "unavailable", 0, err && *err ? err : "the idempotency store did not answer");
+    if (st != IBB_OK) { /* the write may have landed all the same: take it back (it stays unsent) */
+        unsent_fail(b, p, "unavailable", err && *err ? err : "the idempotency store did not answer");
         return;
     }
     if (exists) { /* another process placed it first */
         brOrd_settleRecord(b, rec, p);
         return;
     }
-    send_place(b, p);
+    mark_sending(b, p, &p->rec);
 }
 
-/* A stored record answers a repeat. */
+static const char *const NOTE_UNACKED =
+    "IB never received this order: ib-bridge recorded it but never sent it. It was not placed; a new "
+    "client_order_id is safe.";
+static const char *const NOTE_UNKNOWN =
+    "ib-bridge sent this order to IB but cannot tell what became of it. Check the order with IB (TWS, "
+    "the account's trades) before placing anything; do not place it again under a new client_order_id "
+    "until then.";
+
+/* The note a repeat of an order in this status carries (NULL: none). */
+static const char *status_note(const char *status)
+{
+    return !strcmp(status, "Unacknowledged") ? NOTE_UNACKED : !strcmp(status, "Unknown") ? NOTE_UNKNOWN : NULL;
+}
+
+/* Answers a request for a client_order_id the ledger knows. */
+static void answer_from_ledger(brBridge *b, busRequest *req, stOrder *o)
+{
+    (void)b;
+    const brOrdExt *x = brOrd_ext(o);
+    if (x && x->rej_slug[0]) {
+        busRequest_Error(req, x->rej_slug, x->rej_msg, x->rej_code);
+        return;
+    }
+    brOrd_replyPlaced(req, o->order_id, o->client_order_id, o->status, true, status_note(o->status));
+}
+
+/* A stored record answers a repeat; a record not final yet is settled first (the placement waits). */
 void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
 {
     brOrders *m = brOrd_mod(b);
     stOrder *o = stOrders_ByClientId(b->orders, rec->client_order_id);
-    if (o && !(brOrd_ext(o) && brOrd_ext(o)->pl)) {
-        if (strcmp(rec->state, "pending") == 0 && o->acked)
-            brOrd_storeFinal(b, o, "acked", NULL, NULL, 0);
+    if (o && !(brOrd_ext(o) && brOrd_ext(o)->pl) && (o->acked || o->terminal)) {
         for (brOrdWaiter *w = p->waiters; w; w = w->next)
             answer_from_ledger(b, w->req, o);
         brOrd_placementFree(b, p);
@@ -299,36 +340,34 @@ void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
                        rec->error_message[0] ? rec->error_message : "IB rejected this order");
         return;
     }
-    if (!strcmp(rec->state, "unacknowledged")) {
-        brOrd_placementAnswer(
-            b, p, rec->order_id, "Unacknowledged", true,
-            "IB never acknowledged this order; it was not placed. Use a new client_order_id.");
+    if (!strcmp(rec->state, "unacknowledged") || !strcmp(rec->state, "unknown")) {
+        const char *status = rec->state[2] == 'a' ? "Unacknowledged" : "Unknown";
+        brOrd_placementAnswer(b, p, rec->order_id, status, true, status_note(status));
         return;
     }
-    if (!strcmp(rec->state, "acked")) {
+    if (!strcmp(rec->state, "acked") && stOrderStatus_IsTerminal(rec->status)) {
         brOrd_placementAnswer(b, p, rec->order_id, rec->status, true, NULL);
         return;
     }
-    /* pending: IB's answer decides; reconciliation must have run first */
+    if (o) { /* ours from this process, on its way: IB's answer decides */
+        p->rec = *rec;
+        p->state = BR_ORD_PL_AWAIT_RECON;
+        return;
+    }
+    /* pending / sending / working: the evidence decides, after a reconciliation with IB */
+    if (!strcmp(rec->state, "acked") && b->ib_ready && m->recon_done_once && !m->recon_active) {
+        brOrd_placementAnswer(b, p, rec->order_id, rec->status, true, NULL);
+        return;
+    }
     if (!b->ib_ready) {
         placement_fail(b, p, "ib_unavailable", 0,
                        "this order's state is being reconciled with IB, which is not connected; retry later");
         return;
     }
-    if (m->recon_done_once && !m->recon_active) {
-        /* IB does not know it after a full reconciliation: it never reached IB */
-        brOrdRecord r = *rec;
-        snprintf(r.state, sizeof r.state, "unacknowledged");
-        snprintf(r.status, sizeof r.status, "Unacknowledged");
-        r.updated_ns = br_wallNs();
-        brOrdStore_Put(m->store, &r);
-        brOrd_placementAnswer(
-            b, p, rec->order_id, "Unacknowledged", true,
-            "IB never acknowledged this order; it was not placed. Use a new client_order_id.");
-        return;
-    }
     p->rec = *rec;
     p->state = BR_ORD_PL_AWAIT_RECON;
+    if (m->recon_done_once && !m->recon_active)
+        brOrd_settleNow(b, rec);
 }
 
 static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
@@ -575,16 +614,12 @@ void brOrd_onPlace(busRequest *req, void *arg)
 
 void brOrd_placementAcked(brBridge *b, stOrder *o)
 {
-    brOrders *m = brOrd_mod(b);
     brOrdExt *x = brOrd_ext(o);
     brOrdPlacement *p = x->pl;
     if (!p || !o->acked)
         return;
     x->pl = NULL;
-    if (m->kill_hook == 1) {
-        IBB_WARN("order.test_kill", "order_id=%" PRId64 " hook=after_ack", o->order_id);
-        raise(SIGKILL);
-    }
+    brOrd_testHook(b, BR_ORD_HOOK_AFTER_ACK, o->client_order_id);
     IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
              o->client_order_id, o->status);
     for (brOrdWaiter *w = p->waiters; w; w = w->next)

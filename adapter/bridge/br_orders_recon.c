@@ -27,40 +27,160 @@ static void finish_order(brBridge *b, stOrder *o, const char *status, const char
     }
 }
 
+/* A record's order as a ledger entry (terms from the record); NULL when the ledger refuses it. */
+static stOrder *ledger_from_record(brBridge *b, const brOrdRecord *r)
+{
+    stOrder t;
+    memset(&t, 0, sizeof t);
+    t.order_id = r->order_id;
+    snprintf(t.client_order_id, sizeof t.client_order_id, "%s", r->client_order_id);
+    snprintf(t.key, sizeof t.key, "%s", r->key);
+    snprintf(t.action, sizeof t.action, "%s", r->side);
+    brOrd_termsFromRecord(&t, r);
+    snprintf(t.account, sizeof t.account, "%s", r->account);
+    if (stOrders_ById(b->orders, t.order_id))
+        t.order_id = -t.order_id; /* the id was reused by a new order: keep the record distinct */
+    stOrder *o = NULL;
+    if (stOrders_Add(b->orders, &t, br_nowMs(b), &o) != IBB_OK || !brOrd_ensureExt(b, o))
+        return NULL;
+    return o;
+}
+
+/* The record's new state, written durably; parked repeats are answered once it is (brOrd_orphanWritten). */
+static void settle_write(brBridge *b, const brOrdRecord *r, const char *state, const char *status)
+{
+    brOrdRecord n = *r;
+    snprintf(n.state, sizeof n.state, "%s", state);
+    snprintf(n.status, sizeof n.status, "%s", status);
+    n.updated_ns = br_wallNs();
+    brOrdStore_Write(brOrd_mod(b)->store, &n);
+}
+
+static const char *const UNKNOWN_WHY =
+    "ib-bridge sent this order to IB, but neither IB (open orders, executions, completed orders) nor the "
+    "order stream knows what became of it";
+
+/* The order stream answered for an orphan IB does not know: decide on the evidence. */
+static void on_evidence(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidence *ev)
+{
+    brOrdRecord *r = ctx;
+    brOrders *m = brOrd_mod(b);
+    if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) { /* the stream could not answer: ask again */
+        IBB_WARN("orders.evidence_retry", "client_order_id=%s order_id=%" PRId64 " status=%s", r->client_order_id,
+                 r->order_id, ibbStatus_Name(st));
+        ibbMap_Del(m->settling, r->client_order_id);
+        brOrd_settleLater(b, r); /* the housekeeping tick asks again */
+        free(r);
+        return;
+    }
+    bool reached = st == IBB_OK && !strcmp(ev->client_order_id, r->client_order_id) && ev->status[0] &&
+                   strcmp(ev->status, "Unacknowledged") != 0 && strcmp(ev->status, "Unknown") != 0;
+    stOrder *o = NULL;
+    if (reached) { /* any event from IB about it: it reached IB; its last status is the truth we have */
+        if ((o = ledger_from_record(b, r))) {
+            ibOrderStatus s = {.order_id = o->order_id, .status = ev->status, .filled = ev->filled,
+                               .remaining = ev->remaining, .avg_fill_price = ev->avg_fill_price,
+                               .perm_id = ev->perm_id};
+            stOrders_ApplyStatus(b->orders, &s, br_nowMs(b), NULL);
+            brOrdExt *x = brOrd_ext(o);
+            snprintf(x->pub_status, sizeof x->pub_status, "%s", o->status); /* the stream has it already */
+            x->pub_filled = o->filled;
+            x->pub_remaining = o->remaining;
+            x->submitted_pub = true;
+        }
+        IBB_INFO("order.reconciled", "client_order_id=%s order_id=%" PRId64 " status=%s evidence=stream",
+                 r->client_order_id, r->order_id, ev->status);
+        settle_write(b, r, "acked", ev->status);
+    } else if (!strcmp(r->state, "pending")) { /* never written to the socket: positive evidence */
+        if ((o = ledger_from_record(b, r)))
+            finish_order(b, o, "Unacknowledged",
+                         "the order was recorded but never sent to IB (ib-bridge stopped before sending it)");
+        settle_write(b, r, "unacknowledged", "Unacknowledged");
+    } else if (!strcmp(r->state, "acked")) { /* IB had it; nothing newer is known: the record stands */
+        brOrd_orphanWritten(b, r->client_order_id, r);
+    } else {
+        if ((o = ledger_from_record(b, r)))
+            finish_order(b, o, "Unknown", UNKNOWN_WHY);
+        IBB_WARN("order.unknown", "client_order_id=%s order_id=%" PRId64 " note=\"check the order with IB\"",
+                 r->client_order_id, r->order_id);
+        settle_write(b, r, "unknown", "Unknown");
+    }
+    free(r);
+}
+
+/* One record an earlier run (or another process) left unfinished, after a full reconciliation with IB:
+ * IB's open orders and executions come first, then the order stream. */
+static void settle_orphan(brBridge *b, const brOrdRecord *r)
+{
+    brOrders *m = brOrd_mod(b);
+    stOrder *o = stOrders_ByClientId(b->orders, r->client_order_id);
+    if (o && brOrd_ext(o) && brOrd_ext(o)->pl)
+        return; /* ours from this process, still in flight */
+    if (ibbMap_Get(m->settling, r->client_order_id) || ibbMap_Put(m->settling, r->client_order_id, m) != IBB_OK)
+        return; /* being settled already (or out of memory: the next start repairs it) */
+    if (o && (o->acked || o->terminal)) { /* IB (or this process) knows it */
+        const char *state = !strcmp(o->status, "Unacknowledged") ? "unacknowledged"
+                            : !strcmp(o->status, "Unknown")      ? "unknown"
+                            : !strcmp(o->status, "Rejected")     ? "rejected"
+                                                                 : "acked";
+        settle_write(b, r, state, o->status);
+        return;
+    }
+    brOrdRecord *copy = malloc(sizeof *copy);
+    if (!copy) {
+        ibbMap_Del(m->settling, r->client_order_id);
+        return;
+    }
+    *copy = *r;
+    brOrdStore_LastEvent(m->store, r->order_id, on_evidence, copy);
+}
+
 void brOrd_settleOrphans(brBridge *b)
 {
     brOrders *m = brOrd_mod(b);
-    for (size_t i = 0; i < m->n_orphans; i++) {
-        brOrdRecord *r = &m->orphans[i];
-        stOrder *o = stOrders_ByClientId(b->orders, r->client_order_id);
-        if (o && o->acked) {
-            brOrd_storeFinal(b, o,
-                             o->terminal && !strcmp(o->status, "Unacknowledged") ? "unacknowledged" : "acked",
-                             NULL, NULL, 0);
-            continue;
-        }
-        if (o)
-            continue; /* ours from this process, still in flight */
-        /* IB knows nothing of it after a full reconciliation: it never reached IB */
-        stOrder t;
-        memset(&t, 0, sizeof t);
-        t.order_id = r->order_id;
-        snprintf(t.client_order_id, sizeof t.client_order_id, "%s", r->client_order_id);
-        snprintf(t.key, sizeof t.key, "%s", r->key);
-        snprintf(t.action, sizeof t.action, "%s", r->side);
-        brOrd_termsFromRecord(&t, r);
-        snprintf(t.account, sizeof t.account, "%s", r->account);
-        if (stOrders_ById(b->orders, t.order_id))
-            t.order_id = -t.order_id; /* the id was reused by a new order: keep the record distinct */
-        if (stOrders_Add(b->orders, &t, br_nowMs(b), &o) != IBB_OK || !brOrd_ensureExt(b, o))
-            continue;
-        finish_order(b, o, "Unacknowledged",
-                     "the order was recorded but IB never acknowledged it (ib-bridge stopped "
-                     "before or while sending it)");
-    }
-    free(m->orphans);
+    brOrdRecord *list = m->orphans;
+    size_t n = m->n_orphans;
     m->orphans = NULL;
     m->n_orphans = 0;
+    for (size_t i = 0; i < n; i++)
+        settle_orphan(b, &list[i]);
+    free(list);
+    brOrd_checkRepaired(b);
+}
+
+void brOrd_settleNow(brBridge *b, const brOrdRecord *r) { settle_orphan(b, r); }
+
+void brOrd_settleLater(brBridge *b, const brOrdRecord *r)
+{
+    brOrders *m = brOrd_mod(b);
+    brOrdRecord *l = realloc(m->orphans, (m->n_orphans + 1) * sizeof *l);
+    if (!l)
+        return;
+    l[m->n_orphans++] = *r;
+    m->orphans = l;
+}
+
+void brOrd_orphanWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
+{
+    brOrders *m = brOrd_mod(b);
+    if (!ibbMap_Get(m->settling, cid))
+        return;
+    ibbMap_Del(m->settling, cid);
+    brOrdPlacement *p = ibbMap_Get(m->placing, cid);
+    if (p && p->state == BR_ORD_PL_AWAIT_RECON && stored)
+        brOrd_settleRecord(b, stored, p);
+    brOrd_checkRepaired(b);
+}
+
+void brOrd_checkRepaired(brBridge *b)
+{
+    brOrders *m = brOrd_mod(b);
+    if (m->repaired || !m->orphans_known || m->n_orphans || ibbMap_Count(m->settling))
+        return;
+    if (m->orphans_found && !m->recon_done_once)
+        return; /* IB's evidence comes first */
+    m->repaired = true;
+    IBB_INFO("orders.repaired", "note=\"every record an earlier run left unfinished is settled\"");
 }
 
 /* One open ledger order IB did not list in this round (sent before the round began). */
@@ -76,10 +196,9 @@ static void reconcile_one(brBridge *b, stOrder *o, brOrdExt *x)
         stOrders_ApplyStatus(b->orders, &st, br_nowMs(b), NULL);
         brOrd_publishStatus(b, o, 0, NULL);
         brOrd_placementAcked(b, o);
-    } else if (!o->acked) {
-        finish_order(b, o, "Unacknowledged",
-                     "IB never acknowledged the order (the link dropped while it was sent)");
-        brOrd_storeFinal(b, o, "unacknowledged", NULL, NULL, 0);
+    } else if (!o->acked) { /* written to the socket, and IB lists it nowhere: we cannot know */
+        finish_order(b, o, "Unknown", UNKNOWN_WHY);
+        brOrd_storeFinal(b, o, "unknown", NULL, NULL, 0);
     } else {
         if (x->exec_cum > o->filled) {
             ibOrderStatus st = {.order_id = o->order_id, .status = o->status, .filled = x->exec_cum,

@@ -8,8 +8,15 @@
  *   bucket  ib_orders_idem history 1, file storage, TTL 7 days (a client_order_id can be reused
  *                          after a week)
  * nats.c's KV and stream calls block: each runs on a libuv worker thread and completes on the loop.
- * Setup (stream + bucket + scan for records left "pending" by a crash) is retried every 2 s until
- * NATS answers. */
+ * Setup (stream + bucket + scan for records a crash left unfinished) is retried every 2 s until
+ * NATS answers.
+ *
+ * Durable writes: one queue entry per client_order_id holds the newest record wanted there. A worker
+ * reads the stored record and its revision, drops the write when the stored one ranks higher (a stale
+ * write never replaces a newer state), else writes at that revision; a conflict reads again, a failure
+ * retries with backoff (100 ms doubling to 5 s) for as long as it takes. The entry leaves the queue
+ * only once the server acknowledged its newest record, and only then does the module hear of it (the
+ * `written` callback): nothing is taken as final before it is durable. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -30,13 +37,29 @@ struct brOrdStore {
     busPublisher *json_pub;      /* JSON mirror of the events */
     brOrdReadyFn on_ready;
     brOrdOrphansFn on_orphans;
+    brOrdWrittenFn on_written;
     uv_timer_t *timer;           /* setup retry (heap; freed by its close callback) */
+    uv_timer_t *wtimer;          /* write retries */
     bool ready, setup_running, stopped, scanned;
     int jobs;                    /* worker jobs in flight */
+    ibbMap *writes;              /* cid -> wrEntry* */
+    uint64_t retries, conflicts;
+    char last_error[160];
     char stream[80], bucket[80], subjects[128], prefix[64];
 };
 
-typedef enum { JOB_SETUP, JOB_GET, JOB_CREATE, JOB_PUT, JOB_DELETE } jobKind;
+typedef enum { JOB_SETUP, JOB_GET, JOB_CREATE, JOB_WRITE, JOB_EVENT } jobKind;
+
+/* One client_order_id's queued write (s->writes). */
+typedef struct wrEntry {
+    char cid[ST_CLIENT_ORDER_ID_MAX + 1];
+    brOrdRecord want;            /* the newest record wanted in the bucket */
+    bool forget;                 /* want a delete instead (never sent) */
+    uint64_t gen;                /* bumped by every new want: a finished job with an older gen writes again */
+    bool inflight;
+    int attempts;
+    int64_t queued_ms, next_ms;
+} wrEntry;
 
 typedef struct job {
     uv_work_t w;
@@ -46,7 +69,13 @@ typedef struct job {
     char *data;                  /* JSON in (create/put) */
     size_t len;
     brOrdStoreFn fn;
+    brOrdEvidenceFn efn;
     void *ctx;
+    wrEntry *we;                 /* JOB_WRITE */
+    uint64_t we_gen;
+    brOrdRecord rec;             /* JOB_WRITE: wanted in, stored out; JOB_EVENT: order id in order_id */
+    bool forget, deleted;
+    brOrdEvidence ev;
     /* results */
     ibbStatus st;
     bool exists, created_stream;
@@ -152,6 +181,21 @@ static bool record_parse(const char *json, size_t len, brOrdRecord *r)
     return ok;
 }
 
+int brOrdRecord_Rank(const brOrdRecord *r)
+{
+    if (!strcmp(r->state, "pending"))
+        return 0;
+    if (!strcmp(r->state, "sending"))
+        return 1;
+    if (!strcmp(r->state, "unknown"))
+        return 2;
+    if (!strcmp(r->state, "acked"))
+        return stOrderStatus_IsTerminal(r->status) ? 4 : 3;
+    return 4; /* rejected, unacknowledged */
+}
+
+bool brOrdRecord_NeedsRepair(const brOrdRecord *r) { return brOrdRecord_Rank(r) < 4; }
+
 /* ---- worker jobs ----------------------------------------------------------------------------------- */
 
 static void setup_work(job *j)
@@ -180,7 +224,7 @@ static void setup_work(job *j)
     j->st = busJs_EnsureKv(s->js, &kc, j->err, sizeof j->err);
     if (j->st != IBB_OK || s->scanned)
         return;
-    /* Records a crash left "pending": reconciliation must bring each to a definite state. */
+    /* Records a crash left unfinished: reconciliation must bring each to a definite state. */
     char **keys = NULL;
     size_t n = 0;
     if (busJs_KvKeys(s->js, &keys, &n, j->err, sizeof j->err) != IBB_OK) {
@@ -193,12 +237,114 @@ static void setup_work(job *j)
         char *v = NULL;
         size_t len = 0;
         char e[200];
-        if (busJs_KvGet(s->js, keys[i], &v, &len, e, sizeof e) == IBB_OK && strstr(v, "pending"))
+        brOrdRecord r;
+        if (busJs_KvGet(s->js, keys[i], &v, &len, e, sizeof e) == IBB_OK && record_parse(v, len, &r) &&
+            brOrdRecord_NeedsRepair(&r))
             j->recs[j->n_recs++] = v;
         else
             free(v);
     }
     busJs_FreeKeys(keys, n);
+}
+
+/* Reads cid's stored record (rec->rev its revision); IBB_ERR_NOT_FOUND when absent. */
+static ibbStatus read_record(brOrdStore *s, const char *cid, brOrdRecord *rec, char *err, size_t cap)
+{
+    char *v = NULL;
+    size_t len = 0;
+    uint64_t rev = 0;
+    ibbStatus st = busJs_KvGetRev(s->js, cid, &v, &len, &rev, err, cap);
+    if (st == IBB_OK && !record_parse(v, len, rec)) {
+        snprintf(err, cap, "the stored record of '%s' is unreadable", cid);
+        st = IBB_ERR_PROTOCOL;
+    }
+    if (st == IBB_OK)
+        rec->rev = rev;
+    free(v);
+    return st;
+}
+
+/* One durable write attempt (worker thread): read, compare ranks, write at the revision read. */
+static void write_work(job *j)
+{
+    brOrdStore *s = j->s;
+    for (int tries = 0; tries < 4; tries++) {
+        brOrdRecord cur;
+        ibbStatus g = read_record(s, j->key, &cur, j->err, sizeof j->err);
+        if (g != IBB_OK && g != IBB_ERR_NOT_FOUND) {
+            j->st = g == IBB_ERR_PROTOCOL ? IBB_OK : g; /* unreadable: overwrite it */
+            if (g != IBB_ERR_PROTOCOL)
+                return;
+            cur.rev = 0;
+        }
+        bool have = g == IBB_OK;
+        if (j->forget) {
+            j->st = IBB_OK;
+            if (!have) {
+                j->deleted = true;
+                return;
+            }
+            if (brOrdRecord_Rank(&cur) > 1) { /* moved on: it is not ours to forget */
+                j->rec = cur;
+                return;
+            }
+            j->st = busJs_KvDeleteRev(s->js, j->key, cur.rev, j->err, sizeof j->err);
+            j->deleted = j->st == IBB_OK;
+        } else {
+            if (have && brOrdRecord_Rank(&cur) > brOrdRecord_Rank(&j->rec)) {
+                j->rec = cur; /* stale write: the newer stored state stands */
+                j->st = IBB_OK;
+                return;
+            }
+            if (have && j->rec.created_ns == 0)
+                j->rec.created_ns = cur.created_ns;
+            size_t len = 0;
+            char *json = record_json(&j->rec, &len);
+            if (!json) {
+                j->st = IBB_ERR_NOMEM;
+                return;
+            }
+            uint64_t rev = 0;
+            j->st = busJs_KvUpdate(s->js, j->key, json, len, have ? cur.rev : 0, &rev, j->err, sizeof j->err);
+            free(json);
+            if (j->st == IBB_OK)
+                j->rec.rev = rev;
+        }
+        if (j->st != IBB_ERR_CONFLICT)
+            return;
+        j->exists = true; /* counts a conflict; read again */
+    }
+}
+
+/* The last order event of an order id (worker thread). */
+static void event_work(job *j)
+{
+    char subject[160];
+    snprintf(subject, sizeof subject, "%s.evt.order.%" PRId64, j->s->prefix, j->rec.order_id);
+    char *v = NULL;
+    size_t len = 0;
+    j->st = busJs_LastMsg(j->s->js, j->s->stream, subject, &v, &len, j->err, sizeof j->err);
+    if (j->st != IBB_OK)
+        return;
+    busBody body;
+    busBody_Init(&body);
+    char e[128];
+    if (busBody_Decode(&body, v, len, "application/msgpack", 0, e, sizeof e) == IBB_OK) {
+        const msgpack_object *m = &body.root;
+        str_field(m, "client_order_id", j->ev.client_order_id, sizeof j->ev.client_order_id);
+        str_field(m, "type", j->ev.type, sizeof j->ev.type);
+        str_field(m, "status", j->ev.status, sizeof j->ev.status);
+        busObj_Double(m, "filled", &j->ev.filled);
+        busObj_Double(m, "remaining", &j->ev.remaining);
+        busObj_Double(m, "avg_fill_price", &j->ev.avg_fill_price);
+        busObj_Int(m, "perm_id", &j->ev.perm_id);
+    } else {
+        j->st = IBB_ERR_PROTOCOL;
+        snprintf(j->err, sizeof j->err, "the last event of order %" PRId64 " is unreadable: %s", j->rec.order_id,
+                 e);
+    }
+    busBody_Free(&body);
+    free(v);
 }
 
 static void on_work(uv_work_t *w)
@@ -208,14 +354,19 @@ static void on_work(uv_work_t *w)
     switch (j->kind) {
     case JOB_SETUP: setup_work(j); break;
     case JOB_GET: j->st = busJs_KvGet(s->js, j->key, &j->out, &j->out_len, j->err, sizeof j->err); break;
-    case JOB_CREATE:
-        j->st = busJs_KvCreate(s->js, j->key, j->data, j->len, &j->exists, j->err, sizeof j->err);
-        if (j->st == IBB_OK && j->exists &&
-            busJs_KvGet(s->js, j->key, &j->out, &j->out_len, j->err, sizeof j->err) != IBB_OK)
-            j->st = IBB_ERR_IO;
+    case JOB_CREATE: {
+        uint64_t rev = 0;
+        j->st = busJs_KvUpdate(s->js, j->key, j->data, j->len, 0, &rev, j->err, sizeof j->err);
+        if (j->st == IBB_ERR_CONFLICT) { /* the key holds another record: a repeat */
+            j->exists = true;
+            j->st = busJs_KvGet(s->js, j->key, &j->out, &j->out_len, j->err, sizeof j->err);
+            if (j->st == IBB_ERR_NOT_FOUND)
+                j->st = IBB_ERR_IO; /* deleted meanwhile: let the client retry */
+        }
         break;
-    case JOB_PUT: j->st = busJs_KvPut(s->js, j->key, j->data, j->len, j->err, sizeof j->err); break;
-    case JOB_DELETE: j->st = busJs_KvDelete(s->js, j->key, j->err, sizeof j->err); break;
+    }
+    case JOB_WRITE: write_work(j); break;
+    case JOB_EVENT: event_work(j); break;
     }
 }
 
@@ -241,16 +392,17 @@ static void setup_done(brOrdStore *s, job *j)
         brOrdRecord *recs = j->n_recs ? calloc(j->n_recs, sizeof *recs) : NULL;
         size_t n = 0;
         for (size_t i = 0; recs && i < j->n_recs; i++)
-            if (record_parse(j->recs[i], strlen(j->recs[i]), &recs[n]) &&
-                strcmp(recs[n].state, "pending") == 0)
+            if (record_parse(j->recs[i], strlen(j->recs[i]), &recs[n]) && brOrdRecord_NeedsRepair(&recs[n]))
                 n++;
         if (n)
-            IBB_INFO("orders.pending_records", "count=%zu", n);
+            IBB_INFO("orders.unfinished_records", "count=%zu action=repair", n);
         if (s->on_orphans)
             s->on_orphans(s->b, recs, n);
         free(recs);
     }
 }
+
+static void write_done(brOrdStore *s, job *j);
 
 static void after_work(uv_work_t *w, int status)
 {
@@ -260,6 +412,10 @@ static void after_work(uv_work_t *w, int status)
     s->jobs--;
     if (j->kind == JOB_SETUP) {
         setup_done(s, j);
+    } else if (j->kind == JOB_WRITE) {
+        write_done(s, j);
+    } else if (j->kind == JOB_EVENT) {
+        j->efn(s->b, j->ctx, j->st, j->st == IBB_OK ? &j->ev : NULL);
     } else if (j->fn) {
         brOrdRecord rec;
         bool have = j->out && record_parse(j->out, j->out_len, &rec);
@@ -269,9 +425,6 @@ static void after_work(uv_work_t *w, int status)
             snprintf(j->err, sizeof j->err, "the stored record of '%s' is unreadable", j->key);
         }
         j->fn(s->b, j->ctx, st, j->exists, have ? &rec : NULL, j->err);
-    } else if (j->st != IBB_OK) {
-        IBB_ERROR("orders.store_write_failed", "client_order_id=%s op=%s error=\"%s\"", j->key,
-                  j->kind == JOB_PUT ? "put" : "delete", j->err);
     }
     for (size_t i = 0; i < j->n_recs; i++)
         free(j->recs[i]);
@@ -326,6 +479,155 @@ static void start_setup(brOrdStore *s)
 
 static void on_setup_timer(uv_timer_t *t) { start_setup(t->data); }
 
+/* ---- durable writes ------------------------------------------------------------------------------ */
+
+#define WRITE_TICK_MS 100
+#define WRITE_BACKOFF_MAX_MS 5000
+
+static int64_t now_ms(const brOrdStore *s) { return (int64_t)uv_now(s->b->loop); }
+
+static void write_kick(brOrdStore *s, wrEntry *e)
+{
+    if (e->inflight || s->stopped || now_ms(s) < e->next_ms)
+        return;
+    job *j = new_job(s, JOB_WRITE, e->cid, NULL, NULL);
+    if (!j)
+        return; /* the retry tick tries again */
+    j->we = e;
+    j->we_gen = e->gen;
+    j->rec = e->want;
+    j->forget = e->forget;
+    if (!queue_job(s, j)) {
+        free(j);
+        return;
+    }
+    e->inflight = true;
+}
+
+static void write_failed(brOrdStore *s, wrEntry *e, const char *err)
+{
+    e->attempts++;
+    s->retries++;
+    snprintf(s->last_error, sizeof s->last_error, "%.159s", err);
+    int64_t backoff = 100LL << (e->attempts < 6 ? e->attempts : 6);
+    e->next_ms = now_ms(s) + (backoff > WRITE_BACKOFF_MAX_MS ? WRITE_BACKOFF_MAX_MS : backoff);
+    if (e->attempts == 1 || e->attempts % 20 == 0)
+        IBB_WARN("orders.store_write_retry",
+                 "client_order_id=%s state=%s attempts=%d queued=%zu age_ms=%" PRId64 " error=\"%s\"", e->cid,
+                 e->forget ? "(delete)" : e->want.state, e->attempts, ibbMap_Count(s->writes),
+                 now_ms(s) - e->queued_ms, err);
+}
+
+static void write_done(brOrdStore *s, job *j)
+{
+    wrEntry *e = j->we;
+    e->inflight = false;
+    if (j->exists)
+        s->conflicts++;
+    if (j->st != IBB_OK) {
+        write_failed(s, e, j->err[0] ? j->err : ibbStatus_Name(j->st));
+        return;
+    }
+    if (e->gen != j->we_gen) { /* a newer record was wanted meanwhile: write it too */
+        write_kick(s, e);
+        return;
+    }
+    if (e->attempts)
+        IBB_INFO("orders.store_write_done", "client_order_id=%s state=%s attempts=%d age_ms=%" PRId64, e->cid,
+                 j->deleted ? "(deleted)" : j->rec.state, e->attempts + 1, now_ms(s) - e->queued_ms);
+    ibbMap_Del(s->writes, e->cid);
+    if (s->on_written)
+        s->on_written(s->b, e->cid, j->deleted ? NULL : &j->rec);
+    free(e);
+    if (ibbMap_Count(s->writes) == 0 && s->last_error[0]) {
+        IBB_INFO("orders.store_drained", "retries=%" PRIu64, s->retries);
+        s->last_error[0] = '\0';
+    }
+}
+
+static wrEntry *write_entry(brOrdStore *s, const char *cid)
+{
+    wrEntry *e = ibbMap_Get(s->writes, cid);
+    if (e)
+        return e;
+    if (!(e = calloc(1, sizeof *e)))
+        return NULL;
+    snprintf(e->cid, sizeof e->cid, "%s", cid);
+    e->queued_ms = now_ms(s);
+    if (ibbMap_Put(s->writes, e->cid, e) != IBB_OK) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec)
+{
+    wrEntry *e = write_entry(s, rec->client_order_id);
+    if (!e) {
+        IBB_ERROR("orders.store_write_failed", "client_order_id=%s error=\"out of memory\"", rec->client_order_id);
+        return;
+    }
+    if (e->gen && !e->forget && brOrdRecord_Rank(rec) < brOrdRecord_Rank(&e->want))
+        return; /* an older state than the one already queued */
+    e->want = *rec;
+    e->forget = false;
+    e->gen++;
+    write_kick(s, e);
+}
+
+void brOrdStore_Forget(brOrdStore *s, const char *cid)
+{
+    wrEntry *e = write_entry(s, cid);
+    if (!e)
+        return;
+    e->forget = true;
+    e->gen++;
+    write_kick(s, e);
+}
+
+static void on_write_tick(uv_timer_t *t)
+{
+    brOrdStore *s = t->data;
+    ibbMapIter it;
+    void *v;
+    ibbMapIter_Init(&it, s->writes);
+    while (ibbMapIter_Next(&it, NULL, NULL, &v))
+        write_kick(s, v);
+}
+
+void brOrdStore_Backlog(const brOrdStore *s, brOrdStoreBacklog *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    out->queued = ibbMap_Count(s->writes);
+    out->retries = s->retries;
+    out->conflicts = s->conflicts;
+    snprintf(out->last_error, sizeof out->last_error, "%.159s", s->last_error);
+    ibbMapIter it;
+    void *v;
+    ibbMapIter_Init(&it, s->writes);
+    while (ibbMapIter_Next(&it, NULL, NULL, &v)) {
+        int64_t age = now_ms(s) - ((wrEntry *)v)->queued_ms;
+        if (age > out->oldest_ms)
+            out->oldest_ms = age;
+    }
+}
+
+void brOrdStore_LastEvent(brOrdStore *s, int64_t order_id, brOrdEvidenceFn fn, void *ctx)
+{
+    job *j = new_job(s, JOB_EVENT, NULL, NULL, ctx);
+    if (j) {
+        j->efn = fn;
+        j->rec.order_id = order_id;
+    }
+    if (!j || !queue_job(s, j)) {
+        free(j);
+        fn(s->b, ctx, IBB_ERR_NOMEM, NULL);
+    }
+}
+
 /* ---- public ---------------------------------------------------------------------------------------- */
 
 static void name_from_prefix(const char *prefix, char *out, size_t cap, bool upper, const char *suffix)
@@ -341,7 +643,8 @@ static void name_from_prefix(const char *prefix, char *out, size_t cap, bool upp
     snprintf(out + n, cap - n, "%s", suffix);
 }
 
-ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, brOrdOrphansFn orphans)
+ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, brOrdOrphansFn orphans,
+                            brOrdWrittenFn written)
 {
     brOrdStore *s = calloc(1, sizeof *s);
     if (!s)
@@ -349,6 +652,7 @@ ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, b
     s->b = b;
     s->on_ready = ready;
     s->on_orphans = orphans;
+    s->on_written = written;
     snprintf(s->prefix, sizeof s->prefix, "%s", b->prefix);
     name_from_prefix(b->prefix, s->stream, sizeof s->stream, true, "_ORDERS");
     name_from_prefix(b->prefix, s->bucket, sizeof s->bucket, false, "_orders_idem");
@@ -364,9 +668,13 @@ ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, b
     po.mode = BUS_STREAM_JSON;
     if (st == IBB_OK)
         st = busPublisher_Create(&s->json_pub, b->conn, &po);
-    if (st == IBB_OK && !(s->timer = malloc(sizeof *s->timer)))
+    if (st == IBB_OK && (!(s->timer = malloc(sizeof *s->timer)) || !(s->wtimer = malloc(sizeof *s->wtimer))))
         st = IBB_ERR_NOMEM;
+    if (st == IBB_OK)
+        st = ibbMap_Create(&s->writes);
     if (st != IBB_OK) {
+        free(s->timer);
+        free(s->wtimer);
         busPublisher_Destroy(s->json_pub);
         busJs_Destroy(s->js);
         free(s);
@@ -376,6 +684,10 @@ ibbStatus brOrdStore_Create(brOrdStore **out, brBridge *b, brOrdReadyFn ready, b
     s->timer->data = s;
     uv_timer_start(s->timer, on_setup_timer, SETUP_RETRY_MS, SETUP_RETRY_MS);
     uv_unref((uv_handle_t *)s->timer);
+    uv_timer_init(b->loop, s->wtimer);
+    s->wtimer->data = s;
+    uv_timer_start(s->wtimer, on_write_tick, WRITE_TICK_MS, WRITE_TICK_MS);
+    uv_unref((uv_handle_t *)s->wtimer);
     start_setup(s);
     *out = s;
     return IBB_OK;
@@ -391,6 +703,11 @@ void brOrdStore_Stop(brOrdStore *s)
         uv_close((uv_handle_t *)s->timer, (uv_close_cb)free);
         s->timer = NULL;
     }
+    if (s->wtimer) {
+        uv_timer_stop(s->wtimer);
+        uv_close((uv_handle_t *)s->wtimer, (uv_close_cb)free);
+        s->wtimer = NULL;
+    }
     busJs_Close(s->js);
 }
 
@@ -399,6 +716,18 @@ void brOrdStore_Destroy(brOrdStore *s)
     if (!s)
         return;
     brOrdStore_Stop(s);
+    if (s->writes) {
+        size_t n = ibbMap_Count(s->writes);
+        if (n)
+            IBB_WARN("orders.store_unflushed",
+                     "count=%zu note=\"the next start repairs these records from the order stream and IB\"", n);
+        ibbMapIter it;
+        void *v;
+        ibbMapIter_Init(&it, s->writes);
+        while (ibbMapIter_Next(&it, NULL, NULL, &v))
+            free(v);
+        ibbMap_Destroy(s->writes);
+    }
     busJs_Destroy(s->js);
     busPublisher_Destroy(s->json_pub);
     free(s);
@@ -428,25 +757,6 @@ void brOrdStore_Create_(brOrdStore *s, const brOrdRecord *rec, brOrdStoreFn fn, 
         fail_now(s->b, fn, ctx, "could not start the store write");
     }
 }
-
-static void write_job(brOrdStore *s, jobKind kind, const brOrdRecord *rec, const char *cid)
-{
-    job *j = new_job(s, kind, cid, NULL, NULL);
-    if (j && rec)
-        j->data = record_json(rec, &j->len);
-    if (!j || (rec && !j->data) || !queue_job(s, j)) {
-        IBB_ERROR("orders.store_write_failed", "client_order_id=%s error=\"could not start\"", cid);
-        if (j)
-            free(j->data);
-        free(j);
-    }
-}
-
-void brOrdStore_Put(brOrdStore *s, const brOrdRecord *rec)
-{
-    write_job(s, JOB_PUT, rec, rec->client_order_id);
-}
-void brOrdStore_Delete(brOrdStore *s, const char *cid) { write_job(s, JOB_DELETE, NULL, cid); }
 
 void brOrdStore_Publish(brOrdStore *s, int64_t order_id, const char *event_id, const char *mp, size_t len)
 {

@@ -182,11 +182,13 @@ static void on_status(busRequest *req, void *arg)
     coreSessionStats st;
     coreSession_GetStats(b->ib, &st);
     msgpack_packer *pk = busRequest_Packer(req);
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     busPack_KeyStr(pk, "version", IBB_VERSION);
     busPack_KeyInt(pk, "uptime_s", (int64_t)((uv_hrtime() - b->started_ns) / 1000000000ULL));
     busPack_KeyBool(pk, "connected", b->ib_ready); /* for health checks: is IB usable? */
-    busPack_KeyBool(pk, "orders_ready", br_ordersReady(b)); /* the order store exists in JetStream */
+    busPack_KeyBool(pk, "orders_ready", br_ordersReady(b)); /* store exists, earlier records repaired */
+    busPack_Str(pk, "orders");
+    br_ordersPackStatus(b, pk);
     busPack_Str(pk, "ib");
     pack_ib(b, pk);
     busPack_Str(pk, "nats");

@@ -564,6 +564,40 @@ void busJs_FreeKeys(char **keys, size_t n)
     free(keys);
 }
 
+ibbStatus busJs_LastMsg(busJs *j, const char *stream, const char *subject, char **data, size_t *len, char *err,
+                        size_t cap)
+{
+    *data = NULL;
+    *len = 0;
+    if (!j || !stream || !subject)
+        return IBB_ERR_INVALID_ARG;
+    natsMsg *m = NULL;
+    jsErrCode ec = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = j->opt.wait_ms;
+    natsStatus s = js_GetLastMsg(&m, j->js, stream, subject, &o, &ec);
+    if (s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr || ec == JSStreamNotFoundErr)
+        return IBB_ERR_NOT_FOUND;
+    if (s != NATS_OK) {
+        set_err(err, cap, "stream last message", s);
+        return IBB_ERR_IO;
+    }
+    int n = natsMsg_GetDataLength(m);
+    char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (!buf) {
+        natsMsg_Destroy(m);
+        return IBB_ERR_NOMEM;
+    }
+    if (n > 0)
+        memcpy(buf, natsMsg_GetData(m), (size_t)n);
+    buf[n > 0 ? n : 0] = '\0';
+    natsMsg_Destroy(m);
+    *data = buf;
+    *len = (size_t)(n > 0 ? n : 0);
+    return IBB_OK;
+}
+
 /* ---- publishing ----------------------------------------------------------------------------------- */
 
 ibbStatus busJs_Publish(busJs *j, const char *subject, const char *msg_id, const void *data, size_t len,

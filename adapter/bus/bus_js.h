@@ -110,6 +110,12 @@ ibbStatus busJs_KvDelete(busJs *j, const char *key, char *err, size_t cap);
 ibbStatus busJs_KvKeys(busJs *j, char ***keys, size_t *n, char *err, size_t cap);
 void busJs_FreeKeys(char **keys, size_t n);
 
+/* The last message the stream holds on `subject` (blocking, like the Kv calls): IBB_OK with *data
+ * malloc'd (caller frees) and *len; IBB_ERR_NOT_FOUND when the stream has none on that subject (or the
+ * stream does not exist); IBB_ERR_IO when the server could not answer. */
+ibbStatus busJs_LastMsg(busJs *j, const char *stream, const char *subject, char **data, size_t *len, char *err,
+                        size_t cap);
+
 /* Publishes data on subject with header Nats-Msg-Id: msg_id (and Content-Type when given),
  * asynchronously; see "Delivery" above. IBB_OK once the message is owned by nats.c or the retry
  * list; IBB_ERR_NOMEM / IBB_ERR_INVALID_ARG otherwise. */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -219,9 +221,14 @@ static void fill(simServer *srv, simOrder *o, double qty, double price)
     simExec *e = new_exec(srv);
     if (!e)
         return;
-    uint64_t prefix = sim_hash(srv->cfg.seed, 0x45584543, 0, 0) & 0xffff;
+    /* IB's exec ids never repeat, not even across gateway restarts (a consumer dedupes on them): the
+     * process's start time and pid make a restarted ib-sim's differ from the last one's. */
+    static uint32_t boot;
+    if (!boot)
+        boot = (uint32_t)time(NULL);
+    uint64_t prefix = (sim_hash(srv->cfg.seed, 0x45584543, 0, 0) ^ (uint64_t)getpid()) & 0xffff;
     snprintf(e->exec_id, sizeof e->exec_id, "0000%04llx.%08llx.01.01", (unsigned long long)prefix,
-             (unsigned long long)(0x67fe0000u + (unsigned)srv->n_execs));
+             (unsigned long long)(uint32_t)(boot + (unsigned)srv->n_execs));
     e->epoch = sim_epoch();
     sim_formatTime(e->time, sizeof e->time, e->epoch, "%Y%m%d  %H:%M:%S", false);
     snprintf(e->account, sizeof e->account, "%s", o->account);

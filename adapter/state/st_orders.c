@@ -55,7 +55,8 @@ stOrder *stOrders_ByClientId(const stOrders *ol, const char *cid)
 bool stOrderStatus_IsTerminal(const char *s)
 {
     return strcmp(s, "Filled") == 0 || strcmp(s, "Cancelled") == 0 || strcmp(s, "ApiCancelled") == 0 ||
-           strcmp(s, "Inactive") == 0 || strcmp(s, "Rejected") == 0 || strcmp(s, "Unacknowledged") == 0;
+           strcmp(s, "Inactive") == 0 || strcmp(s, "Rejected") == 0 || strcmp(s, "Unacknowledged") == 0 ||
+           strcmp(s, "Unknown") == 0;
 }
 
 static ibbStatus insert(stOrders *ol, stOrder *o)

@@ -32,7 +32,8 @@ typedef struct stOrder {
     char status[24];             /* IB's last status; "" before IB acknowledged */
     double filled, remaining, avg_fill_price, last_fill_price;
     bool acked;                  /* IB sent openOrder or orderStatus for it */
-    bool terminal;               /* Filled, Cancelled, ApiCancelled, Inactive */
+    bool terminal;               /* Filled, Cancelled, ApiCancelled, Inactive, and ib-bridge's Rejected,
+                                  * Unacknowledged, Unknown (until IB says otherwise) */
     int64_t created_ms, updated_ms;
     void *user;
 } stOrder;

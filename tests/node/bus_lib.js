@@ -54,7 +54,8 @@ process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); 
 async function startNats(opts = {}) {
   const port = opts.port || (await freePort());
   const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'bus-nats-'));
-  const proc = track(spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+  const js = opts.jetstream === false ? [] : ['-js', '-sd', dir]; // false: core NATS only (JetStream down)
+  const proc = track(spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), ...js],
     { stdio: ['ignore', 'ignore', 'pipe'] }));
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });

@@ -61,7 +61,7 @@ function validators() {
   load('contract.json');
   const v = { list: load('order_list_reply.json') };
   for (const n of ['order_place_request', 'order_place_reply', 'order_cancel_request', 'order_cancel_reply',
-    'order_modify_request', 'order_modify_reply', 'order_list_request', 'order_event', 'error'])
+    'order_modify_request', 'order_modify_reply', 'order_list_request', 'order_event', 'error', 'status_reply'])
     v[n] = load(`${n}.json`);
   v.check = (name, obj) => {
     const f = name === 'order_list_reply' ? v.list : v[name];

@@ -39,7 +39,7 @@ async function kvRecord(nc, cid) {
       eq(await waitExit(st.bridge), 'SIGKILL', 'killed itself by the test hook');
       const s1 = await simOrders(st);
       eq(s1.orders, 1, 'IB holds the order');
-      eq((await kvRecord(st.nc, 'crash-lmt-1')).state, 'pending', 'the record was left pending');
+      eq((await kvRecord(st.nc, 'crash-lmt-1')).state, 'sending', 'the record was left "sending" (it went to the socket)');
       await st.restartBridge(BASE);
       await st.waitReady(20000);
       const again = await st.request('ib.rpc.order.place', body);

@@ -1,6 +1,7 @@
 // stack.js — the real system for integration tests: nats-server (JetStream, free port, temp dir) +
 // ib-sim (free ports, seeded) + ib-bridge, plus a NATS client and request helpers in both encodings.
-// Binaries come from the environment ctest sets: IB_SIM_BIN, IB_BRIDGE_BIN.
+// Binaries come from the environment ctest sets: IB_SIM_BIN, IB_BRIDGE_BIN, and IB_BRIDGE_TESTHOOKS_BIN
+// (ib-bridge with the crash-test hooks, used when the bridge's env sets IBB_TEST_ORDER_KILL).
 //
 //   const { startStack } = require('./stack');
 //   const st = await startStack({ bridgeEnv: { IBB_LOG_LEVEL: 'debug' } });
@@ -19,8 +20,11 @@ const BRIDGE_BIN = process.env.IB_BRIDGE_BIN;
 const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/;
 
 async function startBridge({ natsUrl, simPort, env = {}, args = [] }) {
-  if (!BRIDGE_BIN) throw new Error('IB_BRIDGE_BIN is not set (path of the ib-bridge binary)');
-  const proc = spawn(BRIDGE_BIN, args, {
+  const hooks = Boolean(env.IBB_TEST_ORDER_KILL);
+  const bin = hooks ? process.env.IB_BRIDGE_TESTHOOKS_BIN : BRIDGE_BIN;
+  if (!bin) throw new Error(hooks ? 'IB_BRIDGE_TESTHOOKS_BIN is not set (ib-bridge-testhooks, for IBB_TEST_ORDER_KILL)'
+    : 'IB_BRIDGE_BIN is not set (path of the ib-bridge binary)');
+  const proc = spawn(bin, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env, IB_HOST: '127.0.0.1', IB_PORT: String(simPort), IB_SIMULATOR: 'true', NATS_URL: natsUrl,
