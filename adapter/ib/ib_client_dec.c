@@ -512,6 +512,166 @@ static void dec_open_order(ibReader *r, int sv, ibOpenOrder *o)
     dec_open_order_tail(r, sv, o);
 }
 
+/* completedOrder, every field in the official order (PROTOCOL.md §3.16, #n = row of the sv 176
+ * table): openOrder's decoder with the legacy version "unset", minus the fields it leaves out. */
+static void dec_completed_head(ibReader *r, int sv, ibCompletedOrder *o)
+{
+    ibContract *c = &o->contract;
+    ibOrder *od = &o->order;
+    c->con_id = R_INT(r);              /* 1 */
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->multiplier = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    c->trading_class = R_STR(r);       /* 11 */
+    od->action = R_STR(r);             /* 12 */
+    od->total_qty = R_DEC(r);
+    od->order_type = R_STR(r);
+    od->lmt_price = R_DBLMAX(r);
+    od->aux_price = R_DBLMAX(r);
+    od->tif = R_STR(r);
+    od->oca_group = R_STR(r);
+    od->account = R_STR(r);            /* 19 */
+    R_STR(r);                          /* 20 openClose */
+    R_INT(r);                          /* 21 origin */
+    od->order_ref = R_STR(r);          /* 22 */
+    o->perm_id = R_INT(r);             /* 23 */
+    od->outside_rth = R_BOOL(r);       /* 24 */
+    od->hidden = R_BOOL(r);            /* 25 */
+    R_DBL(r);                          /* 26 discretionaryAmt */
+    R_STR(r);                          /* 27 goodAfterTime */
+    ibReader_Skip(r, 3);               /* 28-30 faGroup, faMethod, faPercentage */
+    if (sv < IB_SV_FA_PROFILE_DESUPPORT)
+        R_STR(r);                      /* 31 faProfile */
+    if (sv >= SV_MODELS_SUPPORT)
+        R_STR(r);                      /* 32 modelCode */
+    R_STR(r);                          /* 33 goodTillDate */
+    R_STR(r);                          /* 34 rule80A */
+    R_DBLMAX(r);                       /* 35 percentOffset */
+    R_STR(r);                          /* 36 settlingFirm */
+    R_INT(r);                          /* 37 shortSaleSlot */
+    R_STR(r);                          /* 38 designatedLocation */
+    R_INT(r);                          /* 39 exemptCode */
+    for (int i = 0; i < 5; i++)
+        R_DBLMAX(r);                   /* 40-44 startingPrice .. stockRangeUpper */
+    ibReader_IntMax(r);                /* 45 displaySize */
+    R_BOOL(r);                         /* 46 sweepToFill */
+    R_BOOL(r);                         /* 47 allOrNone */
+    ibReader_IntMax(r);                /* 48 minQty */
+    R_INT(r);                          /* 49 ocaType */
+    R_INT(r);                          /* 50 triggerMethod */
+}
+
+static void dec_completed_middle(ibReader *r, ibCompletedOrder *o)
+{
+    R_DBLMAX(r);                       /* 51 volatility */
+    R_INT(r);                          /* 52 volatilityType */
+    const char *dn_type = R_STR(r);    /* 53 deltaNeutralOrderType: TWS sends "None" */
+    R_DBLMAX(r);                       /* 54 deltaNeutralAuxPrice */
+    if (*dn_type != '\0') {
+        R_INT(r);                      /* 55 deltaNeutralConId (no settlingFirm .. openClose here) */
+        R_BOOL(r);                     /* 56 shortSale */
+        R_INT(r);                      /* 57 shortSaleSlot */
+        R_STR(r);                      /* 58 designatedLocation */
+    }
+    R_BOOL(r);                         /* 59 continuousUpdate */
+    ibReader_IntMax(r);                /* 60 referencePriceType */
+    R_DBLMAX(r);                       /* 61 trailStopPrice */
+    R_DBLMAX(r);                       /* 62 trailingPercent */
+    R_STR(r);                          /* 63 comboLegsDescrip */
+    int legs = ibReader_Count(r, MAX_ITEMS, 8);
+    ibReader_Skip(r, 8 * legs);        /* 64 conId, ratio, action, exchange, openClose, ssSlot, dLoc, exempt */
+    int order_legs = ibReader_Count(r, MAX_ITEMS, 1);
+    ibReader_Skip(r, order_legs);      /* 65 price */
+    int smart = ibReader_Count(r, MAX_ITEMS, 2);
+    ibReader_Skip(r, 2 * smart);       /* 66 tag, value */
+    ibReader_IntMax(r);                /* 67 scaleInitLevelSize */
+    ibReader_IntMax(r);                /* 68 scaleSubsLevelSize */
+    double incr = R_DBLMAX(r);         /* 69 scalePriceIncrement */
+    if (incr > 0.0 && !ib_isUnsetDouble(incr))
+        ibReader_Skip(r, 7);           /* adjustValue .. randomPercent */
+    const char *hedge = R_STR(r);      /* 70 hedgeType */
+    if (*hedge != '\0')
+        R_STR(r);                      /* hedgeParam */
+    R_STR(r);                          /* 71 clearingAccount */
+    R_STR(r);                          /* 72 clearingIntent */
+    R_BOOL(r);                         /* 73 notHeld */
+    if (R_BOOL(r))                     /* 74 deltaNeutralContract */
+        ibReader_Skip(r, 3);           /* conId, delta, price */
+    const char *algo = R_STR(r);       /* 75 algoStrategy */
+    if (*algo != '\0') {
+        int n = ibReader_Count(r, MAX_ITEMS, 2);
+        ibReader_Skip(r, 2 * n);
+    }
+    R_BOOL(r);                         /* 76 solicited */
+    o->status = R_STR(r);              /* 77 orderState.status */
+}
+
+static void dec_completed_tail(ibReader *r, int sv, ibCompletedOrder *o)
+{
+    R_BOOL(r);                         /* 78 randomizeSize */
+    R_BOOL(r);                         /* 79 randomizePrice */
+    if (sv >= SV_PEGGED_TO_BENCHMARK) {
+        const char *t = o->order.order_type;
+        if (t && (strcmp(t, "PEG BENCH") == 0 || strcmp(t, "PEGBENCH") == 0))
+            ibReader_Skip(r, 5);       /* referenceContractId .. referenceExchangeId */
+        int n = ibReader_Count(r, MAX_ITEMS, 4); /* 80 conditions */
+        for (int i = 0; i < n && r->err == IBB_OK; i++)
+            skip_condition(r);
+        if (n > 0)
+            ibReader_Skip(r, 2);       /* conditionsIgnoreRth, conditionsCancelOrder */
+    }
+    R_DBLMAX(r);                       /* 81 trailStopPrice */
+    R_DBLMAX(r);                       /* 82 lmtPriceOffset */
+    if (sv >= SV_CASH_QTY)
+        R_DBLMAX(r);                   /* 83 cashQty */
+    if (sv >= SV_AUTO_PRICE_FOR_HEDGE)
+        R_BOOL(r);                     /* 84 dontUseAutoPriceForHedge */
+    if (sv >= IB_SV_ORDER_CONTAINER)
+        R_BOOL(r);                     /* 85 isOmsContainer */
+    R_STR(r);                          /* 86 autoCancelDate */
+    o->filled_qty = R_DEC(r);          /* 87 filledQuantity */
+    ibReader_IntMax(r);                /* 88 refFuturesConId */
+    R_BOOL(r);                         /* 89 autoCancelParent */
+    R_STR(r);                          /* 90 shareholder */
+    R_BOOL(r);                         /* 91 imbalanceOnly */
+    R_BOOL(r);                         /* 92 routeMarketableToBbo */
+    o->parent_perm_id = ibReader_IntMax(r); /* 93 */
+    o->completed_time = R_STR(r);      /* 94 */
+    o->completed_status = R_STR(r);    /* 95 */
+    if (sv >= IB_SV_PEGBEST_PEGMID_OFFSETS) {
+        ibReader_IntMax(r);            /* 96 minTradeQty */
+        ibReader_IntMax(r);            /* 97 minCompeteSize */
+        R_DBLMAX(r);                   /* 98 competeAgainstBestOffset */
+        R_DBLMAX(r);                   /* 99 midOffsetAtWhole */
+        R_DBLMAX(r);                   /* 100 midOffsetAtHalf */
+    }
+    if (sv >= SV_CUSTOMER_ACCOUNT)
+        R_STR(r);                      /* customerAccount */
+    if (sv >= SV_PROFESSIONAL_CUSTOMER)
+        R_BOOL(r);                     /* professionalCustomer */
+    if (sv >= SV_SUBMITTER)
+        R_STR(r);                      /* submitter */
+}
+
+static void dec_completed_order(ibReader *r, int sv, ibCompletedOrder *o)
+{
+    contract_init(&o->contract);
+    o->order.transmit = true;          /* not on the wire */
+    dec_completed_head(r, sv, o);
+    dec_completed_middle(r, o);
+    dec_completed_tail(r, sv, o);
+    double total = o->order.total_qty, filled = o->filled_qty;
+    o->remaining = IB_UNSET_DOUBLE;
+    if (!ib_isUnsetDouble(total) && !ib_isUnsetDouble(filled))
+        o->remaining = total > filled ? total - filled : 0.0;
+}
+
 static void dec_exec_details(ibReader *r, int sv, ibExecDetails *x)
 {
     ibContract *c = &x->contract;
@@ -703,6 +863,8 @@ static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
         break;
     case IB_MSG_ORDER_STATUS: dec_order_status(r, sv, &m->u.order_status); break;
     case IB_MSG_OPEN_ORDER: dec_open_order(r, sv, &m->u.open_order); break;
+    case IB_MSG_COMPLETED_ORDER: dec_completed_order(r, sv, &m->u.completed_order); break;
+    case IB_MSG_COMPLETED_ORDERS_END: break;   /* just the id: no version, no reqId */
     case IB_MSG_EXEC_DETAILS: dec_exec_details(r, sv, &m->u.exec_details); break;
     case IB_MSG_COMMISSION_REPORT: dec_commission(r, &m->u.commission); break;
     case IB_MSG_POSITION: dec_position(r, &m->u.position); break;

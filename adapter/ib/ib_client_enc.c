@@ -433,6 +433,10 @@ static bool enc_body(enc *e, const ibRequest *r)
         put_bool(e, r->u.account_updates.subscribe);
         put_str(e, r->u.account_updates.account);
         return true;
+    case IB_REQ_COMPLETED_ORDERS:
+        put_int(e, IB_REQ_COMPLETED_ORDERS);    /* no version, no reqId (PROTOCOL.md §3.16) */
+        put_bool(e, r->u.api_only);
+        return true;
     }
     return false;
 }
@@ -443,6 +447,8 @@ ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req)
         return IBB_ERR_INVALID_ARG;
     if (sv < IB_SV_MIN_CLIENT || sv >= SV_PROTOBUF)
         return IBB_ERR_UNSUPPORTED_VERSION;  /* >= 201 switches to binary ids + protobuf */
+    if (req->id == IB_REQ_COMPLETED_ORDERS && sv < IB_SV_COMPLETED_ORDERS)
+        return IBB_ERR_UNSUPPORTED_VERSION;  /* as the official Java client refuses it */
     if (w->err != IBB_OK)
         return w->err;
     size_t mark = w->len;

@@ -27,6 +27,7 @@ enum {
     IB_SV_MARKET_CAP_PRICE = 131,
     IB_SV_LAST_LIQUIDITY = 136,
     IB_SV_ORDER_CONTAINER = 145,
+    IB_SV_COMPLETED_ORDERS = 150,
     IB_SV_ENCODE_MSG_ASCII7 = 153,
     IB_SV_DURATION = 158,
     IB_SV_POST_TO_ATS = 160,
@@ -64,6 +65,7 @@ typedef enum ibRequestId {           /* client -> server */
     IB_REQ_CANCEL_ACCOUNT_SUMMARY = 63,
     IB_REQ_CANCEL_POSITIONS = 64,
     IB_REQ_START_API = 71,
+    IB_REQ_COMPLETED_ORDERS = 99,      /* sv >= 150 */
 } ibRequestId;
 
 typedef enum ibReplyId {             /* server -> client */
@@ -96,6 +98,8 @@ typedef enum ibReplyId {             /* server -> client */
     IB_MSG_ACCOUNT_SUMMARY_END = 64,
     IB_MSG_TICK_REQ_PARAMS = 81,
     IB_MSG_HISTORICAL_DATA_UPDATE = 90,
+    IB_MSG_COMPLETED_ORDER = 101,
+    IB_MSG_COMPLETED_ORDERS_END = 102,
 } ibReplyId;
 
 /* Tick types used by ib-bridge (OFF-PY ticktype.py). */
@@ -221,6 +225,8 @@ typedef struct ibRequest {
         ibReqAccountSummary account_summary;     /* IB_REQ_ACCOUNT_SUMMARY */
         ibReqAccountUpdates account_updates;     /* IB_REQ_ACCOUNT_UPDATES */
         bool auto_bind;                          /* IB_REQ_AUTO_OPEN_ORDERS */
+        bool api_only;                           /* IB_REQ_COMPLETED_ORDERS: `99, apiOnly`, no
+                                                    version, no reqId; 1 = API orders only */
         /* no body: CURRENT_TIME, OPEN_ORDERS, ALL_OPEN_ORDERS, MANAGED_ACCTS, POSITIONS,
            CANCEL_POSITIONS, GLOBAL_CANCEL */
     } u;
@@ -231,7 +237,8 @@ typedef struct ibRequest {
 void ibRequest_Init(ibRequest *req, ibRequestId id);
 
 /* Appends one framed request at server version `sv`. IBB_ERR_INVALID_ARG for an id this codec
- * does not encode or a missing required field; IBB_ERR_UNSUPPORTED_VERSION when sv < 100. */
+ * does not encode or a missing required field; IBB_ERR_UNSUPPORTED_VERSION when sv < 100 (or
+ * reqCompletedOrders below IB_SV_COMPLETED_ORDERS). */
 ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req);
 
 /* ib-sim side: decodes one client payload. The startApi payload and every other one; the
@@ -341,6 +348,25 @@ typedef struct ibOpenOrder {
     const char *warning_text;
 } ibOpenOrder;
 
+/* completedOrder (PROTOCOL.md §3.16): an order IB has finished (Filled, Cancelled, Inactive), as
+ * reqCompletedOrders lists it. A layout of its own: no version, and no orderId or clientId on the
+ * wire, so match it to an order by perm_id or order_ref. The decoder consumes every field; these
+ * are the ones a bridge keeps. */
+typedef struct ibCompletedOrder {
+    ibContract contract;             /* con_id .. trading_class (no primary_exchange on the wire) */
+    ibOrder order;                   /* action, total_qty, order_type, lmt/aux price, tif,
+                                        oca_group, account, order_ref, outside_rth, hidden;
+                                        order_id and parent_id are not on the wire (0) */
+    int64_t perm_id;
+    int64_t parent_perm_id;          /* IB_UNSET_INT when none (the wire's INT64_MAX) */
+    const char *status;              /* orderState.status: Filled, Cancelled, Inactive, ... */
+    double filled_qty;               /* filledQuantity (Decimal); IB_UNSET_DOUBLE when unset */
+    double remaining;                /* not on the wire: total_qty - filled_qty, at least 0;
+                                        IB_UNSET_DOUBLE when either is unset */
+    const char *completed_time;      /* "20250924 01:21:07 America/New_York" */
+    const char *completed_status;    /* "Filled Size: 1", "Cancelled by Trader", ... */
+} ibCompletedOrder;
+
 typedef struct ibExecDetails {
     int64_t req_id;                  /* -1 for live fills */
     int64_t order_id;
@@ -422,6 +448,7 @@ typedef struct ibReply {
         ibCurrentTime current_time;
         ibOrderStatus order_status;
         ibOpenOrder open_order;
+        ibCompletedOrder completed_order;        /* COMPLETED_ORDER */
         ibExecDetails exec_details;
         ibCommissionReport commission;
         ibPosition position;
@@ -431,7 +458,7 @@ typedef struct ibReply {
         ibAccountTime account_time;
         ibAccountDownloadEnd account_download_end;
         ibError error;
-        /* no body: OPEN_ORDER_END, POSITION_END */
+        /* no body: OPEN_ORDER_END, POSITION_END, COMPLETED_ORDERS_END */
     } u;
 } ibReply;
 

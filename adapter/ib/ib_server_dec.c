@@ -414,6 +414,9 @@ static void read_body(ibReader *r, int sv, ibRequest *req)
         ibReader_Int(r);
         req->u.auto_bind = ibReader_Bool(r);
         break;
+    case IB_REQ_COMPLETED_ORDERS:
+        req->u.api_only = ibReader_Bool(r);   /* no version field */
+        break;
     case IB_REQ_GLOBAL_CANCEL:
         if (sv < SV_CME_TAGGING_FIELDS) {
             ibReader_Int(r);
@@ -442,7 +445,7 @@ static bool known_request(int64_t id)
     case IB_REQ_MANAGED_ACCTS: case IB_REQ_HISTORICAL_DATA: case IB_REQ_CANCEL_HISTORICAL_DATA:
     case IB_REQ_CURRENT_TIME: case IB_REQ_GLOBAL_CANCEL: case IB_REQ_MARKET_DATA_TYPE:
     case IB_REQ_POSITIONS: case IB_REQ_ACCOUNT_SUMMARY: case IB_REQ_CANCEL_ACCOUNT_SUMMARY:
-    case IB_REQ_CANCEL_POSITIONS: case IB_REQ_START_API:
+    case IB_REQ_CANCEL_POSITIONS: case IB_REQ_START_API: case IB_REQ_COMPLETED_ORDERS:
         return true;
     default:
         return false;

@@ -2,7 +2,8 @@
  *
  * Every reply is written in the layout and with the message versions a gateway sends at the
  * negotiated sv (PROTOCOL.md §3, §6): tickPrice version 6 with 7 fields, openOrder from the
- * 136-field template captured at sv 173 (identical at 170..176) with substitutions, error with
+ * 136-field template captured at sv 173 (identical at 170..176) with substitutions, completedOrder
+ * from the 101-field capture of §3.16 (gated for 100..200), error with
  * advancedOrderRejectJson from 166 and errorTime from 194, historicalData with start/end until
  * 196. No extra trailing fields. Unset doubles go out as a gateway writes them
  * ("1.7976931348623157E308") where the gateway writes the sentinel, and as "" where it writes "".
@@ -160,6 +161,104 @@ static ibbStatus put_open_order(ibWriter *w, int sv, const ibOpenOrder *oo)
     for (int i = 1; i < 136; i++)
         if (open_order_field_present(i, sv))
             put_open_order_field(w, i, oo);
+    return IBB_OK;
+}
+
+/* ---- completedOrder --------------------------------------------------------------------------- */
+
+#define JAVA_LONG_MAX "9223372036854775807"
+
+/* The AAPL capture (live gateway, sv 173; PROTOCOL.md §3.16): 101 fields at sv 170..176, msgId
+ * first. NULL marks a field substituted from the reply. #81 trailStopPrice is not kept by
+ * ibCompletedOrder (the capture has 101.0) and goes out unset. */
+static const char *const COMPLETED_TEMPLATE[101] = {
+    "101", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,                        /* 0-9 */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,                         /* 10-19 */
+    "", "0", NULL, NULL, NULL, NULL, "0", "", "", "",                                   /* 20-29 */
+    "", "", "", "", "", "", "", "0", "", "-1",                                          /* 30-39 */
+    "", "", "", "", "", JAVA_INT_MAX, "0", "0", "", "3",                                /* 40-49 */
+    "0", "", "0", "None", "", "0", "0", "0", "", "0",                                   /* 50-59 */
+    "0", "", "", "", "0", "0", "0", JAVA_INT_MAX, JAVA_INT_MAX, "",                     /* 60-69 */
+    "", "", "IB", "0", "0", "", "0", NULL, "0", "0",                                    /* 70-79 */
+    "0", JAVA_DBL_MAX, JAVA_DBL_MAX, "0", "1", "0", "", NULL, JAVA_INT_MAX, "0",        /* 80-89 */
+    "Not an insider or substantial shareholder", "0", "0", NULL, NULL, NULL,            /* 90-95 */
+    "", "", "", "", "",                                                                 /* 96-100 */
+};
+
+static bool completed_field_present(int i, int sv)
+{
+    switch (i) {
+    case 31: return sv < IB_SV_FA_PROFILE_DESUPPORT;
+    case 32: return sv >= SV_MODELS_SUPPORT;
+    case 80: return sv >= SV_PEGGED_TO_BENCHMARK;
+    case 83: return sv >= SV_CASH_QTY;
+    case 84: return sv >= SV_AUTO_PRICE_FOR_HEDGE;
+    case 85: return sv >= IB_SV_ORDER_CONTAINER;
+    default: return i < 96 || sv >= IB_SV_PEGBEST_PEGMID_OFFSETS;
+    }
+}
+
+static void put_completed_field(ibWriter *w, int i, const ibCompletedOrder *co)
+{
+    const ibContract *c = &co->contract;
+    const ibOrder *o = &co->order;
+    switch (i) {
+    case 1: ibWriter_Int(w, c->con_id); break;
+    case 2: ibWriter_Str(w, c->symbol); break;
+    case 3: ibWriter_Str(w, c->sec_type); break;
+    case 4: ibWriter_Str(w, c->last_trade_date); break;
+    case 5:                                   /* strike: "0" when none, as captured */
+        if (isfinite(c->strike) && c->strike != 0.0 && !ib_isUnsetDouble(c->strike))
+            ibWriter_Double(w, c->strike);
+        else
+            ibWriter_Str(w, "0");
+        break;
+    case 6: ibWriter_Str(w, c->right && *c->right ? c->right : "?"); break;
+    case 7: ibWriter_Str(w, c->multiplier); break;
+    case 8: ibWriter_Str(w, c->exchange); break;
+    case 9: ibWriter_Str(w, c->currency); break;
+    case 10: ibWriter_Str(w, c->local_symbol); break;
+    case 11: ibWriter_Str(w, c->trading_class); break;
+    case 12: ibWriter_Str(w, o->action); break;
+    case 13: ibWriter_Decimal(w, o->total_qty); break;
+    case 14: ibWriter_Str(w, o->order_type); break;
+    case 15: ibWriter_Double(w, ib_isUnsetDouble(o->lmt_price) ? 0.0 : o->lmt_price); break;
+    case 16: ibWriter_Double(w, ib_isUnsetDouble(o->aux_price) ? 0.0 : o->aux_price); break;
+    case 17: ibWriter_Str(w, o->tif); break;
+    case 18: ibWriter_Str(w, o->oca_group); break;
+    case 19: ibWriter_Str(w, o->account); break;
+    case 22: ibWriter_Str(w, o->order_ref); break;
+    case 23: ibWriter_Int(w, co->perm_id); break;
+    case 24: ibWriter_Bool(w, o->outside_rth); break;
+    case 25: ibWriter_Bool(w, o->hidden); break;
+    case 77: ibWriter_Str(w, co->status); break;
+    case 87: ibWriter_Decimal(w, co->filled_qty); break;
+    case 93:
+        if (ib_isUnsetInt(co->parent_perm_id))
+            ibWriter_Str(w, JAVA_LONG_MAX);
+        else
+            ibWriter_Int(w, co->parent_perm_id);
+        break;
+    case 94: ibWriter_Str(w, co->completed_time); break;
+    case 95: ibWriter_Str(w, co->completed_status); break;
+    default: ibWriter_Str(w, COMPLETED_TEMPLATE[i]); break;
+    }
+}
+
+static ibbStatus put_completed_order(ibWriter *w, int sv, const ibCompletedOrder *co)
+{
+    const char *t = co->order.order_type;
+    if (t && (strcasecmp(t, "PEG BENCH") == 0 || strcasecmp(t, "PEGBENCH") == 0))
+        return IBB_ERR_INVALID_ARG;         /* its 5 reference fields are not in the template */
+    for (int i = 0; i < 101; i++)
+        if (completed_field_present(i, sv))
+            put_completed_field(w, i, co);
+    if (sv >= SV_CUSTOMER_ACCOUNT)
+        ibWriter_Str(w, "");                /* customerAccount */
+    if (sv >= SV_PROFESSIONAL_CUSTOMER)
+        ibWriter_Bool(w, false);            /* professionalCustomer */
+    if (sv >= SV_SUBMITTER)
+        ibWriter_Str(w, "");                /* submitter */
     return IBB_OK;
 }
 
@@ -481,6 +580,10 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
         return IBB_OK;
     case IB_MSG_ORDER_STATUS: put_order_status(w, sv, &r->u.order_status); return IBB_OK;
     case IB_MSG_OPEN_ORDER: return put_open_order(w, sv, &r->u.open_order);
+    case IB_MSG_COMPLETED_ORDER: return put_completed_order(w, sv, &r->u.completed_order);
+    case IB_MSG_COMPLETED_ORDERS_END:
+        ibWriter_Int(w, r->id);             /* just the id (PROTOCOL.md §3.16) */
+        return IBB_OK;
     case IB_MSG_EXEC_DETAILS: put_exec_details(w, sv, &r->u.exec_details); return IBB_OK;
     case IB_MSG_COMMISSION_REPORT: {
         const ibCommissionReport *c = &r->u.commission;

@@ -8,8 +8,8 @@
  * Files: sim_main.c (options, start), sim_server.c (listener, connections, handshake, dispatch,
  * rate limit, output), sim_universe.c (instruments, contract lookup and details), sim_market.c
  * (random walks, market data), sim_history.c (bars, pacing, keepUpToDate), sim_orders.c
- * (orders, fills, executions), sim_account.c (positions, account summary and updates),
- * sim_control.c (the control port: fault injection and counters). */
+ * (orders, fills, executions, completed orders, the next trading day), sim_account.c (positions,
+ * account summary and updates), sim_control.c (the control port: fault injection and counters). */
 #ifndef SIM_H
 #define SIM_H
 
@@ -90,7 +90,10 @@ typedef struct simOrder {
     char action[8], order_type[12], tif[8], account[32], order_ref[64], oca_group[32];
     double qty, lmt, aux, filled, avg_price, last_fill, commission;
     bool outside_rth, hidden, triggered, working;
+    bool forgotten;              /* dropped by `newday`: listed nowhere, its id stays used */
     char status[16];
+    char completed_time[56];     /* set when the order ends (Filled, Cancelled, Inactive) */
+    char completed_status[176];  /* "Filled Size: 100", "Cancelled by Trader", "Rejected: ..." */
 } simOrder;
 
 typedef struct simExec {
@@ -167,6 +170,7 @@ struct simServer {
     int n_accounts;
     simOrder *orders; int n_orders, cap_orders;
     simExec *execs; int n_execs, cap_execs;
+    uint64_t exec_seq;           /* execution ids keep counting across `newday` */
     int64_t next_perm_id;
     int64_t max_order_id;
     /* historical pacing */
@@ -251,6 +255,16 @@ void sim_handleCancelOrder(simConn *c, const ibCancelOrder *r);
 void sim_handleGlobalCancel(simConn *c);
 void sim_handleOpenOrders(simConn *c, bool all);
 void sim_handleExecutions(simConn *c, const ibReqExecutions *r);
+/* reqCompletedOrders: every client's orders of the current trading day that have ended (Filled,
+ * Cancelled, Inactive), then completedOrdersEnd. All of ib-sim's orders are API orders, so
+ * api_only changes nothing. */
+void sim_handleCompletedOrders(simConn *c, bool api_only);
+/* The control port's `newday`: the next trading day as IB Gateway shows it after its nightly
+ * restart. Executions are forgotten; working orders other than GTC are cancelled silently and
+ * forgotten; completed orders are forgotten unless keep_completed. Order ids, perm ids and
+ * execution ids keep counting. Counts go to the out-parameters (may be NULL). */
+void sim_ordersNewDay(simServer *srv, bool keep_completed, int *forgot_orders, int *forgot_execs,
+                      int *kept_working, int *kept_completed);
 /* After a walk step: fills and triggers resting orders on that instrument. */
 void sim_ordersOnQuote(simServer *srv, int inst);
 /* Pushes this client's working orders (after startApi). */

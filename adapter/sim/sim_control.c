@@ -9,6 +9,10 @@
  *   garbage [frame|length|fields]  send a malformed frame to every client
  *   inject <code> <request>    answer the next <request> (name like reqHistoricalData, or its
  *                              numeric id) with error <code> instead; "inject clear" forgets all
+ *   newday [keep-completed]    the next trading day, as IB Gateway shows it after its nightly
+ *                              restart: executions forgotten, non-GTC working orders cancelled
+ *                              silently and forgotten, completed orders forgotten (kept with
+ *                              keep-completed); ids keep counting; connections are not touched
  *   help, quit
  * Every command answers one line starting with "ok" or "error". */
 #include <stdarg.h>
@@ -123,14 +127,19 @@ static char *stats_json(simServer *srv)
              (unsigned long long)srv->stat_errors[i].n);
         first = false;
     }
-    int working = 0;
-    for (int i = 0; i < srv->n_orders; i++)
-        working += srv->orders[i].working;
+    int working = 0, completed = 0;
+    for (int i = 0; i < srv->n_orders; i++) {
+        const simOrder *o = &srv->orders[i];
+        working += o->working;
+        completed += !o->forgotten && !o->working && o->completed_time[0] != '\0';
+    }
     jcat(&j,
-         "},\"orders\":%llu,\"working_orders\":%d,\"fills\":%llu,\"ticks\":%llu,\"ticks_dropped\":%llu,"
+         "},\"orders\":%llu,\"working_orders\":%d,\"completed_orders\":%d,\"executions\":%d,"
+         "\"fills\":%llu,\"ticks\":%llu,\"ticks_dropped\":%llu,"
          "\"historical_requests\":%llu,\"decode_errors\":%llu,\"listening\":%s,\"market_data_paused\":%s,"
          "\"stalled\":%s,\"server_version\":%d,\"port\":%d}",
-         (unsigned long long)srv->stat_orders, working, (unsigned long long)srv->stat_fills,
+         (unsigned long long)srv->stat_orders, working, completed, srv->n_execs,
+         (unsigned long long)srv->stat_fills,
          (unsigned long long)srv->stat_ticks, (unsigned long long)srv->stat_ticks_dropped,
          (unsigned long long)srv->stat_hist_requests, (unsigned long long)srv->stat_decode_errors,
          srv->listening ? "true" : "false", srv->md_paused ? "true" : "false",
@@ -338,9 +347,22 @@ static void command(ctrlConn *cc, char *line)
         srv->inject[srv->n_inject++] = (simInject){ code, req };
         snprintf(msg, sizeof msg, "ok inject %d %s", code, sim_requestName(req));
         reply(cc, msg);
+    } else if (!strcasecmp(cmd, "newday")) {
+        bool keep = argv[1] && !strcasecmp(argv[1], "keep-completed");
+        if (argv[1] && !keep) {
+            reply(cc, "error usage: newday [keep-completed]");
+            return;
+        }
+        int orders, execs, working, kept;
+        sim_ordersNewDay(srv, keep, &orders, &execs, &working, &kept);
+        snprintf(msg, sizeof msg,
+                 "ok newday forgot_orders=%d forgot_executions=%d kept_working=%d kept_completed=%d",
+                 orders, execs, working, kept);
+        reply(cc, msg);
     } else if (!strcasecmp(cmd, "help")) {
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
-                  "garbage [frame|length|fields] | inject <code> <request> | inject clear | quit");
+                  "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
+                  "newday [keep-completed] | quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

@@ -8,7 +8,10 @@
  * (PreSubmitted), then per fill execDetails, openOrder, orderStatus, commissionReport.
  * Fills: market orders at once, walking the book one tick per displayed size (large orders fill
  * in several executions); limit orders when the quote crosses them, up to the displayed size per
- * quote update (partial fills); stops trigger on the opposite side of the quote. */
+ * quote update (partial fills); stops trigger on the opposite side of the quote.
+ * Completed orders: an order that ends (Filled, Cancelled, or Inactive after a rejection of a new
+ * order id) keeps its completion time and text for reqCompletedOrders until the next `newday`.
+ * Orders forgotten by `newday` stay in the array, marked, so their ids are never reused. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,8 @@
 static simOrder *find_order(simServer *srv, int64_t client_id, int64_t order_id)
 {
     for (int i = 0; i < srv->n_orders; i++)
-        if (srv->orders[i].order_id == order_id && srv->orders[i].client_id == client_id)
+        if (srv->orders[i].order_id == order_id && srv->orders[i].client_id == client_id &&
+            !srv->orders[i].forgotten)
             return &srv->orders[i];
     return NULL;
 }
@@ -202,6 +206,17 @@ static void set_working(simServer *srv, simOrder *o, bool working)
     srv->insts[o->inst].working_orders += working ? 1 : -1;
 }
 
+/* The order has ended: status, the time IB reports it (ET, as the gateway writes it) and why. */
+static void complete(simOrder *o, const char *status, const char *why)
+{
+    snprintf(o->status, sizeof o->status, "%s", status);
+    int64_t now = sim_epoch();
+    char t[32];
+    sim_formatTime(t, sizeof t, now + sim_etOffset(now), "%Y%m%d %H:%M:%S", false);
+    snprintf(o->completed_time, sizeof o->completed_time, "%s America/New_York", t);
+    snprintf(o->completed_status, sizeof o->completed_status, "%s", why);
+}
+
 static void fill(simServer *srv, simOrder *o, double qty, double price)
 {
     simInstrument *in = &srv->insts[o->inst];
@@ -214,9 +229,14 @@ static void fill(simServer *srv, simOrder *o, double qty, double price)
     o->last_fill = price;
     o->commission += comm;
     bool done = o->filled >= o->qty - 1e-9;
-    snprintf(o->status, sizeof o->status, "%s", done ? "Filled" : "Submitted");
-    if (done)
+    if (done) {
+        char why[48];
+        snprintf(why, sizeof why, "Filled Size: %g", o->filled);
+        complete(o, "Filled", why);
         set_working(srv, o, false);
+    } else {
+        snprintf(o->status, sizeof o->status, "Submitted");
+    }
 
     simExec *e = new_exec(srv);
     if (!e)
@@ -228,7 +248,7 @@ static void fill(simServer *srv, simOrder *o, double qty, double price)
         boot = (uint32_t)time(NULL);
     uint64_t prefix = (sim_hash(srv->cfg.seed, 0x45584543, 0, 0) ^ (uint64_t)getpid()) & 0xffff;
     snprintf(e->exec_id, sizeof e->exec_id, "0000%04llx.%08llx.01.01", (unsigned long long)prefix,
-             (unsigned long long)(uint32_t)(boot + (unsigned)srv->n_execs));
+             (unsigned long long)(uint32_t)(boot + (unsigned)++srv->exec_seq));
     e->epoch = sim_epoch();
     sim_formatTime(e->time, sizeof e->time, e->epoch, "%Y%m%d  %H:%M:%S", false);
     snprintf(e->account, sizeof e->account, "%s", o->account);
@@ -322,7 +342,7 @@ void sim_ordersOnQuote(simServer *srv, int inst)
 
 static void reject(simConn *c, int64_t order_id, const char *reason)
 {
-    char msg[256];
+    char msg[320];
     snprintf(msg, sizeof msg, "Order rejected - reason:%s", reason);
     sim_sendError(c, order_id, 201, msg);
 }
@@ -338,9 +358,9 @@ static bool off_tick(const simInstrument *in, double px)
     return fabs(n - round(n)) > 1e-6;
 }
 
-/* Checks the order fields; returns false after sending the error. */
+/* Checks the order fields; returns false after sending the error, whose reason goes to why. */
 static bool validate(simConn *c, const ibOrder *o, const simInstrument *in, char *type, char *tif,
-                     char *action)
+                     char *action, char why[160])
 {
     const char *t = o->order_type ? o->order_type : "";
     snprintf(type, 12, "%s", strcasecmp(t, "STPLMT") == 0 ? "STP LMT" : t);
@@ -353,26 +373,25 @@ static bool validate(simConn *c, const ibOrder *o, const simInstrument *in, char
     snprintf(action, 8, "%s", strcasecmp(a, "SSHORT") == 0 ? "SELL" : a);
     for (char *p = action; *p; p++)
         *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-    char why[160];
     if (strcmp(action, "BUY") != 0 && strcmp(action, "SELL") != 0)
-        snprintf(why, sizeof why, "Invalid action '%s'", a);
+        snprintf(why, 160, "Invalid action '%s'", a);
     else if (ib_isUnsetDouble(o->total_qty) || !(o->total_qty > 0))
-        snprintf(why, sizeof why, "The order size must be positive");
+        snprintf(why, 160, "The order size must be positive");
     else if (!valid_type(type))
-        snprintf(why, sizeof why, "Order type '%s' is not supported by ib-sim (MKT, LMT, STP, STP LMT)", t);
+        snprintf(why, 160, "Order type '%s' is not supported by ib-sim (MKT, LMT, STP, STP LMT)", t);
     else if (strcmp(tif, "DAY") && strcmp(tif, "GTC") && strcmp(tif, "IOC"))
-        snprintf(why, sizeof why, "Time in force '%s' is not supported by ib-sim (DAY, GTC, IOC)", tif);
+        snprintf(why, 160, "Time in force '%s' is not supported by ib-sim (DAY, GTC, IOC)", tif);
     else if (strstr(type, "LMT") && (ib_isUnsetDouble(o->lmt_price) || !(o->lmt_price > 0)))
-        snprintf(why, sizeof why, "A limit price is required for %s orders", type);
+        snprintf(why, 160, "A limit price is required for %s orders", type);
     else if (!strncmp(type, "STP", 3) && (ib_isUnsetDouble(o->aux_price) || !(o->aux_price > 0)))
-        snprintf(why, sizeof why, "A stop price is required for %s orders", type);
+        snprintf(why, 160, "A stop price is required for %s orders", type);
     else if (o->account && *o->account && !sim_findAccount(c->srv, o->account))
-        snprintf(why, sizeof why, "Account '%s' is not a managed account", o->account);
+        snprintf(why, 160, "Account '%s' is not a managed account", o->account);
     else if ((strstr(type, "LMT") && off_tick(in, o->lmt_price)) ||
              (!strncmp(type, "STP", 3) && off_tick(in, o->aux_price))) {
-        sim_sendError(c, o->order_id, 110,
-                      "The price does not conform to the minimum price variation for this "
-                      "contract.");
+        snprintf(why, 160, "The price does not conform to the minimum price variation for this "
+                           "contract.");
+        sim_sendError(c, o->order_id, 110, why);
         return false;
     } else
         return true;
@@ -396,6 +415,42 @@ static void apply_fields(simOrder *o, const ibOrder *src, const char *type, cons
     o->parent_id = src->parent_id;
 }
 
+/* The highest order id this client has used, forgotten orders included (ids are never reused). */
+static int64_t highest_id(const simServer *srv, int64_t client_id)
+{
+    int64_t highest = 0;
+    for (int i = 0; i < srv->n_orders; i++)
+        if (srv->orders[i].client_id == client_id && srv->orders[i].order_id > highest)
+            highest = srv->orders[i].order_id;
+    return highest;
+}
+
+/* A new order id that IB rejected still names an order there: Inactive, listed by
+ * reqCompletedOrders. A rejected modification leaves the order as it was. */
+static void record_rejected(simConn *c, const ibOrder *src, int inst, const char *type, const char *tif,
+                            const char *action, const char *why)
+{
+    simServer *srv = c->srv;
+    if (find_order(srv, c->client_id, src->order_id) || src->order_id <= highest_id(srv, c->client_id))
+        return;
+    simOrder *o = new_order(srv);
+    if (!o)
+        return;
+    apply_fields(o, src, type, tif, action);
+    o->order_id = src->order_id;
+    o->client_id = c->client_id;
+    o->perm_id = srv->next_perm_id++;
+    o->inst = inst;
+    snprintf(o->account, sizeof o->account, "%s",
+             src->account && *src->account && sim_findAccount(srv, src->account) ? src->account
+                                                                                 : srv->accounts[0].id);
+    char text[176];
+    snprintf(text, sizeof text, "Rejected: %s", why);
+    complete(o, "Inactive", text);
+    if (src->order_id > srv->max_order_id)
+        srv->max_order_id = src->order_id;
+}
+
 void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
 {
     simServer *srv = c->srv;
@@ -403,11 +458,17 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
     int inst = sim_resolveContract(c, &p->contract, src->order_id);
     if (inst < 0)
         return;
-    char type[12], tif[8], action[8];
-    if (!validate(c, src, &srv->insts[inst], type, tif, action))
+    char type[12], tif[8], action[8], why[160];
+    if (!validate(c, src, &srv->insts[inst], type, tif, action, why)) {
+        record_rejected(c, src, inst, type, tif, action, why);
         return;
+    }
     simOrder *o = find_order(srv, c->client_id, src->order_id);
     if (o) {
+        if (!o->working && strcmp(o->status, "Inactive") == 0) {
+            sim_sendError(c, src->order_id, 103, "Duplicate order id");   /* a rejected id stays used */
+            return;
+        }
         if (!o->working) {
             sim_sendError(c, src->order_id, 104, "Can't modify a filled order.");
             return;
@@ -421,11 +482,7 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
         evaluate(srv, o, true);
         return;
     }
-    int64_t highest = 0;
-    for (int i = 0; i < srv->n_orders; i++)
-        if (srv->orders[i].client_id == c->client_id && srv->orders[i].order_id > highest)
-            highest = srv->orders[i].order_id;
-    if (src->order_id <= highest) {
+    if (src->order_id <= highest_id(srv, c->client_id)) {
         char msg[64];
         snprintf(msg, sizeof msg, "Duplicate order id");
         sim_sendError(c, src->order_id, 103, msg);
@@ -457,7 +514,7 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
     if (!o || !o->working)
         return;
     if (strcmp(o->tif, "IOC") == 0) {
-        snprintf(o->status, sizeof o->status, "Cancelled");
+        complete(o, "Cancelled", "Cancelled by System");
         set_working(srv, o, false);
         notify(srv, o, false);
         return;
@@ -473,7 +530,7 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
 
 static void cancel(simServer *srv, simOrder *o)
 {
-    snprintf(o->status, sizeof o->status, "Cancelled");
+    complete(o, "Cancelled", "Cancelled by Trader");
     set_working(srv, o, false);
     simConn *c = sim_findClient(srv, o->client_id);
     if (!c)
@@ -591,6 +648,87 @@ void sim_handleExecutions(simConn *c, const ibReqExecutions *r)
     ibReply end = { .id = IB_MSG_EXEC_DETAILS_END };
     end.u.end.req_id = r->req_id;
     sim_send(c, &end, NULL);
+}
+
+/* ---- completed orders and the next trading day ------------------------------------------------------ */
+
+static bool completed(const simOrder *o)
+{
+    return !o->forgotten && !o->working && o->completed_time[0] != '\0';
+}
+
+static void send_completed_order(simConn *c, const simOrder *o)
+{
+    simServer *srv = c->srv;
+    ibReply r;
+    memset(&r, 0, sizeof r);
+    r.id = IB_MSG_COMPLETED_ORDER;
+    ibCompletedOrder *co = &r.u.completed_order;
+    sim_fillContract(&srv->insts[o->inst], &co->contract);
+    co->order.action = o->action;
+    co->order.total_qty = o->qty;
+    co->order.order_type = o->order_type;
+    co->order.lmt_price = o->lmt;
+    co->order.aux_price = o->aux;
+    co->order.tif = o->tif;
+    co->order.oca_group = o->oca_group;
+    co->order.account = o->account;
+    co->order.order_ref = o->order_ref;
+    co->order.outside_rth = o->outside_rth;
+    co->order.hidden = o->hidden;
+    co->perm_id = o->perm_id;
+    co->parent_perm_id = IB_UNSET_INT;
+    co->status = o->status;
+    co->filled_qty = o->filled;
+    co->completed_time = o->completed_time;
+    co->completed_status = o->completed_status;
+    sim_send(c, &r, NULL);
+}
+
+void sim_handleCompletedOrders(simConn *c, bool api_only)
+{
+    (void)api_only;                     /* every ib-sim order came through the API */
+    simServer *srv = c->srv;
+    for (int i = 0; i < srv->n_orders; i++)
+        if (completed(&srv->orders[i]))
+            send_completed_order(c, &srv->orders[i]);
+    ibReply end = { .id = IB_MSG_COMPLETED_ORDERS_END };
+    sim_send(c, &end, NULL);
+}
+
+void sim_ordersNewDay(simServer *srv, bool keep_completed, int *forgot_orders, int *forgot_execs,
+                      int *kept_working, int *kept_completed)
+{
+    int forgot = 0, working = 0, kept = 0;
+    for (int i = 0; i < srv->n_orders; i++) {
+        simOrder *o = &srv->orders[i];
+        if (o->forgotten)
+            continue;
+        if (o->working && strcmp(o->tif, "GTC") == 0) {
+            working++;
+        } else if (o->working) {        /* a DAY order expires with its day: no message */
+            complete(o, "Cancelled", "Cancelled by System");
+            set_working(srv, o, false);
+            o->forgotten = true;
+            forgot++;
+        } else if (keep_completed) {
+            kept += completed(o);
+        } else {
+            o->forgotten = true;
+            forgot++;
+        }
+    }
+    if (forgot_execs)
+        *forgot_execs = srv->n_execs;
+    srv->n_execs = 0;                   /* exec ids keep counting (exec_seq) */
+    if (forgot_orders)
+        *forgot_orders = forgot;
+    if (kept_working)
+        *kept_working = working;
+    if (kept_completed)
+        *kept_completed = kept;
+    IBB_INFO("sim.newday", "forgot_orders=%d forgot_executions=%d kept_working=%d kept_completed=%d",
+             forgot, forgot_execs ? *forgot_execs : -1, working, kept);
 }
 
 void sim_ordersFree(simServer *srv)

@@ -327,6 +327,7 @@ static void dispatch(simConn *c, const ibRequest *req)
                                       "TWS orders property.");
         break;
     case IB_REQ_EXECUTIONS: sim_handleExecutions(c, &req->u.executions); break;
+    case IB_REQ_COMPLETED_ORDERS: sim_handleCompletedOrders(c, req->u.api_only); break;
     case IB_REQ_POSITIONS: sim_handlePositions(c); break;
     case IB_REQ_CANCEL_POSITIONS: sim_handleCancelPositions(c); break;
     case IB_REQ_ACCOUNT_SUMMARY: sim_handleAccountSummary(c, &req->u.account_summary); break;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// gen_corpus.js — seed corpora for the libFuzzer targets, from ../shared/ib/vectors.jsonl.
-//   node tests/fuzz/gen_corpus.js VECTORS.jsonl OUTDIR
+// gen_corpus.js — seed corpora for the libFuzzer targets, from ../shared/ib/vectors.jsonl and the
+// repository's tests/ib/vectors/*.jsonl (e.g. completed_orders.jsonl).
+//   node tests/fuzz/gen_corpus.js VECTORS.jsonl|DIR [MORE.jsonl|DIR ...] OUTDIR
+// A directory stands for its *.jsonl files; a path that does not exist is skipped with a note.
 // writes OUTDIR/fuzz_ib_frames/, OUTDIR/fuzz_ib_requests/, OUTDIR/fuzz_ib_roundtrip/ in the input
 // layouts of fuzz_common.h and fuzz_ib_roundtrip.c. A vector becomes frame = be32(len) + payload,
 // payload = fields joined and ended by NUL (PROTOCOL.md §9); the client's handshake vectors become
@@ -9,13 +11,24 @@
 const fs = require('fs');
 const path = require('path');
 
-const [vecPath, outDir] = process.argv.slice(2);
-if (!vecPath || !outDir) {
-  console.error('usage: gen_corpus.js VECTORS.jsonl OUTDIR');
+const args = process.argv.slice(2);
+const outDir = args.pop();
+if (!args.length || !outDir) {
+  console.error('usage: gen_corpus.js VECTORS.jsonl|DIR [MORE.jsonl|DIR ...] OUTDIR');
   process.exit(2);
 }
 
-const vectors = fs.readFileSync(vecPath, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+const vecFiles = args.flatMap((p) => {
+  if (!fs.existsSync(p)) {
+    console.error(`gen_corpus: ${p} not found, skipped`);
+    return [];
+  }
+  return fs.statSync(p).isDirectory()
+    ? fs.readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort().map((f) => path.join(p, f))
+    : [p];
+});
+const vectors = vecFiles.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim())
+  .map((l) => JSON.parse(l)));
 
 const be32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
 const payloadOf = (fields) => Buffer.from(fields.map((f) => f + '\0').join(''), 'latin1');

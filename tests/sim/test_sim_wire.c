@@ -163,6 +163,7 @@ static void queue_requests(ibWriter *w, int sv)
     SEND();
     ibRequest_Init(&r, IB_REQ_ALL_OPEN_ORDERS); SEND();
     ibRequest_Init(&r, IB_REQ_EXECUTIONS); r.u.executions.req_id = 30; SEND();
+    ibRequest_Init(&r, IB_REQ_COMPLETED_ORDERS); r.u.api_only = true; SEND();
     ibRequest_Init(&r, IB_REQ_POSITIONS); SEND();
     ibRequest_Init(&r, IB_REQ_ACCOUNT_SUMMARY);
     r.u.account_summary.req_id = 40;
@@ -187,7 +188,7 @@ Test(sim_wire, every_frame_from_ib_sim_decodes_with_the_adapter_codec, .timeout 
     send_all(fd, &w);
     ibFramer *f;
     cr_assert_eq(ibFramer_Create(&f, IB_FRAMER_CLIENT), IBB_OK);
-    int counts[128] = { 0 }, errors[16] = { 0 }, nerr = 0, frames = 0, sv = 0;
+    int counts[128] = { 0 }, completed[2] = { 0 }, errors[16] = { 0 }, nerr = 0, frames = 0, sv = 0;
     bool sent = false;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -237,6 +238,15 @@ Test(sim_wire, every_frame_from_ib_sim_decodes_with_the_adapter_codec, .timeout 
                 send_all(fd, &w);
                 sent = true;
             }
+            if (rep.id == IB_MSG_COMPLETED_ORDER) {   /* the filled MKT and the cancelled LMT */
+                const ibCompletedOrder *co = &rep.u.completed_order;
+                bool filled = strcmp(co->status, "Filled") == 0;
+                completed[filled]++;
+                cr_expect_str_eq(co->contract.symbol, filled ? "AAPL" : "MSFT");
+                cr_expect_eq(co->filled_qty, filled ? 300 : 0);
+                cr_expect_str_eq(co->completed_status, filled ? "Filled Size: 300" : "Cancelled by Trader");
+                cr_expect_gt(co->perm_id, 0);
+            }
             if (rep.id == IB_MSG_TICK_PRICE && rep.u.tick_price.req_id == 1)
                 cr_expect_gt(rep.u.tick_price.price, 0);
         }
@@ -249,7 +259,7 @@ Test(sim_wire, every_frame_from_ib_sim_decodes_with_the_adapter_codec, .timeout 
     close(out);
     cr_assert(sent, "nextValidId arrived");
     static const int want[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 15, 17, 45, 46,
-                               49, 52, 53, 54, 55, 57, 58, 59, 61, 62, 63, 64, 81, 90};
+                               49, 52, 53, 54, 55, 57, 58, 59, 61, 62, 63, 64, 81, 90, 101, 102};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_expect_gt(counts[want[i]], 0, "no message %d (%s) from ib-sim", want[i], ib_replyName(want[i]));
     bool saw200 = false, saw202 = false;
@@ -259,4 +269,6 @@ Test(sim_wire, every_frame_from_ib_sim_decodes_with_the_adapter_codec, .timeout 
     }
     cr_expect(saw200 && saw202, "errors 200 (unknown contract) and 202 (cancel) sent");
     cr_expect_gt(frames, 100);
+    cr_expect(completed[0] == 1 && completed[1] == 1, "completed orders: %d cancelled, %d filled",
+              completed[0], completed[1]);
 }
