@@ -252,7 +252,8 @@ static ibbStatus orders_init(brBridge *b)
     b->mod[BR_MOD_ORDERS] = m;
     if (stOrders_Create(&b->orders) != IBB_OK || ibbMap_Create(&m->placing) != IBB_OK ||
         ibbMap_Create(&m->all) != IBB_OK || ibbMap_Create(&m->exec_order) != IBB_OK ||
-        ibbMap_Create(&m->foreign) != IBB_OK || ibbMap_Create(&m->settling) != IBB_OK || !(m->pre = malloc(sizeof *m->pre)) ||
+        ibbMap_Create(&m->foreign) != IBB_OK || ibbMap_Create(&m->settling) != IBB_OK ||
+        ibbMap_Create(&m->completed) != IBB_OK || !(m->pre = malloc(sizeof *m->pre)) ||
         !(m->timer = malloc(sizeof *m->timer)))
         return IBB_ERR_NOMEM;
     stRiskLimits pre = b->opt.risk;
@@ -342,15 +343,24 @@ static void orders_fini(brBridge *b)
     }
     free(m->orphans);
     ibbMap_Destroy(m->settling);
+    if (m->completed)
+        ibbMap_Clear(m->completed, free);
+    ibbMap_Destroy(m->completed);
     free(m->pre);
     free(m);
     b->mod[BR_MOD_ORDERS] = NULL;
 }
 
+/* IB's replies: the reconciler's own (completed orders), then IB's order streams. */
+static bool orders_on_reply(brBridge *b, const ibReply *r)
+{
+    return b->mod[BR_MOD_ORDERS] && (brOrd_reconOnReply(b, r) || brOrd_onReply(b, r));
+}
+
 const brModule br_ordersModule = {
     .name = "orders",
     .init = orders_init,
-    .on_reply = brOrd_onReply,
+    .on_reply = orders_on_reply,
     .on_order_error = brOrd_onOrderError,
     .on_ib_ready = orders_on_ib_ready,
     .on_ib_down = orders_on_ib_down,

@@ -70,6 +70,12 @@ typedef struct brOrdExt {              /* stOrder.user */
     int rej_code;
 } brOrdExt;
 
+typedef struct brOrdCompleted {        /* one of IB's completed orders (reqCompletedOrders) */
+    char status[24];
+    double filled, remaining;
+    int64_t perm_id;
+} brOrdCompleted;
+
 typedef struct brOrdForeign {          /* open orders of other client ids (ib.rpc.order.list only) */
     stOrder o;
     int64_t client_id;
@@ -87,7 +93,8 @@ typedef struct brOrders {
     /* reconciliation */
     bool recon_active, recon_done_once;
     uint64_t recon_gen, recon_seq;
-    int recon_parts;                   /* open-order end + executions end outstanding */
+    int recon_parts;                   /* open-order end, executions end, completed-orders end outstanding */
+    ibbMap *completed;                 /* cid -> brOrdCompleted: IB's completed orders of this round */
     int64_t exec_req;
     bool oo_inflight, oo_for_recon;
     brOrdWaiter *list_waiters;
@@ -193,7 +200,9 @@ bool brOrd_requestOpenOrders(brBridge *b, bool for_recon);
 
 /* ---- br_orders_recon.c ------------------------------------------------------------------------- */
 void brOrd_reconStart(brBridge *b);      /* IB ready: reqAllOpenOrders + reqExecutions */
-void brOrd_reconPartDone(brBridge *b);   /* one of the two ended */
+void brOrd_reconPartDone(brBridge *b);   /* one of the parts ended */
+/* IB's completedOrder / completedOrdersEnd (the reconciler's reqCompletedOrders); true when handled. */
+bool brOrd_reconOnReply(brBridge *b, const ibReply *r);
 /* Settles the records an earlier run left unfinished (m->orphans; after a full reconciliation). */
 void brOrd_settleOrphans(brBridge *b);
 /* Settles one unfinished record now (a repeat met it after a full reconciliation). */

@@ -1,4 +1,4 @@
-/* br_orders_recon.c — reconciliation on every IB ready: reqAllOpenOrders + reqExecutions (this
+/* br_orders_recon.c — reconciliation on every IB ready: reqAllOpenOrders + reqCompletedOrders + reqExecutions (this
  * client id, since the last execution seen, minus a margin). When both ended, an order still open in
  * the ledger that IB no longer lists becomes Filled (executions cover its quantity), Unacknowledged
  * (IB never saw it) or Cancelled; records a crash left "pending" are settled the same way, and
@@ -126,6 +126,19 @@ static void settle_orphan(brBridge *b, const brOrdRecord *r)
         settle_write(b, r, state, o->status);
         return;
     }
+    const brOrdCompleted *co = ibbMap_Get(m->completed, r->client_order_id);
+    if (co) { /* IB's completed orders list it: it reached IB, and ended so */
+        if ((o = ledger_from_record(b, r))) {
+            ibOrderStatus s = {.order_id = o->order_id, .status = co->status, .filled = co->filled,
+                               .remaining = co->remaining, .perm_id = co->perm_id};
+            stOrders_ApplyStatus(b->orders, &s, br_nowMs(b), NULL);
+            brOrd_publishStatus(b, o, 0, "learned from IB's completed orders");
+        }
+        IBB_INFO("order.reconciled", "client_order_id=%s order_id=%" PRId64 " status=%s evidence=completed_orders",
+                 r->client_order_id, r->order_id, co->status);
+        settle_write(b, r, "acked", co->status);
+        return;
+    }
     brOrdRecord *copy = malloc(sizeof *copy);
     if (!copy) {
         ibbMap_Del(m->settling, r->client_order_id);
@@ -186,6 +199,15 @@ void brOrd_checkRepaired(brBridge *b)
 /* One open ledger order IB did not list in this round (sent before the round began). */
 static void reconcile_one(brBridge *b, stOrder *o, brOrdExt *x)
 {
+    const brOrdCompleted *co = ibbMap_Get(brOrd_mod(b)->completed, o->client_order_id);
+    if (co) { /* IB's completed orders say how it ended */
+        ibOrderStatus st = {.order_id = o->order_id, .status = co->status, .filled = co->filled,
+                            .remaining = co->remaining, .perm_id = co->perm_id};
+        stOrders_ApplyStatus(b->orders, &st, br_nowMs(b), NULL);
+        brOrd_publishStatus(b, o, 0, "learned from IB's completed orders");
+        brOrd_placementAcked(b, o);
+        return;
+    }
     if (x->exec_cum > 0 && x->exec_cum >= o->qty - 1e-9) {
         ibOrderStatus st = {.order_id = o->order_id,
                             .status = "Filled",
@@ -237,6 +259,42 @@ static void recon_finish(brBridge *b)
     free(ps);
     IBB_INFO("orders.reconciled", "open=%zu last_exec=%s", n_open,
              m->last_exec_time[0] ? m->last_exec_time : "-");
+}
+
+/* One of IB's completed orders: kept for this round by client_order_id (orderRef; completedOrder has no
+ * order id on the wire); a ledger order still open learns how it ended. */
+static void on_completed(brBridge *b, const ibCompletedOrder *c)
+{
+    brOrders *m = brOrd_mod(b);
+    const char *cid = c->order.order_ref ? c->order.order_ref : "";
+    if (!*cid || strlen(cid) > ST_CLIENT_ORDER_ID_MAX || !c->status)
+        return;
+    brOrdCompleted *co = ibbMap_Get(m->completed, cid);
+    if (!co) {
+        if (!(co = calloc(1, sizeof *co)) || ibbMap_Put(m->completed, cid, co) != IBB_OK) {
+            free(co);
+            return;
+        }
+    }
+    snprintf(co->status, sizeof co->status, "%s", c->status);
+    co->filled = ib_isUnsetDouble(c->filled_qty) ? 0 : c->filled_qty;
+    co->remaining = ib_isUnsetDouble(c->remaining) ? 0 : c->remaining;
+    co->perm_id = c->perm_id;
+}
+
+bool brOrd_reconOnReply(brBridge *b, const ibReply *r)
+{
+    brOrders *m = brOrd_mod(b);
+    if (r->id == IB_MSG_COMPLETED_ORDER) {
+        on_completed(b, &r->u.completed_order);
+        return true;
+    }
+    if (r->id == IB_MSG_COMPLETED_ORDERS_END) {
+        if (m->recon_active)
+            brOrd_reconPartDone(b);
+        return true;
+    }
+    return false;
 }
 
 void brOrd_reconPartDone(brBridge *b)
@@ -300,9 +358,17 @@ void brOrd_reconStart(brBridge *b)
     m->recon_gen++;
     m->recon_seq = m->send_seq;
     m->recon_parts = 2;
+    ibbMap_Clear(m->completed, free);
     if (!brOrd_requestOpenOrders(b, true)) {
         m->recon_active = false;
         return;
+    }
+    if (coreSession_ServerVersion(b->ib) >= IB_SV_COMPLETED_ORDERS) {
+        ibRequest cq;
+        ibRequest_Init(&cq, IB_REQ_COMPLETED_ORDERS);
+        cq.u.api_only = true;
+        if (br_send(b, &cq) == IBB_OK)
+            m->recon_parts++;
     }
     ibRequest rq;
     ibRequest_Init(&rq, IB_REQ_EXECUTIONS);

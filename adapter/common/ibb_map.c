@@ -59,6 +59,22 @@ void ibbMap_Destroy(ibbMap *m)
 
 size_t ibbMap_Count(const ibbMap *m) { return m ? m->count : 0; }
 
+void ibbMap_Clear(ibbMap *m, void (*free_value)(void *))
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        if (free_value)
+            free_value(m->slots[i].value);
+        free(m->slots[i].key);
+        m->slots[i].key = NULL;
+        m->slots[i].value = NULL;
+    }
+    m->count = 0;
+}
+
 static size_t find(const ibbMap *m, const void *key, size_t klen, uint64_t h, bool *found)
 {
     size_t mask = m->cap - 1, i = h & mask;

@@ -18,6 +18,8 @@ typedef struct ibbMap ibbMap;
 ibbStatus ibbMap_Create(ibbMap **out);
 void ibbMap_Destroy(ibbMap *m);      /* NULL-safe; does not touch the values */
 size_t ibbMap_Count(const ibbMap *m);
+/* Removes every entry, calling free_value(value) for each when given (NULL-safe map). */
+void ibbMap_Clear(ibbMap *m, void (*free_value)(void *));
 
 /* Inserts or replaces. IBB_ERR_NOMEM leaves the map unchanged. */
 ibbStatus ibbMap_PutBytes(ibbMap *m, const void *key, size_t klen, void *value);

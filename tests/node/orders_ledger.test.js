@@ -4,6 +4,7 @@
 //     nothing else answers but Unacknowledged (never sent), ib-sim gets no second order;
 //   2 an order known only from the order stream (its record left "sending", as a lost final write
 //     leaves it): answered with the stream's status;
+//   2b an order known only from IB's completed orders (no execution, no event): answered as IB says;
 //   3 an order written to IB's socket and known nowhere afterwards: Unknown, with a note that says to
 //     check with IB, never "use a new client_order_id";
 //   4 the durable ledger write through NATS outages of 10 s and 60 s (then a nats-server without
@@ -81,6 +82,29 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
       V.check('order_place_reply', again.data);
       eq([again.data.order_id, again.data.status, again.data.duplicate], [r.data.order_id, 'Filled', true], 'the same order, Filled');
       eq((await st.simStats()).orders, 0, 'no second order');
+    });
+
+    await t.step('2b known only from IB\'s completed orders: no execution, no event, the record left "sending"', async () => {
+      const body = { client_order_id: 'completed-only-1', symbol: 'MSFT', side: 'SELL', qty: 4, type: 'MKT' };
+      const r = await st.request('ib.rpc.order.place', body);
+      assert(!r.error, JSON.stringify(r.data));
+      const rec = await waitFor('final record', async () => { const x = await kvRecord(st.nc, body.client_order_id); return x && x.status === 'Filled' && x; });
+      await st.bridge.stop();
+      await (await kv(st.nc)).put(body.client_order_id, JSON.stringify({ ...rec, state: 'sending', status: '' }));
+      const jsm = await st.nc.jetstreamManager();
+      await jsm.streams.purge('IB_ORDERS', { filter: `ib.evt.order.${r.data.order_id}` });
+      eq((await streamEvents(st.nc)).filter((e) => e.data.client_order_id === body.client_order_id).length, 0, 'the stream knows nothing of it');
+      assert(/^ok/.test(await st.simControl('newday keep-completed')), 'ib-sim forgot its executions');
+      const placedBefore = (await st.simStats()).requests.placeOrder || 0;
+      await st.restartBridge(BASE);
+      await st.waitReady(30000);
+      const fixed = await kvRecord(st.nc, body.client_order_id);
+      eq([fixed.state, fixed.status], ['acked', 'Filled'], 'repaired from IB\'s completed orders at start');
+      const again = await st.request('ib.rpc.order.place', body);
+      V.check('order_place_reply', again.data);
+      eq([again.data.status, again.data.duplicate], ['Filled', true], 'the same order, Filled');
+      eq((await st.simStats()).requests.placeOrder || 0, placedBefore, 'no second placeOrder');
+      assert((await st.simStats()).requests.reqCompletedOrders >= 1, 'ib-bridge asked IB for its completed orders');
     });
 
     await t.step('3 written to the socket, known nowhere: Unknown, check with IB, never a new key', async () => {

@@ -53,3 +53,23 @@ Test(map, many_keys_survive_growth_and_deletes)
     cr_assert_eq(n, 2 * (5000 - 1667));
     ibbMap_Destroy(m);
 }
+
+static int freed;
+static void count_free(void *v) { freed += v != NULL; }
+
+Test(map, clear_frees_values_and_empties)
+{
+    ibbMap *m = NULL;
+    cr_assert_eq(ibbMap_Create(&m), IBB_OK);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(ibbMap_PutInt(m, i, (void *)(intptr_t)(i + 1)), IBB_OK);
+    freed = 0;
+    ibbMap_Clear(m, count_free);
+    cr_assert_eq(freed, 100);
+    cr_assert_eq(ibbMap_Count(m), 0);
+    cr_assert_null(ibbMap_GetInt(m, 5));
+    cr_assert_eq(ibbMap_PutInt(m, 5, (void *)1), IBB_OK, "usable after a clear");
+    cr_assert_eq(ibbMap_GetInt(m, 5), (void *)1);
+    ibbMap_Clear(NULL, count_free);
+    ibbMap_Destroy(m);
+}
