@@ -1,161 +1,17 @@
 /* br_orders.c — the orders module: ib.rpc.order.place / cancel / modify / list, ib.evt.order.<order_id>,
- * idempotency and reconciliation. Its files (br_orders_int.h lists them) share the state created
- * here; this file holds the brModule table, the module's life (init, IB ready/down, stop, fini, the
- * housekeeping timer) and the small helpers every part uses (waiter lists, ledger entries). */
+ * idempotency and reconciliation. Its files (br_ord_int.h lists them, top to bottom) share the state
+ * created here; this file, the top, holds the brModule table, the module's life (init, IB ready/down,
+ * stop, fini, the housekeeping timer), the routing of IB's replies and of the store's write outcomes,
+ * and fills m->up: the handlers' functions the lower layers call back. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
 
 #define HOUSEKEEP_MS 500
-
-/* ---- small helpers ------------------------------------------------------------------------------ */
-
-void brOrd_waiterAdd(brOrdWaiter **list, busRequest *req)
-{
-    brOrdWaiter *w = malloc(sizeof *w);
-    if (!w) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
-        return;
-    }
-    w->req = req;
-    w->next = *list;
-    *list = w;
-}
-
-bool brOrd_allAnswered(const brOrdWaiter *w)
-{
-    for (; w; w = w->next)
-        if (!busRequest_Answered(w->req))
-            return false;
-    return true;
-}
-
-void brOrd_waitersError(brOrdWaiter **list, const char *slug, int ib_code, const char *msg)
-{
-    brOrdWaiter *w = *list;
-    *list = NULL;
-    while (w) {
-        brOrdWaiter *n = w->next;
-        busRequest_Error(w->req, slug, msg, ib_code);
-        busRequest_Release(w->req);
-        free(w);
-        w = n;
-    }
-}
-
-const char *brOrd_apiType(const char *ib_type)
-{
-    return strcmp(ib_type, "STP LMT") == 0 ? "STP_LMT" : ib_type;
-}
-
-bool brOrd_isWarning(int64_t code)
-{
-    return code == 202 || code == 399 || code == 404 || code == 10148 || code == 10149 ||
-           (code >= 2100 && code < 2200) || code == 10167 || code == 10168;
-}
-
-void brOrd_testHook(brBridge *b, brOrdHook point, const char *cid)
-{
-    static const char *const names[] = {"before_send", "after_send", "after_ack"};
-    if (b->opt.test_hook)
-        b->opt.test_hook(names[point], cid);
-}
-
-/* ---- ledger entries ----------------------------------------------------------------------------- */
-
-brOrdExt *brOrd_ensureExt(brBridge *b, stOrder *o)
-{
-    if (!o->user) {
-        brOrdExt *x = calloc(1, sizeof *x);
-        if (!x)
-            return NULL;
-        if (ibbMap_PutInt(brOrd_mod(b)->all, o->order_id, o) != IBB_OK) {
-            free(x);
-            return NULL;
-        }
-        x->pub_filled = x->pub_remaining = -1;
-        o->user = x;
-    }
-    return o->user;
-}
-
-/* ---- snapshots to walk while entries change ----------------------------------------------------- */
-
-typedef struct openList {
-    stOrder **list;
-    size_t n, cap;
-} openList;
-
-static void collect(void *ud, stOrder *o)
-{
-    openList *c = ud;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 32;
-        stOrder **nl = realloc(c->list, cap * sizeof *nl);
-        if (!nl)
-            return;
-        c->list = nl;
-        c->cap = cap;
-    }
-    c->list[c->n++] = o;
-}
-
-stOrder **brOrd_openOrders(brBridge *b, size_t *n)
-{
-    openList c = {0};
-    stOrders_ForEachOpen(b->orders, collect, &c);
-    *n = c.n;
-    return c.list;
-}
-
-void brOrd_termsFromRecord(stOrder *t, const brOrdRecord *r)
-{
-    t->qty = r->qty;
-    const char *type = !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type;
-    snprintf(t->order_type, sizeof t->order_type, "%s", type);
-    t->lmt_price = r->limit_price;
-    t->aux_price = r->stop_price;
-    snprintf(t->tif, sizeof t->tif, "%s", r->tif);
-}
-
-void brOrd_placeRequest(ibRequest *rq, const stOrder *o, const brOrdExt *x, double qty, double lmt,
-                       double aux)
-{
-    ibRequest_Init(rq, IB_REQ_PLACE_ORDER);
-    stInstrument_ToContract(&x->spec, &rq->u.place_order.contract);
-    if (!x->spec.exchange[0])
-        rq->u.place_order.contract.exchange = "SMART";
-    ibOrder *io = &rq->u.place_order.order;
-    io->order_id = o->order_id;
-    io->action = o->action;
-    io->total_qty = qty;
-    io->order_type = o->order_type;
-    io->lmt_price = lmt;
-    io->aux_price = aux;
-    io->tif = o->tif;
-    io->account = o->account;
-    io->order_ref = o->client_order_id;
-    io->outside_rth = x->outside_rth;
-}
-
-brOrdPlacement **brOrd_placements(brBridge *b, size_t *n)
-{
-    brOrders *m = brOrd_mod(b);
-    size_t cap = ibbMap_Count(m->placing), k = 0;
-    brOrdPlacement **ps = cap ? calloc(cap, sizeof *ps) : NULL;
-    ibbMapIter it;
-    void *v;
-    ibbMapIter_Init(&it, m->placing);
-    while (ps && k < cap && ibbMapIter_Next(&it, NULL, NULL, &v))
-        ps[k++] = v;
-    *n = k;
-    return ps;
-}
 
 /* ---- module hooks ------------------------------------------------------------------------------- */
 
@@ -189,6 +45,40 @@ static void orders_on_ib_down(brBridge *b)
             "reconnect");
     }
     free(open);
+}
+
+/* reqAllOpenOrders ended: the list requests and the reconciliation part waiting for it. */
+static void on_open_orders_end(brBridge *b)
+{
+    brOrders *m = brOrd_mod(b);
+    if (!m->oo_inflight)
+        return;
+    m->oo_inflight = false;
+    brOrd_answerLists(b);
+    if (m->oo_for_recon) {
+        m->oo_for_recon = false;
+        brOrd_reconPartDone(b);
+    }
+}
+
+/* IB's replies: the end of reqAllOpenOrders, the reconciler's own (completed orders), IB's order streams. */
+static bool orders_on_reply(brBridge *b, const ibReply *r)
+{
+    if (!b->mod[BR_MOD_ORDERS])
+        return false;
+    if (r->id == IB_MSG_OPEN_ORDER_END) {
+        on_open_orders_end(b);
+        return true;
+    }
+    return brOrd_reconOnReply(b, r) || brOrd_onReply(b, r);
+}
+
+/* The store's durable write of cid finished: the ledger, then whoever waited for it. */
+static void on_written(brBridge *b, const char *cid, const brOrdRecord *stored)
+{
+    brOrd_ledgerWritten(b, cid, stored);
+    brOrd_reconWritten(b, cid, stored);
+    brOrd_placeWritten(b, cid, stored);
 }
 
 static void on_store_ready(brBridge *b) { (void)b; }
@@ -250,6 +140,11 @@ static ibbStatus orders_init(brBridge *b)
     if (!m)
         return IBB_ERR_NOMEM;
     b->mod[BR_MOD_ORDERS] = m;
+    m->up = (brOrdUp){.answer = brOrd_placeAnswer,
+                      .refused = brOrd_placeRefused,
+                      .changed = brOrd_amendChanged,
+                      .amend_error = brOrd_amendError,
+                      .recon_done = brOrd_placeReconDone};
     if (stOrders_Create(&b->orders) != IBB_OK || ibbMap_Create(&m->placing) != IBB_OK ||
         ibbMap_Create(&m->all) != IBB_OK || ibbMap_Create(&m->exec_order) != IBB_OK ||
         ibbMap_Create(&m->foreign) != IBB_OK || ibbMap_Create(&m->settling) != IBB_OK ||
@@ -261,7 +156,7 @@ static ibbStatus orders_init(brBridge *b)
     pre.max_order_notional = 0;
     pre.read_only = false;
     stRisk_Init(m->pre, &pre);
-    ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans, brOrd_onWritten);
+    ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans, on_written);
     if (s != IBB_OK) {
         free(m->timer);
         m->timer = NULL;
@@ -349,12 +244,6 @@ static void orders_fini(brBridge *b)
     free(m->pre);
     free(m);
     b->mod[BR_MOD_ORDERS] = NULL;
-}
-
-/* IB's replies: the reconciler's own (completed orders), then IB's order streams. */
-static bool orders_on_reply(brBridge *b, const ibReply *r)
-{
-    return b->mod[BR_MOD_ORDERS] && (brOrd_reconOnReply(b, r) || brOrd_onReply(b, r));
 }
 
 const brModule br_ordersModule = {

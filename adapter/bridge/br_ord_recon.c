@@ -1,4 +1,4 @@
-/* br_orders_recon.c — reconciliation on every IB ready: reqAllOpenOrders + reqCompletedOrders + reqExecutions (this
+/* br_ord_recon.c — reconciliation on every IB ready: reqAllOpenOrders + reqCompletedOrders + reqExecutions (this
  * client id, since the last execution seen, minus a margin). When both ended, an order still open in
  * the ledger that IB no longer lists becomes Filled (executions cover its quantity), Unacknowledged
  * (IB never saw it) or Cancelled; records a crash left "pending" are settled the same way, and
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
 
 static void finish_order(brBridge *b, stOrder *o, const char *status, const char *why)
@@ -19,12 +19,7 @@ static void finish_order(brBridge *b, stOrder *o, const char *status, const char
     IBB_INFO("order.reconciled", "order_id=%" PRId64 " client_order_id=%s status=%s reason=\"%s\"",
              o->order_id, o->client_order_id, status, why);
     brOrd_publishStatus(b, o, 0, why);
-    brOrdExt *x = brOrd_ext(o);
-    if (x && x->pl) {
-        brOrdPlacement *p = x->pl;
-        x->pl = NULL;
-        brOrd_placementAnswer(b, p, o->order_id, o->status, false, why);
-    }
+    brOrd_mod(b)->up.answer(b, o, why);
 }
 
 /* A record's order as a ledger entry (terms from the record); NULL when the ledger refuses it. */
@@ -46,7 +41,8 @@ static stOrder *ledger_from_record(brBridge *b, const brOrdRecord *r)
     return o;
 }
 
-/* The record's new state, written durably; parked repeats are answered once it is (brOrd_orphanWritten). */
+/* The record's new state, written durably; parked repeats are answered once it is (on_written in
+ * br_orders.c: brOrd_reconWritten, then the handlers). */
 static void settle_write(brBridge *b, const brOrdRecord *r, const char *state, const char *status)
 {
     brOrdRecord n = *r;
@@ -60,6 +56,17 @@ static const char *const UNKNOWN_WHY =
     "ib-bridge sent this order to IB, but neither IB (open orders, executions, completed orders) nor the "
     "order stream knows what became of it";
 
+/* Puts r back on m->orphans: the housekeeping tick settles it again (the stream did not answer). */
+static void settle_later(brBridge *b, const brOrdRecord *r)
+{
+    brOrders *m = brOrd_mod(b);
+    brOrdRecord *l = realloc(m->orphans, (m->n_orphans + 1) * sizeof *l);
+    if (!l)
+        return;
+    l[m->n_orphans++] = *r;
+    m->orphans = l;
+}
+
 /* The order stream answered for an orphan IB does not know: decide on the evidence. */
 static void on_evidence(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidence *ev)
 {
@@ -69,7 +76,7 @@ static void on_evidence(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidenc
         IBB_WARN("orders.evidence_retry", "client_order_id=%s order_id=%" PRId64 " status=%s", r->client_order_id,
                  r->order_id, ibbStatus_Name(st));
         ibbMap_Del(m->settling, r->client_order_id);
-        brOrd_settleLater(b, r); /* the housekeeping tick asks again */
+        settle_later(b, r); /* the housekeeping tick asks again */
         free(r);
         return;
     }
@@ -97,7 +104,7 @@ static void on_evidence(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidenc
                          "the order was recorded but never sent to IB (ib-bridge stopped before sending it)");
         settle_write(b, r, "unacknowledged", "Unacknowledged");
     } else if (!strcmp(r->state, "acked")) { /* IB had it; nothing newer is known: the record stands */
-        brOrd_orphanWritten(b, r->client_order_id, r);
+        settle_write(b, r, "acked", r->status);
     } else {
         if ((o = ledger_from_record(b, r)))
             finish_order(b, o, "Unknown", UNKNOWN_WHY);
@@ -163,25 +170,13 @@ void brOrd_settleOrphans(brBridge *b)
 
 void brOrd_settleNow(brBridge *b, const brOrdRecord *r) { settle_orphan(b, r); }
 
-void brOrd_settleLater(brBridge *b, const brOrdRecord *r)
+void brOrd_reconWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
 {
-    brOrders *m = brOrd_mod(b);
-    brOrdRecord *l = realloc(m->orphans, (m->n_orphans + 1) * sizeof *l);
-    if (!l)
-        return;
-    l[m->n_orphans++] = *r;
-    m->orphans = l;
-}
-
-void brOrd_orphanWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
-{
+    (void)stored;
     brOrders *m = brOrd_mod(b);
     if (!ibbMap_Get(m->settling, cid))
         return;
     ibbMap_Del(m->settling, cid);
-    brOrdPlacement *p = ibbMap_Get(m->placing, cid);
-    if (p && p->state == BR_ORD_PL_AWAIT_RECON && stored)
-        brOrd_settleRecord(b, stored, p);
     brOrd_checkRepaired(b);
 }
 
@@ -205,7 +200,7 @@ static void reconcile_one(brBridge *b, stOrder *o, brOrdExt *x)
                             .remaining = co->remaining, .perm_id = co->perm_id};
         stOrders_ApplyStatus(b->orders, &st, br_nowMs(b), NULL);
         brOrd_publishStatus(b, o, 0, "learned from IB's completed orders");
-        brOrd_placementAcked(b, o);
+        brOrd_mod(b)->up.answer(b, o, NULL);
         return;
     }
     if (x->exec_cum > 0 && x->exec_cum >= o->qty - 1e-9) {
@@ -217,7 +212,7 @@ static void reconcile_one(brBridge *b, stOrder *o, brOrdExt *x)
                             .perm_id = o->perm_id};
         stOrders_ApplyStatus(b->orders, &st, br_nowMs(b), NULL);
         brOrd_publishStatus(b, o, 0, NULL);
-        brOrd_placementAcked(b, o);
+        brOrd_mod(b)->up.answer(b, o, NULL);
     } else if (!o->acked) { /* written to the socket, and IB lists it nowhere: we cannot know */
         finish_order(b, o, "Unknown", UNKNOWN_WHY);
         brOrd_storeFinal(b, o, "unknown", NULL, NULL, 0);
@@ -250,13 +245,7 @@ static void recon_finish(brBridge *b)
     m->recon_done_once = true;
     if (m->orphans_known)
         brOrd_settleOrphans(b);
-    /* repeats that waited for this round */
-    size_t k;
-    brOrdPlacement **ps = brOrd_placements(b, &k);
-    for (size_t i = 0; i < k; i++)
-        if (ps[i]->state == BR_ORD_PL_AWAIT_RECON)
-            brOrd_settleRecord(b, &ps[i]->rec, ps[i]);
-    free(ps);
+    m->up.recon_done(b); /* repeats that waited for this round */
     IBB_INFO("orders.reconciled", "open=%zu last_exec=%s", n_open,
              m->last_exec_time[0] ? m->last_exec_time : "-");
 }

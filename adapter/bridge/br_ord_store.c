@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "br_orders.h"
+#include "br_ord_store.h"
 #include "bus_json.h"
 #include "ibb_log.h"
 

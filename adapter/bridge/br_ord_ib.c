@@ -1,7 +1,7 @@
-/* br_orders_ib.c — IB's side of the orders module: openOrder, orderStatus, execDetails and
+/* br_ord_ib.c — IB's side of the orders module: openOrder, orderStatus, execDetails and
  * commissionReport update the ledger (b->orders) and publish ib.evt.order.<id>; errors carrying an
- * order id answer the placement, cancel or modification they concern; reqAllOpenOrders rounds serve
- * ib.rpc.order.list and reconciliation. Open orders of other client ids are kept apart (m->foreign,
+ * order id update the ledger and tell the handlers (m->up) of the placement, cancel or modification
+ * they concern; reqAllOpenOrders rounds serve ib.rpc.order.list and reconciliation. Open orders of other client ids are kept apart (m->foreign,
  * for the list only). Loop thread. */
 #include <inttypes.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
 
 static void digits_of(const char *s, char *out, size_t cap)
@@ -32,7 +32,6 @@ static void key_of_contract(const ibContract *c, stInstrumentSpec *spec, char *k
         snprintf(key, cap, "%s", spec->symbol);
 }
 
-static bool close_to(double a, double b) { return ib_isUnsetDouble(b) || fabs(a - b) < 1e-9; }
 
 bool brOrd_requestOpenOrders(brBridge *b, bool for_recon)
 {
@@ -121,11 +120,9 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
         brOrd_publishEvent(b, o, "modified", id, NULL);
         brOrd_storeFinal(b, o, "acked", NULL, NULL, 0); /* the record keeps the terms IB now holds */
     }
-    if (x->modify_w && close_to(o->qty, x->mod_qty) && close_to(o->lmt_price, x->mod_lmt) &&
-        close_to(o->aux_price, x->mod_aux))
-        brOrd_answerWaiters(&x->modify_w, o, NULL, NULL);
     /* status events come from orderStatus (which follows every openOrder with filled/remaining) */
-    brOrd_placementAcked(b, o);
+    m->up.changed(b, o);   /* a modification IB now holds */
+    m->up.answer(b, o, NULL);
 }
 
 static void on_order_status(brBridge *b, const ibOrderStatus *st)
@@ -153,7 +150,7 @@ static void on_order_status(brBridge *b, const ibOrderStatus *st)
     if (m->recon_active)
         brOrd_ext(o)->seen_gen = m->recon_gen;
     brOrd_publishStatus(b, o, 0, NULL);
-    brOrd_placementAcked(b, o);
+    m->up.answer(b, o, NULL);
 }
 
 /* An execution of an order the ledger does not know: filled (and gone from the open orders) before
@@ -237,16 +234,6 @@ bool brOrd_onReply(brBridge *b, const ibReply *r)
     switch (r->id) {
     case IB_MSG_OPEN_ORDER: on_open_order(b, &r->u.open_order); return true;
     case IB_MSG_ORDER_STATUS: on_order_status(b, &r->u.order_status); return true;
-    case IB_MSG_OPEN_ORDER_END:
-        if (m->oo_inflight) {
-            m->oo_inflight = false;
-            brOrd_answerLists(b);
-            if (m->oo_for_recon) {
-                m->oo_for_recon = false;
-                brOrd_reconPartDone(b);
-            }
-        }
-        return true;
     case IB_MSG_EXEC_DETAILS:
         if (r->u.exec_details.req_id != -1 && r->u.exec_details.req_id != m->exec_req)
             return false;
@@ -254,39 +241,6 @@ bool brOrd_onReply(brBridge *b, const ibReply *r)
         return true;
     case IB_MSG_COMMISSION_REPORT: on_commission(b, &r->u.commission); return true;
     default: return false;
-    }
-}
-
-/* IB refused o's placement: every waiter, and any later repeat, gets IB's error. */
-static void reject_placement(brBridge *b, stOrder *o, const ibError *e, const char *msg)
-{
-    brOrdExt *x = brOrd_ext(o);
-    brOrdPlacement *p = x->pl;
-    x->pl = NULL;
-    stOrders_Finish(b->orders, o, "Rejected", br_nowMs(b));
-    const char *slug = e->code == 200 ? "unknown_symbol" : "order_rejected";
-    snprintf(x->rej_slug, sizeof x->rej_slug, "%s", slug);
-    snprintf(x->rej_msg, sizeof x->rej_msg, "%s", msg);
-    x->rej_code = (int)e->code;
-    brOrd_storeFinal(b, o, "rejected", slug, msg, (int)e->code);
-    brOrd_publishStatus(b, o, e->code, msg);
-    for (brOrdWaiter *w = p->waiters; w; w = w->next)
-        busRequest_Error(w->req, slug, msg, (int)e->code);
-    brOrd_placementFree(b, p);
-}
-
-/* IB refused a modification: its waiters get IB's error mapped as br_replyIbError does. */
-static void modify_failed(brOrdExt *x, const ibError *e)
-{
-    for (brOrdWaiter *w = x->modify_w; w; w = w->next)
-        br_replyIbError(w->req, e);
-    brOrdWaiter *w = x->modify_w;
-    x->modify_w = NULL;
-    while (w) {
-        brOrdWaiter *n = w->next;
-        busRequest_Release(w->req);
-        free(w);
-        w = n;
     }
 }
 
@@ -304,19 +258,19 @@ bool brOrd_onOrderError(brBridge *b, const ibError *e)
         return true;
     char msg[400];
     snprintf(msg, sizeof msg, "IB error %" PRId64 ": %s", e->code, e->message);
-    if (x->pl) { /* the placement: IB refused it */
-        reject_placement(b, o, e, msg);
+    if (x->pl) { /* the placement: IB refused it; every waiter, and any later repeat, gets IB's error */
+        const char *slug = e->code == 200 ? "unknown_symbol" : "order_rejected";
+        stOrders_Finish(b->orders, o, "Rejected", br_nowMs(b));
+        snprintf(x->rej_slug, sizeof x->rej_slug, "%s", slug);
+        snprintf(x->rej_msg, sizeof x->rej_msg, "%s", msg);
+        x->rej_code = (int)e->code;
+        brOrd_storeFinal(b, o, "rejected", slug, msg, (int)e->code);
+        brOrd_publishStatus(b, o, e->code, msg);
+        brOrd_mod(b)->up.refused(b, o, slug, msg, (int)e->code);
         return true;
     }
-    if (x->cancel_w) {
-        const char *slug = (e->code == 161 || e->code == 10147) ? "conflict" : "ib_error";
-        brOrd_answerWaiters(&x->cancel_w, o, slug, msg);
+    if (brOrd_mod(b)->up.amend_error(b, o, e))
         return true;
-    }
-    if (x->modify_w) {
-        modify_failed(x, e);
-        return true;
-    }
     if (!o->acked && !o->terminal) {
         stOrders_Finish(b->orders, o, "Rejected", br_nowMs(b));
         brOrd_storeFinal(b, o, "rejected", "order_rejected", msg, (int)e->code);

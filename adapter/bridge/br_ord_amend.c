@@ -1,4 +1,4 @@
-/* br_orders_amend.c — ib.rpc.order.cancel, ib.rpc.order.modify and ib.rpc.order.list.
+/* br_ord_amend.c — ib.rpc.order.cancel, ib.rpc.order.modify and ib.rpc.order.list.
  *
  * A cancel or modification is answered when IB confirms it (br_orders_ib.c: the order's status or
  * its openOrder), refuses it (an IB error), the order ends first, or the link drops. A list while IB
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
 
 /* ---- ib.rpc.order.cancel / modify --------------------------------------------------------------- */
@@ -72,7 +72,8 @@ static void reply_order(busRequest *req, const stOrder *o)
     busRequest_ReplyPacked(req);
 }
 
-void brOrd_answerWaiters(brOrdWaiter **list, const stOrder *o, const char *slug, const char *msg)
+/* Answers every waiter with o (slug NULL) or the error, releases and frees them. */
+static void answer_waiters(brOrdWaiter **list, const stOrder *o, const char *slug, const char *msg)
 {
     brOrdWaiter *w = *list;
     *list = NULL;
@@ -88,25 +89,57 @@ void brOrd_answerWaiters(brOrdWaiter **list, const stOrder *o, const char *slug,
     }
 }
 
-void brOrd_answerCancelModify(brBridge *b, stOrder *o)
+static bool close_to(double a, double b) { return ib_isUnsetDouble(b) || fabs(a - b) < 1e-9; }
+
+/* m->up.changed: a modification IB now holds is answered; an order that ended answers what waits. */
+void brOrd_amendChanged(brBridge *b, stOrder *o)
 {
     (void)b;
     brOrdExt *x = brOrd_ext(o);
     if (!x)
         return;
+    if (x->modify_w && close_to(o->qty, x->mod_qty) && close_to(o->lmt_price, x->mod_lmt) &&
+        close_to(o->aux_price, x->mod_aux))
+        answer_waiters(&x->modify_w, o, NULL, NULL);
     if (x->cancel_w && o->terminal) {
         bool cancelled = !strcmp(o->status, "Cancelled") || !strcmp(o->status, "ApiCancelled");
         char msg[120];
         snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the cancel took effect", o->order_id,
                  o->status);
-        brOrd_answerWaiters(&x->cancel_w, o, cancelled ? NULL : "conflict", msg);
+        answer_waiters(&x->cancel_w, o, cancelled ? NULL : "conflict", msg);
     }
     if (x->modify_w && o->terminal) {
         char msg[120];
         snprintf(msg, sizeof msg, "order %" PRId64 " ended %s before the modification took effect",
                  o->order_id, o->status);
-        brOrd_answerWaiters(&x->modify_w, o, "conflict", msg);
+        answer_waiters(&x->modify_w, o, "conflict", msg);
     }
+}
+
+/* m->up.amend_error: IB refused a cancel (161/10147: it cannot be cancelled any more) or a modification
+ * (mapped as br_replyIbError does). */
+bool brOrd_amendError(brBridge *b, stOrder *o, const ibError *e)
+{
+    (void)b;
+    brOrdExt *x = brOrd_ext(o);
+    char msg[400];
+    snprintf(msg, sizeof msg, "IB error %" PRId64 ": %s", e->code, e->message);
+    if (x->cancel_w) {
+        answer_waiters(&x->cancel_w, o, (e->code == 161 || e->code == 10147) ? "conflict" : "ib_error", msg);
+        return true;
+    }
+    if (!x->modify_w)
+        return false;
+    brOrdWaiter *w = x->modify_w;
+    x->modify_w = NULL;
+    while (w) {
+        brOrdWaiter *n = w->next;
+        br_replyIbError(w->req, e);
+        busRequest_Release(w->req);
+        free(w);
+        w = n;
+    }
+    return true;
 }
 
 void brOrd_onCancel(busRequest *req, void *arg)

@@ -1,4 +1,4 @@
-/* br_orders_place.c — ib.rpc.order.place.
+/* br_ord_place.c — ib.rpc.order.place.
  *
  * Placing (one brOrdPlacement per client_order_id, so concurrent repeats share it):
  *   read_only -> body checks -> the ledger knows the client_order_id? answer from it -> IB ready? ->
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
 
 #define SNAPSHOT_WAIT_MS 3000
@@ -51,8 +51,8 @@ static void placement_fail(brBridge *b, brOrdPlacement *p, const char *slug, int
     brOrd_placementFree(b, p);
 }
 
-void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, const char *status,
-                           bool duplicate, const char *note)
+static void placement_answer(brBridge *b, brOrdPlacement *p, int64_t order_id, const char *status,
+                             bool duplicate, const char *note)
 {
     for (brOrdWaiter *w = p->waiters; w; w = w->next)
         brOrd_replyPlaced(w->req, order_id, p->cid, status, duplicate, note);
@@ -61,6 +61,7 @@ void brOrd_placementAnswer(brBridge *b, brOrdPlacement *p, int64_t order_id, con
 
 static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const brOrdRecord *rec,
                        const char *err);
+static void settle_record(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p);
 static void continue_price(brBridge *b, brOrdPlacement *p);
 
 static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
@@ -130,23 +131,6 @@ static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
     brOrdStore_Create_(m->store, &r, on_created, p);
 }
 
-/* The reference price of a quote: last, else the bid/ask midpoint, else the close; NAN when none. */
-static double quote_ref(const stQuote *q)
-{
-    if (!q)
-        return NAN;
-    if (isfinite(q->last) && q->last > 0)
-        return q->last;
-    if (isfinite(q->bid) && isfinite(q->ask) && q->bid > 0 && q->ask > 0)
-        return (q->bid + q->ask) / 2;
-    return isfinite(q->close) && q->close > 0 ? q->close : NAN;
-}
-
-double brOrd_bookPrice(brBridge *b, const char *key)
-{
-    return quote_ref(b->book ? stQuoteBook_Find(b->book, key) : NULL);
-}
-
 /* br_quoteSnapshot answered: a price, or none (line budget in use, timeout, IB error) -> the notional
  * check refuses as it always did without a price, and the reply says why. The link or the bridge
  * going away fails the placement (nothing was sent). */
@@ -155,7 +139,7 @@ static void on_price(brBridge *b, void *ctx, const stQuote *q, const char *slug,
 {
     brOrdPlacement *p = ctx;
     p->snap_wait = false;
-    double ref = quote_ref(q); /* on a timeout or an IB error: what arrived before it */
+    double ref = brOrd_quotePrice(q); /* on a timeout or an IB error: what arrived before it */
     bool link = slug && !strcmp(slug, "ib_unavailable");
     if (link || (slug && (!strcmp(slug, "unavailable") || !strcmp(slug, "internal")))) {
         placement_fail(b, p, slug, 0, link ? "the IB link dropped while pricing the order; retry" : msg);
@@ -254,8 +238,8 @@ static void send_place(brBridge *b, brOrdPlacement *p)
     x->pl = p;
 }
 
-/* The durable "sending" write answered (brOrd_onWritten): send, or answer from what the bucket holds. */
-void brOrd_placementWritten(brBridge *b, brOrdPlacement *p, const brOrdRecord *stored)
+/* The durable "sending" write answered: send, or answer from what the bucket holds. */
+static void placement_written(brBridge *b, brOrdPlacement *p, const brOrdRecord *stored)
 {
     if (stored && !strcmp(stored->state, "sending") && stored->order_id == p->order_id) {
         send_place(b, p);
@@ -265,7 +249,7 @@ void brOrd_placementWritten(brBridge *b, brOrdPlacement *p, const brOrdRecord *s
         placement_fail(b, p, "unavailable", 0, "the idempotency record vanished before sending; retry");
         return;
     }
-    brOrd_settleRecord(b, stored, p); /* another writer moved it on */
+    settle_record(b, stored, p); /* another writer moved it on */
 }
 
 /* The create-only "pending" record is stored: record "sending" durably before the socket. */
@@ -292,7 +276,7 @@ static void on_created(brBridge *b, void *ctx, ibbStatus st, bool exists, const 
         return;
     }
     if (exists) { /* another process placed it first */
-        brOrd_settleRecord(b, rec, p);
+        settle_record(b, rec, p);
         return;
     }
     mark_sending(b, p, &p->rec);
@@ -325,7 +309,7 @@ static void answer_from_ledger(brBridge *b, busRequest *req, stOrder *o)
 }
 
 /* A stored record answers a repeat; a record not final yet is settled first (the placement waits). */
-void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
+static void settle_record(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
 {
     brOrders *m = brOrd_mod(b);
     stOrder *o = stOrders_ByClientId(b->orders, rec->client_order_id);
@@ -342,11 +326,11 @@ void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
     }
     if (!strcmp(rec->state, "unacknowledged") || !strcmp(rec->state, "unknown")) {
         const char *status = rec->state[2] == 'a' ? "Unacknowledged" : "Unknown";
-        brOrd_placementAnswer(b, p, rec->order_id, status, true, status_note(status));
+        placement_answer(b, p, rec->order_id, status, true, status_note(status));
         return;
     }
     if (!strcmp(rec->state, "acked") && stOrderStatus_IsTerminal(rec->status)) {
-        brOrd_placementAnswer(b, p, rec->order_id, rec->status, true, NULL);
+        placement_answer(b, p, rec->order_id, rec->status, true, NULL);
         return;
     }
     if (o) { /* ours from this process, on its way: IB's answer decides */
@@ -356,7 +340,7 @@ void brOrd_settleRecord(brBridge *b, const brOrdRecord *rec, brOrdPlacement *p)
     }
     /* pending / sending / working: the evidence decides, after a reconciliation with IB */
     if (!strcmp(rec->state, "acked") && b->ib_ready && m->recon_done_once && !m->recon_active) {
-        brOrd_placementAnswer(b, p, rec->order_id, rec->status, true, NULL);
+        placement_answer(b, p, rec->order_id, rec->status, true, NULL);
         return;
     }
     if (!b->ib_ready) {
@@ -376,7 +360,7 @@ static void on_looked_up(brBridge *b, void *ctx, ibbStatus st, bool exists, cons
     (void)exists;
     brOrdPlacement *p = ctx;
     if (st == IBB_OK) {
-        brOrd_settleRecord(b, rec, p);
+        settle_record(b, rec, p);
         return;
     }
     if (st != IBB_ERR_NOT_FOUND) {
@@ -420,25 +404,6 @@ static bool valid_cid(const char *s, size_t n)
     return true;
 }
 
-bool brOrd_bad(busRequest *req, const char *fmt, const char *a)
-{
-    busRequest_Errorf(req, "bad_request", 0, fmt, a);
-    busRequest_Release(req);
-    return false;
-}
-
-bool brOrd_readOnly(brBridge *b, busRequest *req)
-{
-    if (!b->risk.lim.read_only)
-        return false;
-    busRequest_Error(req, "read_only",
-                     "ib-bridge runs with read_only = true (config ib.read_only / IBB_READ_ONLY): "
-                     "order requests are refused",
-                     0);
-    busRequest_Release(req);
-    return true;
-}
-
 static bool upper_choice(busRequest *req, const msgpack_object *body, const char *field,
                          const char *const *choices, const char *def, char *out, size_t cap)
 {
@@ -471,26 +436,6 @@ static bool upper_choice(busRequest *req, const msgpack_object *body, const char
     busRequest_Errorf(req, "bad_request", 0, "field '%s' must be one of %s", field, list);
     busRequest_Release(req);
     return false;
-}
-
-/* Reads an optional positive price; false after answering. */
-bool brOrd_priceField(busRequest *req, const msgpack_object *body, const char *field, bool required,
-                      double *out)
-{
-    *out = IB_UNSET_DOUBLE;
-    double v;
-    ibbStatus st = busObj_Double(body, field, &v);
-    if (st == IBB_ERR_NOT_FOUND && !required)
-        return true;
-    if (st != IBB_OK) {
-        busRequest_BadField(req, field, st, "number");
-        busRequest_Release(req);
-        return false;
-    }
-    if (!isfinite(v) || v <= 0)
-        return brOrd_bad(req, "field '%s' must be a positive number", field);
-    *out = v;
-    return true;
 }
 
 static bool parse_place(busRequest *req, brOrdPlacement *p)
@@ -612,20 +557,69 @@ void brOrd_onPlace(busRequest *req, void *arg)
 
 /* ---- IB acknowledged, housekeeping -------------------------------------------------------------- */
 
-void brOrd_placementAcked(brBridge *b, stOrder *o)
+void brOrd_placeAnswer(brBridge *b, stOrder *o, const char *note)
+{
+    brOrdExt *x = brOrd_ext(o);
+    brOrdPlacement *p = x ? x->pl : NULL;
+    if (!p || !(o->acked || o->terminal))
+        return;
+    x->pl = NULL;
+    if (o->acked) {
+        brOrd_testHook(b, BR_ORD_HOOK_AFTER_ACK, o->client_order_id);
+        IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
+                 o->client_order_id, o->status);
+    }
+    const char *n = status_note(o->status) ? status_note(o->status) : note;
+    for (brOrdWaiter *w = p->waiters; w; w = w->next)
+        brOrd_replyPlaced(w->req, o->order_id, o->client_order_id, o->status, false, n);
+    brOrd_placementFree(b, p);
+    if (o->acked)
+        brOrd_storeFinal(b, o, "acked", NULL, NULL, 0);
+}
+
+void brOrd_placeRefused(brBridge *b, stOrder *o, const char *slug, const char *msg, int ib_code)
 {
     brOrdExt *x = brOrd_ext(o);
     brOrdPlacement *p = x->pl;
-    if (!p || !o->acked)
+    if (!p)
         return;
     x->pl = NULL;
-    brOrd_testHook(b, BR_ORD_HOOK_AFTER_ACK, o->client_order_id);
-    IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
-             o->client_order_id, o->status);
     for (brOrdWaiter *w = p->waiters; w; w = w->next)
-        brOrd_replyPlaced(w->req, o->order_id, o->client_order_id, o->status, false, NULL);
+        busRequest_Error(w->req, slug, msg, ib_code);
     brOrd_placementFree(b, p);
-    brOrd_storeFinal(b, o, "acked", NULL, NULL, 0);
+}
+
+void brOrd_placeReconDone(brBridge *b)
+{
+    size_t k;
+    brOrdPlacement **ps = brOrd_placements(b, &k);
+    for (size_t i = 0; i < k; i++)
+        if (ps[i]->state == BR_ORD_PL_AWAIT_RECON)
+            settle_record(b, &ps[i]->rec, ps[i]);
+    free(ps);
+}
+
+void brOrd_placeWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
+{
+    brOrdPlacement *p = ibbMap_Get(brOrd_mod(b)->placing, cid);
+    if (p && p->state == BR_ORD_PL_SENDING)
+        placement_written(b, p, stored);
+    else if (p && p->state == BR_ORD_PL_AWAIT_RECON && stored)
+        settle_record(b, stored, p);
+}
+
+brOrdPlacement **brOrd_placements(brBridge *b, size_t *n)
+{
+    brOrders *m = brOrd_mod(b);
+    size_t cap = ibbMap_Count(m->placing), k = 0;
+    brOrdPlacement **ps = cap ? calloc(cap, sizeof *ps) : NULL;
+    ibbMapIter it;
+    void *v;
+    ibbMapIter_Init(&it, m->placing);
+    while (ps && k < cap && ibbMapIter_Next(&it, NULL, NULL, &v))
+        ps[k++] = v;
+    *n = k;
+    return ps;
 }
 
 void brOrd_placeHousekeep(brBridge *b)

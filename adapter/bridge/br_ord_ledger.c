@@ -1,6 +1,8 @@
-/* br_orders_events.c — what the orders module tells the world: the order map of replies
- * (schemas/order_list_reply.json), ib.evt.order.<order_id> events and the final state of an order's
- * idempotency record.
+/* br_ord_ledger.c — the durable ledger: the one owner of an order's state. Ledger entries (stOrder with
+ * their brOrdExt), what the module tells the world about them (the order map of replies,
+ * schemas/order_list_reply.json; ib.evt.order.<order_id> events) and each order's idempotency record,
+ * written durably through the store. Calls only the store and state/; what the handlers wait for goes
+ * up through m->up.
  *
  * Events: every change the ledger reports (status, fill, commission, modification) is published
  * once per process, with a Nats-Msg-Id derived from its content so the stream drops replays across
@@ -9,8 +11,74 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "br_orders_int.h"
+#include "br_ord_int.h"
 #include "ibb_log.h"
+
+/* ---- ledger entries ---------------------------------------------------------------------------- */
+
+const char *brOrd_apiType(const char *ib_type)
+{
+    return strcmp(ib_type, "STP LMT") == 0 ? "STP_LMT" : ib_type;
+}
+
+bool brOrd_isWarning(int64_t code)
+{
+    return code == 202 || code == 399 || code == 404 || code == 10148 || code == 10149 ||
+           (code >= 2100 && code < 2200) || code == 10167 || code == 10168;
+}
+
+brOrdExt *brOrd_ensureExt(brBridge *b, stOrder *o)
+{
+    if (!o->user) {
+        brOrdExt *x = calloc(1, sizeof *x);
+        if (!x)
+            return NULL;
+        if (ibbMap_PutInt(brOrd_mod(b)->all, o->order_id, o) != IBB_OK) {
+            free(x);
+            return NULL;
+        }
+        x->pub_filled = x->pub_remaining = -1;
+        o->user = x;
+    }
+    return o->user;
+}
+
+typedef struct openList {
+    stOrder **list;
+    size_t n, cap;
+} openList;
+
+static void collect(void *ud, stOrder *o)
+{
+    openList *c = ud;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        stOrder **nl = realloc(c->list, cap * sizeof *nl);
+        if (!nl)
+            return;
+        c->list = nl;
+        c->cap = cap;
+    }
+    c->list[c->n++] = o;
+}
+
+stOrder **brOrd_openOrders(brBridge *b, size_t *n)
+{
+    openList c = {0};
+    stOrders_ForEachOpen(b->orders, collect, &c);
+    *n = c.n;
+    return c.list;
+}
+
+void brOrd_termsFromRecord(stOrder *t, const brOrdRecord *r)
+{
+    t->qty = r->qty;
+    const char *type = !strcmp(r->order_type, "STP_LMT") ? "STP LMT" : r->order_type;
+    snprintf(t->order_type, sizeof t->order_type, "%s", type);
+    t->lmt_price = r->limit_price;
+    t->aux_price = r->stop_price;
+    snprintf(t->tif, sizeof t->tif, "%s", r->tif);
+}
 
 /* ---- packing ------------------------------------------------------------------------------------ */
 
@@ -55,21 +123,6 @@ void brOrd_packOrder(msgpack_packer *pk, const stOrder *o, const brOrdExt *x, in
     const stInstrumentSpec *spec = x && x->has_spec ? &x->spec : NULL;
     msgpack_pack_map(pk, (size_t)(order_fields(NULL, o, spec) + extra));
     order_fields(pk, o, spec);
-}
-
-/* {order_id, client_order_id, status[, duplicate]} */
-void brOrd_replyPlaced(busRequest *req, int64_t order_id, const char *cid, const char *status, bool duplicate,
-                       const char *note)
-{
-    msgpack_packer *pk = busRequest_Packer(req);
-    msgpack_pack_map(pk, 4 + (note ? 1 : 0));
-    busPack_KeyInt(pk, "order_id", order_id);
-    busPack_KeyStr(pk, "client_order_id", cid);
-    busPack_KeyStr(pk, "status", status && *status ? status : "PendingSubmit");
-    busPack_KeyBool(pk, "duplicate", duplicate);
-    if (note)
-        busPack_KeyStr(pk, "note", note);
-    busRequest_ReplyPacked(req);
 }
 
 /* ---- events ------------------------------------------------------------------------------------- */
@@ -170,21 +223,14 @@ void brOrd_storeFinal(brBridge *b, stOrder *o, const char *state, const char *sl
         snprintf(r.error_message, sizeof r.error_message, "%s", msg ? msg : "");
         r.ib_code = ib_code;
     }
-    brOrdStore_Write(brOrd_mod(b)->store, &r); /* final only once durable: brOrd_onWritten */
+    brOrdStore_Write(brOrd_mod(b)->store, &r); /* final only once durable: brOrd_ledgerWritten */
 }
 
-void brOrd_onWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
+void brOrd_ledgerWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
 {
-    brOrders *m = brOrd_mod(b);
     stOrder *o = stOrders_ByClientId(b->orders, cid);
     if (o && brOrd_ext(o) && stored && brOrdRecord_Rank(stored) >= 4)
         brOrd_ext(o)->recorded_final = true;
-    brOrdPlacement *p = ibbMap_Get(m->placing, cid);
-    if (p && p->state == BR_ORD_PL_SENDING) {
-        brOrd_placementWritten(b, p, stored);
-        return;
-    }
-    brOrd_orphanWritten(b, cid, stored);
 }
 
 /* Publishes the ledger's current state of o when it differs from what was published last. */
@@ -221,5 +267,5 @@ void brOrd_publishStatus(brBridge *b, stOrder *o, int64_t ib_code, const char *m
         const char *state = !strcmp(s, "Unacknowledged") ? "unacknowledged" : !strcmp(s, "Unknown") ? "unknown" : "acked";
         brOrd_storeFinal(b, o, state, NULL, NULL, 0);
     }
-    brOrd_answerCancelModify(b, o);
+    brOrd_mod(b)->up.changed(b, o);
 }

@@ -1,8 +1,8 @@
 /* br_orders.h — the orders module's store (br_orders_store.c: the JetStream idempotency bucket and
  * event stream) as the module's other files use it; br_orders_int.h has the rest they share.
  * Not for use outside adapter/bridge/br_orders*.c. Loop thread unless stated. */
-#ifndef BR_ORDERS_H
-#define BR_ORDERS_H
+#ifndef BR_ORD_STORE_H
+#define BR_ORD_STORE_H
 
 #include "br_internal.h"
 #include "bus_js.h"
