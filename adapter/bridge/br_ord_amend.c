@@ -1,6 +1,6 @@
 /* br_ord_amend.c — ib.rpc.order.cancel, ib.rpc.order.modify and ib.rpc.order.list.
  *
- * A cancel or modification is answered when IB confirms it (br_orders_ib.c: the order's status or
+ * A cancel or modification is answered when IB confirms it (br_ord_ib.c: the order's status or
  * its openOrder), refuses it (an IB error), the order ends first, or the link drops. A list while IB
  * is up waits for a fresh reqAllOpenOrders round (answered at openOrderEnd); otherwise it answers
  * from the ledger ("source": "cache"). Loop thread. */

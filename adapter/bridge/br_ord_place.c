@@ -6,11 +6,12 @@
  *   resolve the instrument -> reference price (limit/stop; for a market order under a notional limit
  *   br_quoteSnapshot: the live quote, or an IB snapshot shared with ib.rpc.quote and counted against
  *   the line budget; no price (line_limit, timeout, IB error) = as before, the notional check says
- *   so) -> risk
- *   check (counts the rate) -> take an order id -> create-only record "pending" (a repeat from
- *   another process ends here) -> placeOrder with orderRef = client_order_id -> IB's first
- *   openOrder/orderStatus answers every waiter and updates the record ("acked"); an IB error
- *   answers with it and records "rejected" (br_orders_ib.c). Loop thread. */
+ *   so) -> risk check (counts the rate) -> take an order id -> create-only record "pending" (a repeat
+ *   from another process ends here) -> record "sending", durably (after this, and only after, the
+ *   order may have reached IB) -> placeOrder with orderRef = client_order_id -> IB's first
+ *   openOrder/orderStatus answers every waiter and updates the record ("acked"); an IB error answers
+ *   with it and records "rejected" (br_ord_ib.c, through m->up). A repeat that meets a record not
+ *   final yet waits for the reconciler (br_ord_recon.c) to settle it on the evidence. Loop thread. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* br_orders_store.c — the orders module's JetStream side: the idempotency bucket (one create-only
+/* br_ord_store.c — the orders module's JetStream side: the idempotency bucket (one create-only
  * record per client_order_id, JSON) and the order event stream.
  *
  * Names derive from the subject prefix P ("ib"; dots become '_', upper case for the stream):
@@ -74,7 +74,7 @@ typedef struct job {
     wrEntry *we;                 /* JOB_WRITE */
     uint64_t we_gen;
     brOrdRecord rec;             /* JOB_WRITE: wanted in, stored out; JOB_EVENT: order id in order_id */
-    bool forget, deleted;
+    bool forget, deleted, conflicted;
     brOrdEvidence ev;
     /* results */
     ibbStatus st;
@@ -312,7 +312,7 @@ static void write_work(job *j)
         }
         if (j->st != IBB_ERR_CONFLICT)
             return;
-        j->exists = true; /* counts a conflict; read again */
+        j->conflicted = true; /* another write came first: read again */
     }
 }
 
@@ -522,7 +522,7 @@ static void write_done(brOrdStore *s, job *j)
 {
     wrEntry *e = j->we;
     e->inflight = false;
-    if (j->exists)
+    if (j->conflicted)
         s->conflicts++;
     if (j->st != IBB_OK) {
         write_failed(s, e, j->err[0] ? j->err : ibbStatus_Name(j->st));

@@ -1,5 +1,5 @@
-/* br_orders.h — the orders module's store (br_orders_store.c: the JetStream idempotency bucket and
- * event stream) as the module's other files use it; br_orders_int.h has the rest they share.
+/* br_ord_store.h — the orders module's store (br_ord_store.c: the JetStream idempotency bucket and
+ * event stream) as the module's other files use it; br_ord_int.h has the rest they share.
  * Not for use outside adapter/bridge/br_orders*.c. Loop thread unless stated. */
 #ifndef BR_ORD_STORE_H
 #define BR_ORD_STORE_H
