@@ -37,7 +37,7 @@ typedef enum {
     BR_ORD_PL_RESOLVE,
     BR_ORD_PL_PRICE,
     BR_ORD_PL_STORE,
-    BR_ORD_PL_SENDING,                 /* the durable "sending" write is on its way */
+    BR_ORD_PL_SENDING,                 /* the durable "sending" write is on its way (send_ready: it landed) */
     BR_ORD_PL_SENT,
     BR_ORD_PL_AWAIT_RECON
 } brOrdPlState;
@@ -53,6 +53,7 @@ typedef struct brOrdPlacement {
     bool outside_rth;
     stInstrumentSpec spec;
     int64_t order_id;
+    bool send_ready;                   /* "sending" is durable: it goes to IB once every lower id went */
     uint64_t link_gen;                 /* the IB connection the order id belongs to */
     bool snap_wait;                    /* waiting for br_quoteSnapshot(key) to price a market order */
     char price_note[240];              /* why a market order has no reference price (for the reply) */
@@ -112,6 +113,7 @@ typedef struct brOrders {
     stRisk *pre;                       /* risk limits without rate/notional (pre-checks) */
     uv_timer_t *timer;
     uint64_t link_gen, send_seq;
+    bool flushing, flush_again, closing; /* the in-order send queue (br_ord_place.c brOrd_placeFlush) */
     /* reconciliation */
     bool recon_active, recon_done_once;
     uint64_t recon_gen, recon_seq;
@@ -169,6 +171,9 @@ void brOrd_placeRefused(brBridge *b, stOrder *o, const char *slug, const char *m
 void brOrd_placeReconDone(brBridge *b);
 /* A durable record write of cid finished: a placement waiting for it goes on or is answered. */
 void brOrd_placeWritten(brBridge *b, const char *cid, const brOrdRecord *stored);
+/* Sends, in order-id order, the placements whose "sending" record is durable (IB refuses a lower id
+ * after a higher one); fails those whose IB link is gone. */
+void brOrd_placeFlush(brBridge *b);
 /* Timer tick: drops parked placements nobody waits for. */
 void brOrd_placeHousekeep(brBridge *b);
 

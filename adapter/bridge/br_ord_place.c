@@ -28,6 +28,8 @@ static void on_price(brBridge *b, void *ctx, const stQuote *q, const char *slug,
 
 /* ---- placement ---------------------------------------------------------------------------------- */
 
+
+
 void brOrd_placementFree(brBridge *b, brOrdPlacement *p)
 {
     ibbMap_Del(brOrd_mod(b)->placing, p->cid);
@@ -42,7 +44,10 @@ void brOrd_placementFree(brBridge *b, brOrdPlacement *p)
         free(w);
         w = n;
     }
+    bool held_id = p->order_id > 0 && (p->state == BR_ORD_PL_STORE || p->state == BR_ORD_PL_SENDING);
     free(p);
+    if (held_id)
+        brOrd_placeFlush(b); /* a lower id gave up: the ones behind it may go */
 }
 
 static void placement_fail(brBridge *b, brOrdPlacement *p, const char *slug, int ib_code, const char *msg)
@@ -239,11 +244,50 @@ static void send_place(brBridge *b, brOrdPlacement *p)
     x->pl = p;
 }
 
-/* The durable "sending" write answered: send, or answer from what the bucket holds. */
+/* IB takes order ids in increasing order only (a lower id after a higher one is refused, 103), and
+ * placements reach "sending" in any order: each goes to the socket once every placement holding a lower
+ * id of this link has gone or given up. */
+void brOrd_placeFlush(brBridge *b)
+{
+    brOrders *m = brOrd_mod(b);
+    if (m->closing)
+        return;
+    if (m->flushing) {
+        m->flush_again = true;
+        return;
+    }
+    m->flushing = true;
+    do {
+        m->flush_again = false;
+        brOrdPlacement *low = NULL, *stale = NULL;
+        ibbMapIter it;
+        void *v;
+        ibbMapIter_Init(&it, m->placing);
+        while (ibbMapIter_Next(&it, NULL, NULL, &v)) {
+            brOrdPlacement *p = v;
+            if (p->state == BR_ORD_PL_SENDING && p->send_ready && p->link_gen != m->link_gen)
+                stale = p; /* its link is gone: send_place fails it (nothing is sent) */
+            if (p->order_id > 0 && p->link_gen == m->link_gen &&
+                (p->state == BR_ORD_PL_STORE || p->state == BR_ORD_PL_SENDING) &&
+                (!low || p->order_id < low->order_id))
+                low = p;
+        }
+        if (!stale && low && low->state == BR_ORD_PL_SENDING && low->send_ready)
+            stale = low;
+        if (stale) {
+            send_place(b, stale); /* frees or moves it on: look again */
+            m->flush_again = true;
+        }
+    } while (m->flush_again);
+    m->flushing = false;
+}
+
+/* The durable "sending" write answered: send (in id order), or answer from what the bucket holds. */
 static void placement_written(brBridge *b, brOrdPlacement *p, const brOrdRecord *stored)
 {
     if (stored && !strcmp(stored->state, "sending") && stored->order_id == p->order_id) {
-        send_place(b, p);
+        p->send_ready = true;
+        brOrd_placeFlush(b);
         return;
     }
     if (!stored) { /* gone: nothing was sent */

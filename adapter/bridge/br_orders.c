@@ -29,6 +29,7 @@ static void orders_on_ib_down(brBridge *b)
     m->recon_active = false;
     m->oo_inflight = m->oo_for_recon = false;
     m->exec_req = 0;
+    brOrd_placeFlush(b); /* placements ready for the old link fail: nothing was sent */
     brOrd_answerLists(b); /* from the ledger, marked "cache" */
     size_t n;
     stOrder **open = brOrd_openOrders(b, &n);
@@ -202,6 +203,7 @@ static void orders_fini(brBridge *b)
     if (!m)
         return;
     orders_on_stop(b);
+    m->closing = true; /* placements freed below send nothing */
     ibbMapIter it;
     void *v;
     if (m->placing) {

@@ -56,9 +56,11 @@ async function freshSim(st, args = ['--seed', '2']) {
   return s;
 }
 
-// Asks every client_order_id again after the restart; tallies the answers against the old ib-sim.
-async function judge(st, placed, oldStats) {
-  const tally = { orders: placed.length, reached_ib: oldStats.orders, filled: 0, unacknowledged: 0, unknown: 0,
+// Asks every client_order_id again after the restart; tallies the answers against the old ib-sim
+// (oldStats.orders less the `before` orders it already held when the cycles began).
+async function judge(st, placed, oldStats, before = 0) {
+  const reached = oldStats.orders - before;
+  const tally = { orders: placed.length, reached_ib: reached, filled: 0, unacknowledged: 0, unknown: 0,
     other: 0, unanswered: 0, not_duplicate: 0, statuses: {} };
   for (const p of placed) {
     const a = await placeUntilAnswered(st, p.body, 30000);
@@ -74,8 +76,8 @@ async function judge(st, placed, oldStats) {
   const fresh = await st.simStats();
   tally.second_orders = fresh.orders;
   // Every order IB got (and filled: market orders) must come back Filled; the rest were never sent.
-  tally.misreported = Math.abs(tally.filled - oldStats.orders) + tally.unknown + tally.other + tally.unanswered;
-  tally.lost = Math.max(0, oldStats.orders - tally.filled);
+  tally.misreported = Math.abs(tally.filled - reached) + tally.unknown + tally.other + tally.unanswered;
+  tally.lost = Math.max(0, reached - tally.filled);
   return tally;
 }
 

@@ -13,7 +13,7 @@ const chaos = require('./orders_chaos_lib');
 
 const CYCLES = Number(process.env.IBB_CHAOS_CYCLES || 200);
 const BASE = { IB_CLIENT_ID: '43', IBB_MAX_ORDER_QTY: '1000000', IBB_MAX_ORDER_NOTIONAL: '1000000000',
-  IBB_MAX_ORDERS_PER_MINUTE: '100000', IBB_BACKOFF_MIN_MS: '100', IBB_BACKOFF_MAX_MS: '500' };
+  IBB_MAX_ORDERS_PER_MINUTE: '10000', IBB_BACKOFF_MIN_MS: '100', IBB_BACKOFF_MAX_MS: '500' };
 
 function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32); }
 
