@@ -51,8 +51,6 @@ async function freshSim(st, args = ['--seed', '2']) {
   await sim.stopSim(st.sim);
   const s = await sim.startSim([...args, '--port', String(port)]);
   st.sim = s;
-  st.simControl = (line) => sim.control(s, line);
-  st.simStats = () => sim.stats(s);
   return s;
 }
 

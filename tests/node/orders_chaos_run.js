@@ -44,6 +44,9 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
       faults.nats_restarts++;
       await first;
       placed.push({ cid, body, answer: await chaos.placeUntilAnswered(st, body, 60000) });
+      const b = st.bridge.proc;
+      if (b.exitCode !== null || (b.signalCode && b.signalCode !== 'SIGKILL'))
+        throw new Error(`ib-bridge died by itself (exit ${b.exitCode}, signal ${b.signalCode}) in cycle ${i}:\n${st.bridge.log().slice(-30000)}`);
       if ((i + 1) % 25 === 0) console.log(`chaos: ${i + 1}/${CYCLES} cycles, ${Math.round((Date.now() - t0) / 1000)} s`);
     }
     await st.waitReady(60000);

@@ -95,12 +95,12 @@ async function startStack({ simArgs = [], bridgeEnv = {}, bridgeArgs = [], prefi
     nats, sim: s, bridge, nc, prefix,
     // (st.nc / st.nats may be replaced by a test, e.g. after restarting nats-server)
     request: (subject, body, opts) => request(st.nc, subject, body, opts),
-    simControl: (line) => sim.control(s, line),
-    simStats: () => sim.stats(s),
+    simControl: (line) => sim.control(st.sim, line),
+    simStats: () => sim.stats(st.sim),
     waitReady: (ms) => waitReady(st.nc, prefix, ms),
     // Restarts ib-bridge (e.g. after a SIGKILL) against the same nats-server and ib-sim.
     restartBridge: async (env = bridgeEnv) => {
-      st.bridge = await startBridge({ natsUrl: nats.url, simPort: s.port, env, args: bridgeArgs });
+      st.bridge = await startBridge({ natsUrl: st.nats.url, simPort: st.sim.port, env, args: bridgeArgs });
       return st.bridge;
     },
     async stop() {
@@ -110,7 +110,7 @@ async function startStack({ simArgs = [], bridgeEnv = {}, bridgeArgs = [], prefi
         const code = await st.bridge.stop();
         if (code !== 0 && !st.allowBridgeExit) err = err || new Error(`ib-bridge exited ${code}:\n${st.bridge.log().slice(-3000)}`);
       } catch (e) { err = err || e; }
-      try { await sim.stopSim(s); } catch (e) { err = err || e; }
+      try { await sim.stopSim(st.sim); } catch (e) { err = err || e; } // (a test may have replaced it)
       await st.nats.stop();
       if (err) throw err;
     },
