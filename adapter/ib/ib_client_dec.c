@@ -301,7 +301,7 @@ static void skip_condition(ibReader *r)
     }
 }
 
-/* openOrder, every field in the official order (PROTOCOL.md §3.3, #n = row of the sv 173 table). */
+/* openOrder, every field in the official order (PROTOCOL.md §3.3; #n = index in the captured openOrder vector's fields). */
 static void dec_open_order_contract(ibReader *r, ibOpenOrder *o)
 {
     ibContract *c = &o->contract;

@@ -168,7 +168,7 @@ typedef struct ibReqHistoricalData {
 typedef struct ibReqContractDetails { int64_t req_id; ibContract contract; } ibReqContractDetails;
 
 /* The subset of IB's Order that ib-bridge sets; everything else goes out with the official
- * client's defaults (PROTOCOL.md §3.3 table, middle column). */
+ * client's defaults (PROTOCOL.md §3.3; vector placeOrder_LMT at 176). */
 typedef struct ibOrder {
     int64_t order_id;
     const char *action;              /* BUY / SELL */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// gen_corpus.js — seed corpora for the libFuzzer targets, from ../shared/ib/vectors.jsonl.
+// gen_corpus.js — seed corpora for the libFuzzer targets, from tests/ib/vectors/vectors.jsonl.
 //   node tests/fuzz/gen_corpus.js VECTORS.jsonl OUTDIR
 // writes OUTDIR/fuzz_ib_frames/, OUTDIR/fuzz_ib_requests/, OUTDIR/fuzz_ib_roundtrip/ in the input
 // layouts of fuzz_common.h and fuzz_ib_roundtrip.c. A vector becomes frame = be32(len) + payload,
