@@ -9,12 +9,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ibb_log.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_LIST } optType;
+typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_BOOL } optType;
 
 typedef struct optDef {
     const char *path;      /* libconfig path */
@@ -53,8 +54,8 @@ static const optDef OPTS[] = {
      "subject prefix (ib, ib.paper, ...)"},
     {"nats.request_timeout_ms", "HTTP_REQUEST_TIMEOUT_MS", OPT_INT, OFF(request_timeout_ms), "6000", 10,
      600000, "deadline of each bus request (then 504); keep it above ib-bridge's own"},
-    {"http.listen", "HTTP_LISTEN", OPT_STR, OFF(listen), "", 0, 0,
-     "interface or address to bind (empty = all)"},
+    {"http.listen", "HTTP_LISTEN", OPT_STR, OFF(listen), "127.0.0.1", 0, 0,
+     "interface or address to bind (empty = all; not loopback needs tokens or allow_anonymous)"},
     {"http.port", "HTTP_PORT", OPT_INT, OFF(port), "8080", 0, 65535, "TCP port (0 = any free port)"},
     {"http.body_limit", "HTTP_BODY_LIMIT", OPT_INT, OFF(body_limit), "65536", 16, 16 << 20,
      "largest request body (else 413)"},
@@ -63,7 +64,9 @@ static const optDef OPTS[] = {
     {"auth.read_tokens", "HTTP_READ_TOKENS", OPT_LIST, OFF(read_tokens), "", 0, 0,
      "bearer tokens for read routes (empty with trade_tokens empty = no auth)"},
     {"auth.trade_tokens", "HTTP_TRADE_TOKENS", OPT_LIST, OFF(trade_tokens), "", 0, 0,
-     "bearer tokens for read and order routes"},
+     "bearer tokens for read and order routes (needed for orders when ib-bridge trades live)"},
+    {"auth.allow_anonymous", "HTTP_ALLOW_ANONYMOUS", OPT_BOOL, OFF(allow_anonymous), "false", 0, 0,
+     "allow a non-loopback http.listen without tokens (anyone reaching it may trade paper)"},
     {"cors.allow_origins", "HTTP_CORS_ORIGINS", OPT_LIST, OFF(cors_origins), "", 0, 0,
      "allowed browser origins (\"*\" = any)"},
     {"ws.max_symbols", "HTTP_WS_MAX_SYMBOLS", OPT_INT, OFF(ws_max_symbols), "100", 1, 10000,
@@ -141,6 +144,16 @@ static ibbStatus set_text(httpConfig *cfg, const optDef *o, const char *val, con
     }
     if (o->type == OPT_LIST)
         return list_from_csv(field, val) == 0 ? IBB_OK : IBB_ERR_NOMEM;
+    if (o->type == OPT_BOOL) {
+        int t = !strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes");
+        int f = !strcasecmp(val, "false") || !strcmp(val, "0") || !strcasecmp(val, "no");
+        if (!t && !f) {
+            fprintf(err, "config: %s (%s) = \"%s\": expected true or false\n", o->path, src, val);
+            return IBB_ERR_CONFIG;
+        }
+        *(int *)field = t;
+        return IBB_OK;
+    }
     char *end;
     errno = 0;
     long v = strtol(val, &end, 10);
@@ -173,12 +186,17 @@ static ibbStatus set_from_file(httpConfig *cfg, const optDef *o, config_setting_
     }
     if (t == CONFIG_TYPE_STRING)
         return set_text(cfg, o, config_setting_get_string(s), "file", err);
+    if (o->type == OPT_BOOL && t == CONFIG_TYPE_BOOL)
+        return set_text(cfg, o, config_setting_get_bool(s) ? "true" : "false", "file", err);
     if (o->type == OPT_INT && (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)) {
         snprintf(num, sizeof num, "%lld", config_setting_get_int64(s));
         return set_text(cfg, o, num, "file", err);
     }
     fprintf(err, "config: %s has the wrong type (want %s)\n", o->path,
-            o->type == OPT_INT ? "integer" : o->type == OPT_LIST ? "list of strings" : "string");
+            o->type == OPT_INT    ? "integer"
+            : o->type == OPT_LIST ? "list of strings"
+            : o->type == OPT_BOOL ? "true or false"
+                                  : "string");
     return IBB_ERR_CONFIG;
 }
 

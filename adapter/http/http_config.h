@@ -24,12 +24,13 @@ typedef struct httpConfig {
     char *prefix;                /* nats.subject_prefix: "ib" or e.g. "ib.paper" (alias nats.prefix) */
     int request_timeout_ms;      /* deadline of each bus request; past it the HTTP answer is 504 */
     /* http */
-    char *listen;                /* interface or address; "" = all */
+    char *listen;                /* interface or address; "" = all; default 127.0.0.1 */
     int port;
     int body_limit;              /* request bodies above this get 413 */
     int max_header;              /* bytes of request headers lws keeps */
     httpStrList read_tokens;     /* bearer tokens for read routes */
     httpStrList trade_tokens;    /* bearer tokens for read + order routes */
+    int allow_anonymous;         /* a non-loopback listen without tokens is allowed (else refused) */
     httpStrList cors_origins;    /* allowed Origin values; "*" = any */
     /* ws */
     int ws_max_symbols;          /* symbols one WebSocket client may follow */

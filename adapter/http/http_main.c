@@ -69,5 +69,5 @@ int main(int argc, char **argv)
     }
     ibbStatus st = httpServer_Run(&cfg);
     httpConfig_Free(&cfg);
-    return st == IBB_OK ? 0 : 1;
+    return st == IBB_OK ? 0 : st == IBB_ERR_CONFIG ? 2 : 1;
 }

@@ -209,83 +209,6 @@ void http_restClosed(httpApp *app, httpSess *pss)
     pss->req = NULL;
 }
 
-/* ---------------------------------------------------------------- auth + CORS */
-
-/* The token of a WebSocket upgrade from a browser, which cannot set Authorization on a WebSocket: one
- * entry of Sec-WebSocket-Protocol is `bearer.<token>` (sent next to the `ib-bridge` protocol, which lws
- * selects and echoes, so the token is never echoed back). Copies the token to out; 0 when absent. */
-static int protocol_token(struct lws *wsi, char *out, size_t outlen)
-{
-    char h[512];
-    if (lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_PROTOCOL) <= 0)
-        return 0;
-    for (char *save = NULL, *e = strtok_r(h, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
-        while (*e == ' ' || *e == '\t')
-            e++;
-        if (strncasecmp(e, "bearer.", 7) != 0)
-            continue;
-        snprintf(out, outlen, "%s", e + 7);
-        return 1;
-    }
-    return 0;
-}
-
-int http_authLevel(httpApp *app, struct lws *wsi)
-{
-    if (!app->auth_on)
-        return HTTP_ACC_TRADE;
-    char h[512];
-    const char *t;
-    int n = lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n > 0) {
-        if (n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
-            return -2;
-        t = h + 7;
-    } else if (protocol_token(wsi, h, sizeof h)) {
-        t = h;
-    } else {
-        return -1;
-    }
-    while (*t == ' ')
-        t++;
-    size_t tl = strlen(t);
-    while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
-        tl--;
-    if (tl == 0)
-        return -1;
-    if (httpStrList_Has(&app->cfg->trade_tokens, t, tl))
-        return HTTP_ACC_TRADE;
-    if (httpStrList_Has(&app->cfg->read_tokens, t, tl))
-        return HTTP_ACC_READ;
-    return -2;
-}
-
-int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen)
-{
-    char o[256];
-    out[0] = '\0';
-    if (lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) <= 0)
-        return 0;
-    const httpStrList *l = &app->cfg->cors_origins;
-    for (int i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], "*") == 0 || strcasecmp(l->v[i], o) == 0) {
-            snprintf(out, outlen, "%s", strcmp(l->v[i], "*") == 0 ? "*" : o);
-            return 1;
-        }
-    return -1;
-}
-
-int http_queryHasToken(struct lws *wsi)
-{
-    static const char *const names[] = {"access_token=", "token=", "api_key=", "apikey=", "bearer=", "auth="};
-    char frag[256];
-    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++)
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (strncasecmp(frag, names[k], strlen(names[k])) == 0)
-                return 1;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- request parsing */
 
 static int method_of(struct lws *wsi)
@@ -581,6 +504,8 @@ static int is_connected(json_t *st)
 
 static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json_t *root, int err_status)
 {
+    if (!err_status && json_is_object(root))
+        http_modeNote(app, root);
     int ok = !err_status && json_is_object(root) && is_connected(root);
     json_t *o = json_pack("{s:s,s:s}", "status", ok ? "ok" : "unavailable", "nats",
                           httpBus_Connected(app->bus) ? "connected" : "disconnected");
@@ -681,9 +606,63 @@ static void on_reply(void *arg, const httpBusReply *rep)
 
 /* ---------------------------------------------------------------- dispatch */
 
+static int dispatch(httpApp *app, struct lws *wsi, httpReq *r);
+
+/* The answer to the ib.rpc.status a trade route asked for while ib-bridge's mode was unknown. */
+static void on_mode_reply(void *arg, const httpBusReply *rep)
+{
+    struct lws *wsi = arg;
+    httpSess *pss = lws_wsi_user(wsi);
+    httpApp *app = lws_context_user(lws_get_context(wsi));
+    httpReq *r = pss->req;
+    r->bus_handle = 0;
+    if (rep->status == IBB_ERR_TIMEOUT) {
+        fail(wsi, r, 504, "timeout", "ib-bridge did not answer before the deadline; retry later");
+        return;
+    }
+    if (rep->status != IBB_OK) {
+        fail(wsi, r, 503, "unavailable", "no ib-bridge is answering on the bus; is it running?");
+        return;
+    }
+    json_t *root = rep->err_code ? NULL : json_loadb(rep->data, rep->len, 0, NULL);
+    if (json_is_object(root))
+        http_modeNote(app, root);
+    json_decref(root);
+    if (app->ib_mode == HTTP_MODE_UNKNOWN)
+        fail(wsi, r, 503, "unavailable", "ib-bridge did not say its trading mode (ib.rpc.status); retry later");
+    else
+        dispatch(app, wsi, r);
+}
+
+/* Without tokens every route is open, but order (and admin) routes only while ib-bridge trades paper:
+ * under a live ib-bridge they need a trade token. An unknown mode is asked first (the request waits).
+ * Returns 1 when the request may go on, 0 when it was answered or parked. */
+static int trade_gate(httpApp *app, struct lws *wsi, httpReq *r)
+{
+    if (r->route->access != HTTP_ACC_TRADE || app->auth_on || app->ib_mode == HTTP_MODE_PAPER)
+        return 1;
+    if (app->ib_mode == HTTP_MODE_LIVE) {
+        fail(wsi, r, 403, "forbidden",
+             "ib-bridge trades live (ib.trading_mode = live): order routes need a trade token; "
+             "set auth.trade_tokens on ib-bridge-http");
+        return 0;
+    }
+    char subject[160];
+    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->prefix);
+    if (httpBus_Request(app->bus, subject, "", 0, app->cfg->request_timeout_ms, on_mode_reply, wsi,
+                        &r->bus_handle) != IBB_OK) {
+        fail(wsi, r, 503, "unavailable", "the NATS connection is down; retry later");
+        return 0;
+    }
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, app->cfg->request_timeout_ms / 1000 + 5);
+    return 0;
+}
+
 static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
 {
     route *rt = r->route;
+    if (!trade_gate(app, wsi, r))
+        return 0;
     if (rt->kind == K_METRICS) {
         httpBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
