@@ -62,9 +62,9 @@ int http_authLevel(httpApp *app, struct lws *wsi)
         tl--;
     if (tl == 0)
         return -1;
-    if (httpStrList_Has(&app->cfg->trade_tokens, t, tl))
+    if (ibbStrList_HasSecret(&app->cfg->trade_tokens, t, tl))
         return HTTP_ACC_TRADE;
-    if (httpStrList_Has(&app->cfg->read_tokens, t, tl))
+    if (ibbStrList_HasSecret(&app->cfg->read_tokens, t, tl))
         return HTTP_ACC_READ;
     return -2;
 }
@@ -75,10 +75,10 @@ int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen)
     out[0] = '\0';
     if (lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) <= 0)
         return 0;
-    const httpStrList *l = &app->cfg->cors_origins;
-    for (int i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], "*") == 0 || strcasecmp(l->v[i], o) == 0) {
-            snprintf(out, outlen, "%s", strcmp(l->v[i], "*") == 0 ? "*" : o);
+    const ibbStrList *l = &app->cfg->cors_origins;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], "*") == 0 || strcasecmp(l->items[i], o) == 0) {
+            snprintf(out, outlen, "%s", strcmp(l->items[i], "*") == 0 ? "*" : o);
             return 1;
         }
     return -1;
@@ -124,14 +124,14 @@ ibbStatus httpAuth_CheckExposure(const httpConfig *cfg, FILE *err)
                 "auth.trade_tokens are set: anyone who can reach port %d could read the account and, under "
                 "a paper ib-bridge, place orders. Set tokens, listen on 127.0.0.1, or set "
                 "auth.allow_anonymous = true (HTTP_ALLOW_ANONYMOUS=true) to accept that risk\n",
-                where, cfg->port);
+                where, (int)cfg->port);
         return IBB_ERR_CONFIG;
     }
     IBB_WARN("http.anonymous_exposed",
              "listen=\"%s\" port=%d risk=\"no authentication on a non-loopback address: anyone who can reach "
              "it reads quotes, positions and the account, and places orders while ib-bridge trades paper\" "
              "key=auth.allow_anonymous",
-             where, cfg->port);
+             where, (int)cfg->port);
     return IBB_OK;
 }
 
@@ -174,9 +174,9 @@ void http_modeTick(httpApp *app)
     if (app->mode_asked_us && now < due)
         return;
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->prefix);
+    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->nats.subject_prefix);
     app->mode_asked_us = now;
-    if (httpBus_Request(app->bus, subject, "", 0, app->cfg->request_timeout_ms, on_mode_reply, app,
+    if (httpBus_Request(app->bus, subject, "{}", 2, app->cfg->request_timeout_ms, on_mode_reply, app,
                         &app->mode_handle) != IBB_OK)
         app->mode_handle = 0;
 }

@@ -48,7 +48,7 @@ int httpProbe_Run(const httpConfig *cfg)
     }
     probeResult res = {0, 0};
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.status", cfg->prefix);
+    snprintf(subject, sizeof subject, "%s.rpc.status", cfg->nats.subject_prefix);
     uint64_t h = 0;
     if (httpBus_Request(bus, subject, "{}", 2, cfg->request_timeout_ms, on_status, &res, &h) != IBB_OK) {
         fprintf(stderr, "probe: request on %s failed\n", subject);

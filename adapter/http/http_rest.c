@@ -648,8 +648,8 @@ static int trade_gate(httpApp *app, struct lws *wsi, httpReq *r)
         return 0;
     }
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->prefix);
-    if (httpBus_Request(app->bus, subject, "", 0, app->cfg->request_timeout_ms, on_mode_reply, wsi,
+    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->nats.subject_prefix);
+    if (httpBus_Request(app->bus, subject, "{}", 2, app->cfg->request_timeout_ms, on_mode_reply, wsi,
                         &r->bus_handle) != IBB_OK) {
         fail(wsi, r, 503, "unavailable", "the NATS connection is down; retry later");
         return 0;
@@ -698,7 +698,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     if (!txt)
         return fail(wsi, r, 500, "internal", "out of memory");
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.%s", app->cfg->prefix, rt->rpc);
+    snprintf(subject, sizeof subject, "%s.%s", app->cfg->nats.subject_prefix, rt->rpc);
     ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                                    on_reply, wsi, &r->bus_handle);
     free(txt);

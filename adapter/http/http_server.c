@@ -185,7 +185,7 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     retry.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_s;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = cfg->port;
+    info.port = (int)cfg->port;
     info.iface = cfg->listen[0] ? cfg->listen : NULL;
     info.protocols = g_protocols;
     info.user = app;
@@ -204,11 +204,11 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
         IBB_ERROR("http.loop_failed", "detail=\"cannot poll the NATS loop from lws\"");
         st = IBB_ERR_IO;
     } else if (!app->ctx || !app->vhost) {
-        IBB_ERROR("http.listen_failed", "port=%d iface=%s", cfg->port, cfg->listen[0] ? cfg->listen : "*");
+        IBB_ERROR("http.listen_failed", "port=%d iface=%s", (int)cfg->port, cfg->listen[0] ? cfg->listen : "*");
         st = IBB_ERR_IO;
     } else {
         IBB_INFO("http.listening", "port=%d listen=%s prefix=%s auth=%s nats=%s",
-                 lws_get_vhost_listen_port(app->vhost), cfg->listen[0] ? cfg->listen : "*", cfg->prefix,
+                 lws_get_vhost_listen_port(app->vhost), cfg->listen[0] ? cfg->listen : "*", cfg->nats.subject_prefix,
                  app->auth_on ? "on" : "off", cfg->nats_url);
         http_modeTick(app);   /* ask ib-bridge's trading mode at once */
         lws_sul_schedule(app->ctx, 0, &app->tick, tick, TICK_US);

@@ -126,7 +126,7 @@ static void client_ctl(wsClient *c, wsFrame *f)
     if (!f)
         return;
     if (c->ctl_n == c->ctl_cap) {
-        int limit = 2 * c->app->cfg->ws_max_symbols + 16;
+        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16;
         int cap = c->ctl_cap ? c->ctl_cap * 2 : 8;
         cap = cap > limit ? limit : cap;
         wsFrame **v = cap > c->ctl_cap ? malloc(sizeof *v * (size_t)cap) : NULL;
@@ -226,7 +226,7 @@ static void topic_release(wsTopic *t)
         json_decref(o);
         char subject[160];
         uint64_t h;
-        snprintf(subject, sizeof subject, "%s.rpc.unsubscribe", app->cfg->prefix);
+        snprintf(subject, sizeof subject, "%s.rpc.unsubscribe", app->cfg->nats.subject_prefix);
         if (txt)
             httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                             on_release_reply, NULL, &h);
@@ -395,14 +395,14 @@ static int send_lease_request(wsTopic *t)
     httpApp *app = t->hub->app;
     /* schemas/subscribe_request.json: a renewal names the lease only; a new lease names the symbol */
     json_t *o = t->lease_id
-                    ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", app->cfg->ws_lease_ttl_s)
-                    : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
+                    ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", (int)app->cfg->ws_lease_ttl_s)
+                    : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", (int)app->cfg->ws_lease_ttl_s);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!txt)
         return -1;
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.subscribe", app->cfg->prefix);
+    snprintf(subject, sizeof subject, "%s.rpc.subscribe", app->cfg->nats.subject_prefix);
     ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                                    on_lease_reply, t, &t->req_handle);
     free(txt);

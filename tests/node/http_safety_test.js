@@ -57,12 +57,15 @@ test('defaults: listens on 127.0.0.1 only', async () => {
 });
 
 test('a non-loopback address without tokens is refused, naming auth.allow_anonymous', () => {
-  for (const listen of ['0.0.0.0', '']) {
-    const p = spawnSync(h.gatewayBin(), [], {
+  const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'ibb-safety-'));
+  const allIfaces = require('node:path').join(dir, 'all.conf');
+  fs.writeFileSync(allIfaces, 'http = { listen = ""; };\n');   // "" = every interface
+  for (const [args, env] of [[[], { HTTP_LISTEN: '0.0.0.0' }], [['--config', allIfaces], {}]]) {
+    const p = spawnSync(h.gatewayBin(), args, {
       encoding: 'utf8', timeout: 15000,
-      env: { ...process.env, NATS_URL: nats.url, HTTP_PORT: '0', HTTP_LISTEN: listen },
+      env: { ...process.env, NATS_URL: nats.url, HTTP_PORT: '0', ...env },
     });
-    assert.equal(p.status, 2, `listen="${listen}": ${p.stderr}`);
+    assert.equal(p.status, 2, `${JSON.stringify(args)} ${JSON.stringify(env)}: ${p.stderr}`);
     assert.match(p.stderr, /auth\.allow_anonymous/);
     assert.match(p.stderr, /not loopback/);
     assert.doesNotMatch(p.stderr, /http\.listening/);
