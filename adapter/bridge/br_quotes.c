@@ -781,8 +781,7 @@ static void on_subscribe(busRequest *req, void *arg)
     const msgpack_object *body = busRequest_Body(req);
     subReq *r = calloc(1, sizeof *r);
     if (!r) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
     r->b = b;
@@ -1244,8 +1243,7 @@ static void on_quote(busRequest *req, void *arg)
     brBridge *b = arg;
     char key[ST_KEY_MAX], err[300];
     if (br_keyFromBody(busRequest_Body(req), key, sizeof key, err, sizeof err) != IBB_OK) {
-        busRequest_Error(req, "bad_request", err, 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "bad_request", err, 0);
         return;
     }
     want_quote(b, key, req, NULL, NULL, busRequest_RemainingMs(req) - 250);
@@ -1257,17 +1255,9 @@ static void on_quote(busRequest *req, void *arg)
 
 static bool quotes_on_reply(brBridge *b, const ibReply *r)
 {
-    int64_t id;
-    switch (r->id) {
-    case IB_MSG_TICK_PRICE: id = r->u.tick_price.req_id; break;
-    case IB_MSG_TICK_SIZE: id = r->u.tick_size.req_id; break;
-    case IB_MSG_TICK_STRING: id = r->u.tick_string.req_id; break;
-    case IB_MSG_TICK_GENERIC: id = r->u.tick_generic.req_id; break;
-    case IB_MSG_MARKET_DATA_TYPE: id = r->u.market_data_type.req_id; break;
-    case IB_MSG_TICK_REQ_PARAMS: id = r->u.tick_req_params.req_id; break;
-    case IB_MSG_TICK_SNAPSHOT_END: id = r->u.end.req_id; break;
-    default: return false;
-    }
+    if (!ibReply_IsMarketData(r))
+        return false;
+    int64_t id = ibReply_ReqId(r);
     stQuote *q = stQuoteBook_FindByReqId(b->book, id);
     if (q) {
         qinst *qi = q->user;

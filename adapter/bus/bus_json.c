@@ -1,6 +1,8 @@
 /* bus_json.c — MessagePack checker, MessagePack -> JSON writer, JSON -> MessagePack; see bus_json.h. */
 #include "bus_json.h"
 
+#include "ibb_fmt.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -175,13 +177,8 @@ void busJson_Double(busBuf *out, double v)
         return;
     }
     char t[40];
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(t, sizeof t - 3, "%.*g", prec, v);
-        if (prec == 17 || strtod(t, NULL) == v)
-            break;
-    }
-    busBuf_Append(out, t, mark_double(t, (size_t)n, sizeof t));
+    size_t n = ibbFmt_Double(t, sizeof t - 3, v);
+    busBuf_Append(out, t, mark_double(t, n, sizeof t));
 }
 
 static void json_float32(busBuf *out, float f)

@@ -1,6 +1,8 @@
 /* http_buf.c — growable buffer and JSON string helpers (see http_buf.h). */
 #include "http_buf.h"
 
+#include "ibb_fmt.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,10 +159,7 @@ void httpBuf_JsonNum(httpBuf *b, double v)
         return;
     }
     char tmp[40];
-    snprintf(tmp, sizeof tmp, "%.15g", v);
-    if (strtod(tmp, NULL) != v)
-        snprintf(tmp, sizeof tmp, "%.17g", v);
-    httpBuf_Puts(b, tmp);
+    httpBuf_Append(b, tmp, ibbFmt_Double(tmp, sizeof tmp, v));
 }
 
 int64_t http_nowUs(void)

@@ -27,7 +27,8 @@ void httpBuf_Puts(httpBuf *b, const char *s);
 void httpBuf_Printf(httpBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s (n bytes) as a quoted JSON string, escaping control characters, '"' and '\\'. */
 void httpBuf_JsonStr(httpBuf *b, const char *s, size_t n);
-/* Appends a double in the shortest of %.15g / %.17g that reads back exactly; NaN/Inf as null. */
+/* Appends a double in the shortest of %.15g / %.16g / %.17g that reads back exactly (ibbFmt_Double);
+ * NaN/Inf as null. */
 void httpBuf_JsonNum(httpBuf *b, double v);
 
 /* Monotonic clock in microseconds. */

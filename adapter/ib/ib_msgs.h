@@ -445,6 +445,14 @@ ibbStatus ib_decodeServerVersion(const char *payload, size_t len, ibServerVersio
  * does not decode (reply->id is still set so the caller can count and skip it). */
 ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply);
 
+/* The request id a decoded reply answers (tick*, marketDataType, tickReqParams, the *End messages,
+ * historical data, contract data, executions, account summary), or 0 for a reply that carries none
+ * (order status, errors, positions, ...). */
+int64_t ibReply_ReqId(const ibReply *r);
+/* True for the replies of a reqMktData stream or snapshot: tickPrice/Size/String/Generic,
+ * marketDataType, tickReqParams, tickSnapshotEnd. */
+bool ibReply_IsMarketData(const ibReply *r);
+
 /* ib-sim side: the server's version reply, "<sv>\0<time>\0" framed. */
 ibbStatus ib_encodeServerVersion(ibWriter *w, const ibServerVersion *sv);
 
