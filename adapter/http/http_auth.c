@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "http_app.h"
-#include "http_buf.h"
+#include "bus_json.h"
 #include "ibb_log.h"
 
 #define HTTP_MODE_REFRESH_US (5 * 1000000LL)

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "bus_conn.h"
-#include "http_buf.h"
+#include "bus_json.h"
+#include "http_metrics.h"
 #include "ibb_log.h"
 
 enum { SLOT_FREE = 0, SLOT_REQ, SLOT_SUB };

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "http_app.h"
-#include "http_buf.h"
+#include "bus_json.h"
 #include "http_mpjson.h"
 #include "bus_error.h"
 #include "ibb_log.h"
@@ -46,14 +46,14 @@ struct httpReq {
     char allow[64];          /* for 405 */
     char idem[80];
     char retry_after[24];    /* Retry-After seconds of a 429, or "" */
-    httpBuf body;
+    busBuf body;
     int expect_body, body_too_big;
     uint64_t bus_handle;
     /* response */
     int status;
     int ready, close_after;
     const char *ctype;
-    httpBuf resp;
+    busBuf resp;
 };
 
 static int build_empty(httpReq *r, json_t *body, json_t **out);
@@ -106,20 +106,20 @@ static void set_json(httpReq *r, int status, const char *json, size_t len)
 {
     r->status = status;
     r->ctype = "application/json";
-    httpBuf_Reset(&r->resp);
-    httpBuf_Append(&r->resp, json, len);
+    busBuf_Reset(&r->resp);
+    busBuf_Append(&r->resp, json, len);
 }
 
 static void set_error(httpReq *r, int status, const char *code, const char *msg)
 {
     r->status = status;
     r->ctype = "application/json";
-    httpBuf_Reset(&r->resp);
-    httpBuf_Puts(&r->resp, "{\"error\":{\"code\":");
-    httpBuf_JsonStr(&r->resp, code, strlen(code));
-    httpBuf_Puts(&r->resp, ",\"message\":");
-    httpBuf_JsonStr(&r->resp, msg, strlen(msg));
-    httpBuf_Puts(&r->resp, "}}");
+    busBuf_Reset(&r->resp);
+    busBuf_Puts(&r->resp, "{\"error\":{\"code\":");
+    busJson_String(&r->resp, code, strlen(code));
+    busBuf_Puts(&r->resp, ",\"message\":");
+    busJson_String(&r->resp, msg, strlen(msg));
+    busBuf_Puts(&r->resp, "}}");
 }
 
 static int finish(struct lws *wsi, httpReq *r)
@@ -140,8 +140,8 @@ static void free_req(httpApp *app, httpReq *r)
     if (!r)
         return;
     httpBus_Cancel(app->bus, r->bus_handle);
-    httpBuf_Free(&r->body);
-    httpBuf_Free(&r->resp);
+    busBuf_Free(&r->body);
+    busBuf_Free(&r->resp);
     free(r);
 }
 
@@ -190,7 +190,7 @@ int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (blen) {
-        unsigned char *b = (unsigned char *)httpBuf_Data(&r->resp);
+        unsigned char *b = (unsigned char *)(busBuf_CStr(&r->resp) ? r->resp.data : NULL);
         if (lws_write(wsi, b, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
             return -1;
     }
@@ -485,15 +485,15 @@ static int first_char(const char *p, size_t n)
 /* Reply body as JSON text in r->resp; msgpack replies are converted. Returns the parsed root or NULL. */
 static json_t *reply_json(httpReq *r, const httpBusReply *rep)
 {
-    httpBuf_Reset(&r->resp);
+    busBuf_Reset(&r->resp);
     int c = first_char(rep->data, rep->len);
     if (c == '{' || c == '[') {
-        httpBuf_Append(&r->resp, rep->data, rep->len);
+        busBuf_Append(&r->resp, rep->data, rep->len);
     } else if (rep->len && http_msgpackToJson(rep->data, rep->len, &r->resp) != IBB_OK) {
-        httpBuf_Reset(&r->resp);
+        busBuf_Reset(&r->resp);
         return NULL;
     }
-    return json_loadb(httpBuf_Data(&r->resp), r->resp.len, 0, NULL);
+    return json_loadb(busBuf_CStr(&r->resp), r->resp.len, 0, NULL);
 }
 
 /* ib.rpc.status' top-level `connected` (schemas/status_reply.json): the IB link is up and ready. */
@@ -559,8 +559,8 @@ static void on_reply(void *arg, const httpBusReply *rep)
     if (!rep->err_code && r->route->kind == K_BUS && first_char(rep->data, rep->len) == '{') {
         /* hot path: ib-bridge sets Nats-Service-Error-Code on every error, so a JSON reply without it
          * is a success and goes out as it came, unparsed */
-        httpBuf_Reset(&r->resp);
-        httpBuf_Append(&r->resp, rep->data, rep->len);
+        busBuf_Reset(&r->resp);
+        busBuf_Append(&r->resp, rep->data, rep->len);
         r->status = 200;
         r->ctype = "application/json";
         if (r->route->build == build_symbol && strcmp(r->route->rpc, "rpc.quote") == 0)
@@ -664,7 +664,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     if (!trade_gate(app, wsi, r))
         return 0;
     if (rt->kind == K_METRICS) {
-        httpBuf_Reset(&r->resp);
+        busBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
         r->status = 200;
         r->ctype = "text/plain; version=0.0.4";
@@ -673,7 +673,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     json_t *body = NULL;
     if (r->body.len) {
         json_error_t je;
-        body = json_loadb(httpBuf_Data(&r->body), r->body.len, 0, &je);
+        body = json_loadb(busBuf_CStr(&r->body), r->body.len, 0, &je);
         if (!body) {
             char msg[240];
             snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d, column %d)", je.text, je.line,
@@ -722,8 +722,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
     if (!r)
         return -1;
     r->t0_us = http_nowUs();
-    httpBuf_Init(&r->body, 0);
-    httpBuf_Init(&r->resp, LWS_PRE);
+    busBuf_Init(&r->body);
+    busBuf_InitPre(&r->resp, LWS_PRE);
     r->method = method_of(wsi);
     r->metrics_route = g_route_other;
 
@@ -804,10 +804,10 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         char *txt = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (txt)
-            httpBuf_Puts(&r->body, txt);
+            busBuf_Puts(&r->body, txt);
         free(txt);
-        if (!strcmp(httpBuf_Data(&r->body), "{}"))
-            httpBuf_Reset(&r->body);
+        if (!strcmp(busBuf_CStr(&r->body), "{}"))
+            busBuf_Reset(&r->body);
     }
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
@@ -825,10 +825,10 @@ int http_restBody(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, 
         return 0;
     if (r->body.len + len > (size_t)app->cfg->body_limit) {
         r->close_after = 1;
-        httpBuf_Free(&r->body);
+        busBuf_Free(&r->body);
         return fail(wsi, r, 413, "payload_too_large", "request body is larger than the configured limit");
     }
-    httpBuf_Append(&r->body, in, len);
+    busBuf_Append(&r->body, in, len);
     return 0;
 }
 
