@@ -473,7 +473,8 @@ void busRequest_Failf(busRequest *r, const char *slug, int ib_code, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    busRequest_Fail(r, slug, msg, ib_code);
+    busRequest_Error(r, slug, msg, ib_code);
+    busRequest_Release(r);
 }
 
 void busRequest_FailField(busRequest *r, const char *key, ibbStatus st, const char *want)

@@ -528,13 +528,20 @@ static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json
     free(txt);
 }
 
+/* The request a bus answer is for; its bus handle is spent. */
+static httpReq *answered_req(struct lws *wsi, httpApp **app)
+{
+    *app = lws_context_user(lws_get_context(wsi));
+    httpReq *r = ((httpSess *)lws_wsi_user(wsi))->req;
+    r->bus_handle = 0;
+    return r;
+}
+
 static void on_reply(void *arg, const httpBusReply *rep)
 {
     struct lws *wsi = arg;
-    httpSess *pss = lws_wsi_user(wsi);
-    httpApp *app = lws_context_user(lws_get_context(wsi));
-    httpReq *r = pss->req;
-    r->bus_handle = 0;
+    httpApp *app;
+    httpReq *r = answered_req(wsi, &app);
     httpMetrics_Observe(&app->metrics.bus_rtt, rep->rtt_us);
     const char *subj = r->route->rpc;
     if (rep->status == IBB_ERR_TIMEOUT) {
@@ -612,10 +619,8 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r);
 static void on_mode_reply(void *arg, const httpBusReply *rep)
 {
     struct lws *wsi = arg;
-    httpSess *pss = lws_wsi_user(wsi);
-    httpApp *app = lws_context_user(lws_get_context(wsi));
-    httpReq *r = pss->req;
-    r->bus_handle = 0;
+    httpApp *app;
+    httpReq *r = answered_req(wsi, &app);
     if (rep->status == IBB_ERR_TIMEOUT) {
         fail(wsi, r, 504, "timeout", "ib-bridge did not answer before the deadline; retry later");
         return;
