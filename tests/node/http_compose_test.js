@@ -5,10 +5,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const yaml = require('./http_yaml');
+const YAML = require('yaml');
 
 const ROOT = path.resolve(__dirname, '../..');
-const doc = yaml.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), 'docker-compose.yml');
+const doc = YAML.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));
 const S = doc.services;
 const KNOWN_KEYS = new Set(['image', 'build', 'command', 'environment', 'ports', 'volumes', 'healthcheck', 'depends_on',
   'profiles', 'networks', 'restart']);
