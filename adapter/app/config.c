@@ -115,26 +115,23 @@ static void check_cross(const void *cfg, ibbConfigErr *e)
     ibbNatsConfig_Check(&c->nats, e);
 }
 
-static ibbConfigSpec spec_get(void)
-{
-    static ibbConfigSection sections[3];
-    sections[0] = (ibbConfigSection){APP_ROWS_1, sizeof APP_ROWS_1 / sizeof APP_ROWS_1[0], 0};
-    sections[1] = (ibbConfigSection){IBB_NATS_ROWS, IBB_NATS_NROWS, offsetof(appConfig, nats)};
-    sections[2] = (ibbConfigSection){APP_ROWS_2, sizeof APP_ROWS_2 / sizeof APP_ROWS_2[0], 0};
-    return (ibbConfigSpec){"ib-bridge", sections, 3, check_cross};
-}
+#define NROWS(rows) (sizeof rows / sizeof rows[0])
+static const ibbConfigSection SECTIONS[] = {
+    {APP_ROWS_1, NROWS(APP_ROWS_1), 0},
+    {IBB_NATS_ROWS, IBB_NATS_NROWS, offsetof(appConfig, nats)},
+    {APP_ROWS_2, NROWS(APP_ROWS_2), 0},
+};
+static const ibbConfigSpec SPEC = {"ib-bridge", SECTIONS, NROWS(SECTIONS), check_cross};
 
 ibbStatus appConfig_Load(appConfig *cfg, const char *path, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    ibbConfigSpec spec = spec_get();
-    return ibbConfig_Load(&spec, cfg, cfg->source, path, err, errlen);
+    return ibbConfig_Load(&SPEC, cfg, cfg->source, path, err, errlen);
 }
 
 void appConfig_Free(appConfig *cfg)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_Free(&spec, cfg);
+    ibbConfig_Free(&SPEC, cfg);
 }
 
 bool appConfig_IsLive(const appConfig *cfg)
@@ -144,12 +141,10 @@ bool appConfig_IsLive(const appConfig *cfg)
 
 void appConfig_Print(const appConfig *cfg, FILE *out)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_Print(&spec, cfg, cfg->source, out);
+    ibbConfig_Print(&SPEC, cfg, cfg->source, out);
 }
 
 void appConfig_PrintHelp(FILE *out)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_PrintHelp(&spec, out);
+    ibbConfig_PrintHelp(&SPEC, out);
 }

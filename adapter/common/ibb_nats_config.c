@@ -7,7 +7,7 @@
 
 #define N(field) offsetof(ibbNatsConfig, field)
 
-const ibbOptDef IBB_NATS_ROWS[] = {
+const ibbOptDef IBB_NATS_ROWS[IBB_NATS_NROWS] = {
     {"nats.url", IBB_OPT_LIST, "nats://127.0.0.1:4222", 0, 64, "NATS_URL", N(url), IBB_OPT_NONEMPTY, NULL,
      "NATS server URLs (env: comma-separated)", NULL},
     {"nats.urls", IBB_OPT_LIST, "", 0, 64, NULL, N(url), IBB_OPT_NONEMPTY, NULL, "", "nats.url"},
@@ -32,7 +32,7 @@ const ibbOptDef IBB_NATS_ROWS[] = {
     {"nats.prefix", IBB_OPT_STR, "", 0, 0, "IBB_PREFIX", N(subject_prefix), IBB_OPT_NONEMPTY, NULL, "",
      "nats.subject_prefix"},
 };
-const size_t IBB_NATS_NROWS = sizeof IBB_NATS_ROWS / sizeof IBB_NATS_ROWS[0];
+_Static_assert(sizeof IBB_NATS_ROWS / sizeof IBB_NATS_ROWS[0] == IBB_NATS_NROWS, "IBB_NATS_NROWS");
 
 static void check_prefix(const ibbNatsConfig *c, ibbConfigErr *e)
 {

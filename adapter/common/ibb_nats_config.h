@@ -23,8 +23,8 @@ typedef struct ibbNatsConfig {
     char *subject_prefix;    /* "ib", "ib.paper", ... */
 } ibbNatsConfig;
 
-extern const ibbOptDef IBB_NATS_ROWS[];
-extern const size_t IBB_NATS_NROWS;
+#define IBB_NATS_NROWS 13
+extern const ibbOptDef IBB_NATS_ROWS[IBB_NATS_NROWS];
 
 /* Cross-checks of the NATS options; each problem is one error naming the key. */
 void ibbNatsConfig_Check(const ibbNatsConfig *n, ibbConfigErr *e);

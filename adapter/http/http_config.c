@@ -54,20 +54,17 @@ static void check_cross(const void *cfg, ibbConfigErr *e)
     ibbNatsConfig_Check(&((const httpConfig *)cfg)->nats, e);
 }
 
-static ibbConfigSpec spec_get(void)
-{
-    static ibbConfigSection sections[2];
-    sections[0] = (ibbConfigSection){IBB_NATS_ROWS, IBB_NATS_NROWS, offsetof(httpConfig, nats)};
-    sections[1] = (ibbConfigSection){HTTP_ROWS, sizeof HTTP_ROWS / sizeof HTTP_ROWS[0], 0};
-    return (ibbConfigSpec){"ib-bridge-http", sections, 2, check_cross};
-}
+static const ibbConfigSection SECTIONS[] = {
+    {IBB_NATS_ROWS, IBB_NATS_NROWS, offsetof(httpConfig, nats)},
+    {HTTP_ROWS, sizeof HTTP_ROWS / sizeof HTTP_ROWS[0], 0},
+};
+static const ibbConfigSpec SPEC = {"ib-bridge-http", SECTIONS, 2, check_cross};
 
 ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    ibbConfigSpec spec = spec_get();
     char buf[4096];
-    ibbStatus st = ibbConfig_Load(&spec, cfg, cfg->source, file, buf, sizeof buf);
+    ibbStatus st = ibbConfig_Load(&SPEC, cfg, cfg->source, file, buf, sizeof buf);
     if (st == IBB_OK && !(cfg->nats_url = ibbStrList_Join(&cfg->nats.url, ",")))
         st = IBB_ERR_NOMEM;
     if (st != IBB_OK) {
@@ -85,20 +82,17 @@ ibbStatus httpConfig_Load(httpConfig *cfg, const char *file, FILE *err)
 
 void httpConfig_Free(httpConfig *cfg)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_Free(&spec, cfg);
+    ibbConfig_Free(&SPEC, cfg);
     free(cfg->nats_url);
     cfg->nats_url = NULL;
 }
 
 void httpConfig_PrintHelp(FILE *out)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_PrintHelp(&spec, out);
+    ibbConfig_PrintHelp(&SPEC, out);
 }
 
 void httpConfig_Print(const httpConfig *cfg, FILE *out)
 {
-    ibbConfigSpec spec = spec_get();
-    ibbConfig_Print(&spec, cfg, cfg->source, out);
+    ibbConfig_Print(&SPEC, cfg, cfg->source, out);
 }
