@@ -1,6 +1,7 @@
-/* br_quotes_int.h — what the quotes module's files share: br_quotes.c (leases, streaming lines,
- * ib.rpc.subscribe / unsubscribe, packing, module hooks) and br_quotes_snap.c (ib.rpc.quote and IB
- * snapshots, br_quoteSnapshot). Loop thread only; ownership as described in br_quotes.c. */
+/* br_quotes_int.h — what the quotes module's files share: br_quotes.c (records, packing, streaming
+ * lines, leases, module hooks), br_quotes_sub.c (ib.rpc.subscribe / unsubscribe) and br_quotes_snap.c
+ * (ib.rpc.quote and IB snapshots, br_quoteSnapshot). Loop thread only; ownership as described in
+ * br_quotes.c. */
 #ifndef BR_QUOTES_INT_H
 #define BR_QUOTES_INT_H
 
@@ -104,5 +105,20 @@ void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char 
 void brQt_snapFinish(snap *sn, const char *slug, const char *msg, int ib_code);
 /* ib.rpc.quote. br_quotes_snap.c */
 void brQt_onQuote(busRequest *req, void *arg);
+
+/* An instrument's status object (code, message, ib_code). br_quotes.c */
+void brQt_packStatus(msgpack_packer *pk, const stQuote *q);
+/* Subscribes a record: resolves it first when its conId is unknown. br_quotes.c */
+void brQt_activate(brBridge *b, qinst *qi);
+/* (Re)arms the lease-expiry timer for the earliest lease end. br_quotes.c */
+void brQt_armLeaseTimer(brBridge *b);
+
+/* ib.rpc.subscribe / ib.rpc.unsubscribe. br_quotes_sub.c */
+void brQt_onSubscribe(busRequest *req, void *arg);
+void brQt_onUnsubscribe(busRequest *req, void *arg);
+/* Answers the subscribe replies whose instruments have all settled (after each flush). br_quotes_sub.c */
+void brQt_checkWaits(brBridge *b);
+/* Answers one waiting subscribe reply now and frees it. br_quotes_sub.c */
+void brQt_finishWait(subWait *w);
 
 #endif
