@@ -1,5 +1,6 @@
-/* config.h — the ib-bridge configuration: one declarative table of options drives parsing of the
- * libconfig file, environment overrides, validation, --help and --check-config.
+/* config.h — the ib-bridge configuration: its rows of options plus the NATS rows both binaries share
+ * drive the engine of common/ibb_config.h (libconfig file, environment overrides, validation, --help
+ * and --check-config).
  *
  * Precedence: built-in default < file (--config FILE) < environment variable. Every value is
  * validated (type, range, choices) wherever it came from, then the cross-checks run (trading
@@ -17,12 +18,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ibb_nats_config.h"
 #include "ibb_status.h"
 
-typedef struct appStrList {
-    char **items;
-    size_t n;
-} appStrList;
+typedef ibbStrList appStrList;
 
 typedef struct appConfig {
     /* ib: the gateway session */
@@ -42,16 +41,8 @@ typedef struct appConfig {
     int64_t ib_pacing_max_queue;
     int64_t ib_md_line_budget;
     appStrList ib_watchlist;
-    /* nats: the bus */
-    appStrList nats_urls;
-    char *nats_user;
-    char *nats_password; /* secret */
-    char *nats_token;    /* secret */
-    char *nats_creds;      /* path to a .creds file (secret file) */
-    char *nats_nkey;       /* NKey user public key "U..." (with nats_nkey_seed) */
-    char *nats_nkey_seed;  /* path to the file holding that key's seed "SU..." (secret file) */
-    char *nats_tls_ca;   /* path to a CA bundle */
-    char *nats_subject_prefix;
+    /* nats: the bus (the rows both binaries share: url, auth, TLS, subject prefix) */
+    ibbNatsConfig nats;
     int64_t nats_request_timeout_ms;
     char *nats_quote_encoding; /* "msgpack" | "json" */
     /* risk: pre-trade limits */
@@ -62,10 +53,9 @@ typedef struct appConfig {
     /* log */
     char *log_level; /* debug | info | warn | error */
 
-    unsigned char source[64]; /* per option: APP_SRC_* (for --check-config) */
+    unsigned char source[IBB_CONFIG_MAX_OPTS]; /* per row: IBB_SRC_* (for --check-config) */
 } appConfig;
 
-enum { APP_SRC_DEFAULT = 0, APP_SRC_FILE, APP_SRC_ENV };
 
 /* Loads defaults, then `path` (may be NULL: defaults + environment only), then the environment,
  * then validates. On failure returns IBB_ERR_CONFIG (or IBB_ERR_NOMEM) and writes one line per

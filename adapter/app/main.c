@@ -75,21 +75,6 @@ static void fill_session_config(const appConfig *c, coreSessionConfig *sc)
     sc->max_queue = (size_t)c->ib_pacing_max_queue;
 }
 
-/* Joins a list into "a,b,c" (the bus takes a comma-separated URL list). */
-static char *join(const appStrList *l)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < l->n; i++)
-        n += strlen(l->items[i]) + 1;
-    char *out = calloc(1, n);
-    for (size_t i = 0; out && i < l->n; i++) {
-        if (i)
-            strcat(out, ",");
-        strcat(out, l->items[i]);
-    }
-    return out;
-}
-
 /* brOptions borrow the config's strings: cfg outlives the bridge. */
 static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
 {
@@ -97,14 +82,16 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     fill_session_config(c, &o->session);
     if (urls && *urls)
         o->nats.urls = urls;
-    o->nats.user = c->nats_user;
-    o->nats.password = c->nats_password;
-    o->nats.token = c->nats_token;
-    o->nats.creds_file = c->nats_creds;
-    o->nats.nkey = c->nats_nkey;
-    o->nats.nkey_seed_file = c->nats_nkey_seed;
-    o->nats.tls_ca_file = c->nats_tls_ca;
-    o->prefix = c->nats_subject_prefix;
+    o->nats.user = c->nats.user;
+    o->nats.password = c->nats.password;
+    o->nats.token = c->nats.token;
+    o->nats.creds_file = c->nats.creds;
+    o->nats.nkey = c->nats.nkey;
+    o->nats.nkey_seed_file = c->nats.nkey_seed;
+    o->nats.tls_ca_file = c->nats.tls_ca;
+    o->nats.tls_cert_file = c->nats.tls_cert;
+    o->nats.tls_key_file = c->nats.tls_key;
+    o->prefix = c->nats.subject_prefix;
     o->request_timeout_ms = c->nats_request_timeout_ms;
     int mode = busStreamMode_Parse(c->nats_quote_encoding);
     o->quote_mode = mode < 0 ? BUS_STREAM_MSGPACK : (busStreamMode)mode;
@@ -133,7 +120,7 @@ static int run(const appConfig *cfg)
         IBB_ERROR("bridge.loop_failed", "error=\"%s\"", uv_strerror(rc));
         return 1;
     }
-    char *urls = join(&cfg->nats_urls);
+    char *urls = ibbStrList_Join(&cfg->nats.url, ",");
     brOptions bo;
     fill_bridge_options(cfg, &bo, urls);
     bus_Init();

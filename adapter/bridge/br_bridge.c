@@ -96,28 +96,6 @@ static bool still_wanted(void *ud, int request, int64_t req_id)
     return true;
 }
 
-int64_t br_replyReqId(const ibReply *r)
-{
-    switch (r->id) {
-    case IB_MSG_TICK_PRICE: return r->u.tick_price.req_id;
-    case IB_MSG_TICK_SIZE: return r->u.tick_size.req_id;
-    case IB_MSG_TICK_STRING: return r->u.tick_string.req_id;
-    case IB_MSG_TICK_GENERIC: return r->u.tick_generic.req_id;
-    case IB_MSG_TICK_REQ_PARAMS: return r->u.tick_req_params.req_id;
-    case IB_MSG_MARKET_DATA_TYPE: return r->u.market_data_type.req_id;
-    case IB_MSG_TICK_SNAPSHOT_END:
-    case IB_MSG_CONTRACT_DATA_END:
-    case IB_MSG_EXEC_DETAILS_END:
-    case IB_MSG_ACCOUNT_SUMMARY_END: return r->u.end.req_id;
-    case IB_MSG_HISTORICAL_DATA: return r->u.historical.req_id;
-    case IB_MSG_HISTORICAL_DATA_UPDATE: return r->u.historical_update.req_id;
-    case IB_MSG_CONTRACT_DATA: return r->u.contract_data.req_id;
-    case IB_MSG_EXEC_DETAILS: return r->u.exec_details.req_id;
-    case IB_MSG_ACCOUNT_SUMMARY: return r->u.account_summary.req_id;
-    default: return 0;
-    }
-}
-
 /* Every open request is gone at IB: tell its owner (the owner closes it). */
 static void lose_all_pending(brBridge *b)
 {
@@ -180,7 +158,7 @@ static void on_ib_reply(void *ud, const ibReply *r)
     for (int i = 0; i < BR_MOD_COUNT; i++)
         if (br_modules[i]->on_reply && br_modules[i]->on_reply(b, r))
             return;
-    int64_t id = br_replyReqId(r);
+    int64_t id = ibReply_ReqId(r);
     brPending *p = id ? ibbMap_GetInt(b->pending, id) : NULL;
     if (p && p->ops && p->ops->on_reply)
         p->ops->on_reply(b, id, r, p->ctx);

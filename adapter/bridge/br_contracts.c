@@ -458,8 +458,7 @@ static void on_contract(busRequest *req, void *arg)
     brBridge *b = arg;
     char key[ST_KEY_MAX], err[300];
     if (br_keyFromBody(busRequest_Body(req), key, sizeof key, err, sizeof err) != IBB_OK) {
-        busRequest_Error(req, "bad_request", err, 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "bad_request", err, 0);
         return;
     }
     brInstrument *hit = ibbMap_Get(mod(b)->cache, key); /* conIds do not change: no IB round trip */
@@ -487,8 +486,7 @@ static void on_contract(busRequest *req, void *arg)
     if (!l || ibbMap_Put(mod(b)->querying, key, l) != IBB_OK) {
         free(rn);
         free(l);
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
     snprintf(l->key, sizeof l->key, "%s", key);

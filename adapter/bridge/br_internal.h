@@ -103,8 +103,6 @@ int64_t br_reqOpen(brBridge *b, const brPendingOps *ops, void *ctx);
 /* Forgets the id (no callback). Unknown ids are ignored. */
 void br_reqClose(brBridge *b, int64_t req_id);
 void *br_reqCtx(const brBridge *b, int64_t req_id);
-/* The request id a reply carries, or 0 when it carries none. */
-int64_t br_replyReqId(const ibReply *r);
 
 /* ---- sending to IB (br_bridge.c) -------------------------------------------------------------- */
 /* Sends through the session's pacer. IBB_ERR_STATE when the link is not ready. */

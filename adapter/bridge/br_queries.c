@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nats/nats.h>
 
 #include "br_queries_int.h"
 #include "bus_json.h"
@@ -16,8 +15,7 @@
 
 int64_t brq_maxPayload(const brBridge *b)
 {
-    natsConnection *nc = b->conn ? busConn_Nats(b->conn) : NULL;
-    int64_t m = nc ? natsConnection_GetMaxPayload(nc) : 0;
+    int64_t m = b->conn ? busConn_MaxPayload(b->conn) : 0;
     return m > 0 ? m : DEFAULT_MAX_PAYLOAD;
 }
 

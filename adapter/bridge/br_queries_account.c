@@ -390,8 +390,7 @@ static void on_query(busRequest *req, brBridge *b, bool account)
     char acc[32];
     ibbStatus st = busObj_StrCopy(busRequest_Body(req), "account", acc, sizeof acc);
     if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
-        busRequest_BadField(req, "account", st, "string: an account id such as DU1234567");
-        busRequest_Release(req);
+        busRequest_FailField(req, "account", st, "string: an account id such as DU1234567");
         return;
     }
     if (st == IBB_OK && acc[0]) {
@@ -401,10 +400,9 @@ static void on_query(busRequest *req, brBridge *b, bool account)
         for (const char *p = list; !known && p && (p = strstr(p, acc)) != NULL; p += n)
             known = (p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0');
         if (!known) {
-            busRequest_Errorf(req, "not_found", 0,
-                              "account '%s' is not managed by this IB session (accounts: %s)", acc,
-                              list && *list ? list : "none yet");
-            busRequest_Release(req);
+            busRequest_Failf(req, "not_found", 0,
+                             "account '%s' is not managed by this IB session (accounts: %s)", acc,
+                             list && *list ? list : "none yet");
             return;
         }
     }

@@ -898,14 +898,12 @@ static void on_candles(busRequest *req, void *arg)
     brCandles *c = cmod(b);
     candleWaiter *w = calloc(1, sizeof *w);
     if (!w) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
     char err[400];
     if (!parse_request(b, busRequest_Body(req), &w->p, err, sizeof err)) {
-        busRequest_Error(req, "bad_request", err, 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "bad_request", err, 0);
         free(w);
         return;
     }

@@ -1,12 +1,12 @@
 /* br_quotes_kv.c — the quotes' last-value cache in a JetStream KV bucket; see br_quotes_kv.h. */
 #include "br_quotes_kv.h"
 
-#include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus_json.h"
+#include "bus_kv.h"
 #include "ibb_log.h"
 
 #define KV_RETRY_MIN_MS 2000
@@ -32,7 +32,7 @@ struct brQuoteKv {
     /* creation */
     uv_work_t work;
     bool working, ready, closed;
-    natsStatus create_status;
+    ibbStatus create_status;
     char create_err[200];
     int64_t retry_ms;
     uv_timer_t retry_timer, tick_timer;
@@ -77,31 +77,11 @@ ibbStatus brQuoteKv_KeyOf(const char *key, char *out, size_t cap)
 static void create_work(uv_work_t *w)
 {
     brQuoteKv *kv = w->data;
-    jsCtx *js = NULL;
-    kvStore *store = NULL;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = 3000;
-    kv->create_err[0] = '\0';
-    natsStatus s = natsConnection_JetStream(&js, busConn_Nats(kv->conn), &jo);
-    if (s == NATS_OK) {
-        kvConfig cfg;
-        kvConfig_Init(&cfg);
-        cfg.Bucket = kv->bucket;
-        cfg.Description = "ib-bridge: latest quote of every streamed instrument";
-        cfg.History = 1;
-        s = js_CreateKeyValue(&store, js, &cfg);
-        if (s != NATS_OK) { /* exists with another configuration (e.g. made by an operator): use it */
-            snprintf(kv->create_err, sizeof kv->create_err, "%s", nats_GetLastError(NULL));
-            if (js_KeyValue(&store, js, kv->bucket) == NATS_OK)
-                s = NATS_OK;
-        }
-    }
-    if (s != NATS_OK && !kv->create_err[0])
-        snprintf(kv->create_err, sizeof kv->create_err, "%s", natsStatus_GetText(s));
-    kvStore_Destroy(store);
-    jsCtx_Destroy(js);
-    kv->create_status = s;
+    busJsKvConfig c = {.bucket = kv->bucket,
+                       .description = "ib-bridge: latest quote of every streamed instrument",
+                       .history = 1,
+                       .file_storage = true};
+    kv->create_status = busKv_EnsureBucket(kv->conn, &c, 3000, kv->create_err, sizeof kv->create_err);
 }
 
 static void start_create(brQuoteKv *kv);
@@ -116,7 +96,7 @@ static void create_done(uv_work_t *w, int status)
     kv->working = false;
     if (kv->closed)
         return;
-    if (status == 0 && kv->create_status == NATS_OK) {
+    if (status == 0 && kv->create_status == IBB_OK) {
         kv->ready = true;
         IBB_INFO("quotes.kv_ready", "bucket=%s", kv->bucket);
         ensure_tick(kv); /* values that changed meanwhile */
@@ -168,8 +148,7 @@ static void write_slot(brQuoteKv *kv, brQuoteKvSlot *s)
         data = kv->jb.data;
         len = kv->jb.len;
     }
-    natsConnection *nc = busConn_Nats(kv->conn);
-    if (nc && natsConnection_Publish(nc, s->subject, data, (int)len) == NATS_OK)
+    if (busKv_Put(kv->conn, s->subject, data, len) == IBB_OK)
         kv->writes++;
 }
 

@@ -324,6 +324,8 @@ ibbStatus busConn_Drain(busConn *c, int64_t timeout_ms)
 
 natsConnection *busConn_Nats(busConn *c) { return c ? c->nc : NULL; }
 
+int64_t busConn_MaxPayload(busConn *c) { return c && c->nc ? natsConnection_GetMaxPayload(c->nc) : 0; }
+
 bool busConn_IsConnected(busConn *c)
 {
     return c && c->nc && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;

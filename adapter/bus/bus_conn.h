@@ -93,6 +93,8 @@ ibbStatus busConn_Drain(busConn *c, int64_t timeout_ms);
 
 natsConnection *busConn_Nats(busConn *c);
 bool busConn_IsConnected(busConn *c);
+/* The server's max_payload (bytes), or 0 when not connected. */
+int64_t busConn_MaxPayload(busConn *c);
 int busConn_MaxPendingMsgs(const busConn *c);
 /* True when the connection is driven by a libuv loop (busConnOptions.loop): publishes made on that loop's
  * thread need no flush. */

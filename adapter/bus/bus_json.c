@@ -1,6 +1,8 @@
 /* bus_json.c — MessagePack checker, MessagePack -> JSON writer, JSON -> MessagePack; see bus_json.h. */
 #include "bus_json.h"
 
+#include "ibb_fmt.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,17 +15,20 @@
 /* ------------------------------------------------------------------------------------------------
  * busBuf */
 
-void busBuf_Init(busBuf *b)
+void busBuf_Init(busBuf *b) { busBuf_InitPre(b, 0); }
+
+void busBuf_InitPre(busBuf *b, size_t pre)
 {
     b->data = NULL;
     b->len = b->cap = 0;
     b->oom = false;
+    b->pre = pre;
 }
 
 void busBuf_Free(busBuf *b)
 {
-    free(b->data);
-    busBuf_Init(b);
+    free(b->data ? b->data - b->pre : NULL);
+    busBuf_InitPre(b, b->pre);
 }
 
 static bool buf_reserve(busBuf *b, size_t extra)
@@ -41,12 +46,12 @@ static bool buf_reserve(busBuf *b, size_t extra)
         }
         cap *= 2;
     }
-    char *p = realloc(b->data, cap);
+    char *p = realloc(b->data ? b->data - b->pre : NULL, b->pre + cap);
     if (p == NULL) {
         b->oom = true;
         return false;
     }
-    b->data = p;
+    b->data = p + b->pre;
     b->cap = cap;
     return true;
 }
@@ -63,6 +68,29 @@ static inline void buf_putc(busBuf *b, char c)
 {
     if (b->cap - b->len > 1 || buf_reserve(b, 1))
         b->data[b->len++] = c;
+}
+
+void busBuf_Puts(busBuf *b, const char *s) { busBuf_Append(b, s, strlen(s)); }
+
+void busBuf_Printf(busBuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[256];
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        busBuf_Append(b, tmp, (size_t)n);
+        return;
+    }
+    if (!buf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 const char *busBuf_CStr(busBuf *b)
@@ -175,13 +203,8 @@ void busJson_Double(busBuf *out, double v)
         return;
     }
     char t[40];
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(t, sizeof t - 3, "%.*g", prec, v);
-        if (prec == 17 || strtod(t, NULL) == v)
-            break;
-    }
-    busBuf_Append(out, t, mark_double(t, (size_t)n, sizeof t));
+    size_t n = ibbFmt_Double(t, sizeof t - 3, v);
+    busBuf_Append(out, t, mark_double(t, n, sizeof t));
 }
 
 static void json_float32(busBuf *out, float f)

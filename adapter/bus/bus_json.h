@@ -21,17 +21,23 @@
 /* Deepest container nesting accepted anywhere (msgpack-c's unpacker stops at 32). */
 #define BUS_MAX_DEPTH 24
 
-/* A growable byte buffer with a sticky allocation error. */
+/* A growable byte buffer with a sticky allocation error — the one buffer type of bus/ and http/.
+ * Optional head room: `pre` writable bytes in front of data (busBuf_InitPre), so a buffer can go
+ * straight to lws_write(), which needs LWS_PRE bytes before the payload. */
 typedef struct busBuf {
     char *data;
     size_t len, cap;
     bool oom;
+    size_t pre;       /* head room in front of data (kept across Reset and Free) */
 } busBuf;
 
 void busBuf_Init(busBuf *b);
+void busBuf_InitPre(busBuf *b, size_t pre);
 void busBuf_Free(busBuf *b);
 static inline void busBuf_Reset(busBuf *b) { b->len = 0; b->oom = false; }
 void busBuf_Append(busBuf *b, const void *p, size_t n);
+void busBuf_Puts(busBuf *b, const char *s);
+void busBuf_Printf(busBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes data NUL-terminated (not counted in len); returns data or NULL after an allocation error. */
 const char *busBuf_CStr(busBuf *b);
 

@@ -460,6 +460,29 @@ ibbStatus busRequest_BadField(busRequest *r, const char *key, ibbStatus st, cons
     return busRequest_Error(r, "bad_request", busObj_FieldError(msg, sizeof msg, key, st, want), 0);
 }
 
+void busRequest_Fail(busRequest *r, const char *slug, const char *message, int ib_code)
+{
+    busRequest_Error(r, slug, message, ib_code);
+    busRequest_Release(r);
+}
+
+void busRequest_Failf(busRequest *r, const char *slug, int ib_code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    busRequest_Error(r, slug, msg, ib_code);
+    busRequest_Release(r);
+}
+
+void busRequest_FailField(busRequest *r, const char *key, ibbStatus st, const char *want)
+{
+    busRequest_BadField(r, key, st, want);
+    busRequest_Release(r);
+}
+
 ibbStatus busRequest_Reply(busRequest *r, const char *mp, size_t len)
 {
     if (r == NULL || (mp == NULL && len > 0))

@@ -133,6 +133,12 @@ ibbStatus busRequest_ErrorRetry(busRequest *r, const char *slug, const char *mes
 /* bad_request naming a field, from a busObj_* getter status ("field 'qty' must be an integer"). */
 ibbStatus busRequest_BadField(busRequest *r, const char *key, ibbStatus st, const char *want);
 
+/* An error reply, then busRequest_Release: the last words of a handler that gives up on the request. */
+void busRequest_Fail(busRequest *r, const char *slug, const char *message, int ib_code);
+void busRequest_Failf(busRequest *r, const char *slug, int ib_code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void busRequest_FailField(busRequest *r, const char *key, ibbStatus st, const char *want);
+
 /* Called (loop thread) when the service answers the request itself — deadline or shutdown — so the
  * owner can cancel its work. The request is already answered; the owner still releases its reference. */
 void busRequest_OnExpire(busRequest *r, busExpireFn fn, void *arg);

@@ -7,9 +7,12 @@
 #ifndef HTTP_APP_H
 #define HTTP_APP_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "http_bus.h"
@@ -32,6 +35,9 @@ typedef struct httpApp {
     httpMetrics metrics;
     lws_sorted_usec_list_t tick;
     int auth_on;                 /* any token configured */
+    int ib_mode;                 /* HTTP_MODE_*: ib-bridge's ib.trading_mode, from ib.rpc.status */
+    uint64_t mode_handle;        /* the status request asking it, or 0 */
+    int64_t mode_asked_us, mode_known_us;
     int draining;                /* shutting down: new work refused */
 } httpApp;
 
@@ -41,6 +47,9 @@ typedef struct httpSess {
 } httpSess;
 
 enum { HTTP_ACC_PUBLIC = 0, HTTP_ACC_READ = 1, HTTP_ACC_TRADE = 2 };
+enum { HTTP_MODE_UNKNOWN = 0, HTTP_MODE_PAPER = 1, HTTP_MODE_LIVE = 2 };
+
+/* http_auth.c */
 
 /* Authorization: returns the level the request's bearer token grants (HTTP_ACC_*; HTTP_ACC_TRADE when
  * auth is off), or -1 when no token was sent, -2 when the token is unknown. */
@@ -49,6 +58,16 @@ int http_authLevel(httpApp *app, struct lws *wsi);
 int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen);
 /* 1 when the query string carries something that looks like a credential. */
 int http_queryHasToken(struct lws *wsi);
+/* 1 when `listen` (http.listen) is a loopback address or interface; "" (every interface) is not. */
+int http_listenIsLoopback(const char *listen);
+/* Start-up: a non-loopback http.listen with no tokens is refused (a line naming auth.allow_anonymous on
+ * `err`, IBB_ERR_CONFIG) unless auth.allow_anonymous is set, which logs http.anonymous_exposed. */
+ibbStatus httpAuth_CheckExposure(const httpConfig *cfg, FILE *err);
+/* Records ib-bridge's trading mode from an ib.rpc.status reply (`ib.trading_mode`). */
+void http_modeNote(httpApp *app, json_t *status);
+/* From the tick: with authentication off, asks ib.rpc.status at start (again every second until it
+ * answers) and every 5 s after, so a live ib-bridge closes the order routes. */
+void http_modeTick(httpApp *app);
 
 /* http_rest.c */
 void http_restInit(httpApp *app);

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "bus_conn.h"
-#include "http_buf.h"
+#include "bus_json.h"
+#include "http_metrics.h"
 #include "ibb_log.h"
 
 enum { SLOT_FREE = 0, SLOT_REQ, SLOT_SUB };
@@ -190,15 +191,15 @@ ibbStatus httpBus_Create(httpBus **out, const httpConfig *cfg, uv_loop_t *loop, 
     busConnOptions_Init(&o);
     o.urls = cfg->nats_url;
     o.name = cfg->nats_name;
-    o.user = cfg->nats_user;
-    o.password = cfg->nats_password;
-    o.token = cfg->nats_token;
-    o.creds_file = cfg->nats_creds;
-    o.nkey = cfg->nats_nkey;
-    o.nkey_seed_file = cfg->nats_nkey_seed;
-    o.tls_ca_file = cfg->nats_tls_ca;
-    o.tls_cert_file = cfg->nats_tls_cert;
-    o.tls_key_file = cfg->nats_tls_key;
+    o.user = cfg->nats.user;
+    o.password = cfg->nats.password;
+    o.token = cfg->nats.token;
+    o.creds_file = cfg->nats.creds;
+    o.nkey = cfg->nats.nkey;
+    o.nkey_seed_file = cfg->nats.nkey_seed;
+    o.tls_ca_file = cfg->nats.tls_ca;
+    o.tls_cert_file = cfg->nats.tls_cert;
+    o.tls_key_file = cfg->nats.tls_key;
     o.reconnect_wait_ms = 500;
     /* With a loop, nats.c's socket is read and written on it: the requests of one loop turn leave in one
      * write when the loop next runs. Without one (the probe), each request is written at once. */

@@ -15,10 +15,11 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: ib-bridge-http [--config FILE] [--probe] [--help] [--version]\n"
+        "usage: ib-bridge-http [--config FILE] [--probe] [--check-config] [--help] [--version]\n"
         "HTTP REST + WebSocket gateway for ib-bridge; talks only to NATS.\n"
         "--probe: ask ib-bridge for ib.rpc.status with these NATS options; exit 0 when it answers (health "
         "checks).\n"
+        "--check-config: print the effective configuration (secrets masked) and exit.\n"
         "Every option can be set in FILE (libconfig syntax) and overridden by its environment variable.\n");
     httpConfig_PrintHelp(out);
 }
@@ -26,7 +27,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     const char *file = NULL;
-    int probe = 0;
+    int probe = 0, check = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -38,6 +39,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--probe") == 0) {
             probe = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--check-config") == 0) {
+            check = 1;
             continue;
         }
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
@@ -52,6 +57,11 @@ int main(int argc, char **argv)
     if (httpConfig_Load(&cfg, file, stderr) != IBB_OK) {
         httpConfig_Free(&cfg);
         return 2;
+    }
+    if (check) {
+        httpConfig_Print(&cfg, stdout);
+        httpConfig_Free(&cfg);
+        return 0;
     }
     int lvl = ibbLog_ParseLevel(cfg.log_level);
     if (lvl < 0) {
@@ -69,5 +79,5 @@ int main(int argc, char **argv)
     }
     ibbStatus st = httpServer_Run(&cfg);
     httpConfig_Free(&cfg);
-    return st == IBB_OK ? 0 : 1;
+    return st == IBB_OK ? 0 : st == IBB_ERR_CONFIG ? 2 : 1;
 }

@@ -1,6 +1,8 @@
 /* http_metrics.c — counters and Prometheus text (see http_metrics.h). */
 #include "http_metrics.h"
 
+#include <time.h>
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -50,41 +52,41 @@ void httpMetrics_Request(httpMetrics *m, int route, int status, int64_t latency_
     httpMetrics_Observe(&m->latency, latency_us);
 }
 
-static void render_hist(const httpHist *h, const char *name, const char *help, httpBuf *out)
+static void render_hist(const httpHist *h, const char *name, const char *help, busBuf *out)
 {
-    httpBuf_Printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    busBuf_Printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (int i = 0; i < HTTP_METRICS_NBUCKETS; i++) {
         cum += h->buckets[i];
-        httpBuf_Printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, BOUNDS_S[i], cum);
+        busBuf_Printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, BOUNDS_S[i], cum);
     }
-    httpBuf_Printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
-    httpBuf_Printf(out, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum_s, name, h->count);
+    busBuf_Printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    busBuf_Printf(out, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum_s, name, h->count);
 }
 
-static void counter(httpBuf *out, const char *name, const char *help, uint64_t v)
+static void counter(busBuf *out, const char *name, const char *help, uint64_t v)
 {
-    httpBuf_Printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
+    busBuf_Printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
 }
 
-static void gauge(httpBuf *out, const char *name, const char *help, int64_t v)
+static void gauge(busBuf *out, const char *name, const char *help, int64_t v)
 {
-    httpBuf_Printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name, help, name, name, v);
+    busBuf_Printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name, help, name, name, v);
 }
 
-void httpMetrics_Render(const httpMetrics *m, int bus_pending, int bus_up, httpBuf *out)
+void httpMetrics_Render(const httpMetrics *m, int bus_pending, int bus_up, busBuf *out)
 {
-    httpBuf_Puts(out, "# HELP ibb_http_requests_total HTTP requests by route and status.\n"
+    busBuf_Puts(out, "# HELP ibb_http_requests_total HTTP requests by route and status.\n"
                       "# TYPE ibb_http_requests_total counter\n");
     for (int r = 0; r < m->nroutes; r++)
         for (int s = 0; s < HTTP_METRICS_NSTATUS; s++)
             if (m->requests[r][s]) {
-                httpBuf_Puts(out, "ibb_http_requests_total{route=");
-                httpBuf_JsonStr(out, m->route_names[r], strlen(m->route_names[r]));
+                busBuf_Puts(out, "ibb_http_requests_total{route=");
+                busJson_String(out, m->route_names[r], strlen(m->route_names[r]));
                 if (STATUSES[s])
-                    httpBuf_Printf(out, ",status=\"%d\"} %" PRIu64 "\n", STATUSES[s], m->requests[r][s]);
+                    busBuf_Printf(out, ",status=\"%d\"} %" PRIu64 "\n", STATUSES[s], m->requests[r][s]);
                 else
-                    httpBuf_Printf(out, ",status=\"other\"} %" PRIu64 "\n", m->requests[r][s]);
+                    busBuf_Printf(out, ",status=\"other\"} %" PRIu64 "\n", m->requests[r][s]);
             }
     render_hist(&m->latency, "ibb_http_request_duration_seconds", "HTTP request latency.", out);
     render_hist(&m->bus_rtt, "ibb_http_bus_rtt_seconds", "NATS request round-trip time.", out);
@@ -99,4 +101,11 @@ void httpMetrics_Render(const httpMetrics *m, int bus_pending, int bus_up, httpB
     counter(out, "ibb_http_ws_messages_sent_total", "WebSocket messages sent.", m->ws_messages_sent);
     counter(out, "ibb_http_ws_quotes_conflated_total",
             "Quotes replaced by a newer one before a slow client could take them.", m->ws_quotes_conflated);
+}
+
+int64_t http_nowUs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

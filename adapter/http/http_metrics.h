@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "http_buf.h"
+#include "bus_json.h"
 
 #define HTTP_METRICS_MAX_ROUTES 32
 #define HTTP_METRICS_NSTATUS 20
@@ -36,6 +36,9 @@ void httpMetrics_Request(httpMetrics *m, int route, int status, int64_t latency_
 void httpMetrics_Observe(httpHist *h, int64_t us);
 /* Appends the Prometheus text exposition (version 0.0.4). `bus_pending` and `bus_up` are gauges
  * sampled by the caller. */
-void httpMetrics_Render(const httpMetrics *m, int bus_pending, int bus_up, httpBuf *out);
+void httpMetrics_Render(const httpMetrics *m, int bus_pending, int bus_up, busBuf *out);
+
+/* Monotonic clock in microseconds. */
+int64_t http_nowUs(void);
 
 #endif

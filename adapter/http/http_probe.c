@@ -36,11 +36,9 @@ static void no_wake(void *arg)
 int httpProbe_Run(const httpConfig *cfg)
 {
     httpBus *bus = NULL;
-    if (httpBus_Create(&bus, cfg, NULL, no_wake, NULL) != IBB_OK) {
-        fprintf(stderr, "probe: cannot connect to NATS at %s\n", cfg->nats_url);
-        return 1;
-    }
-    if (!httpBus_Connected(bus)) { /* the first attempt is over: a health check does not wait for retries */
+    /* The first attempt is over either way: a health check does not wait for retries. A refused login can
+     * close the connection for good before the inbox is subscribed (then Create fails), or just after. */
+    if (httpBus_Create(&bus, cfg, NULL, no_wake, NULL) != IBB_OK || !httpBus_Connected(bus)) {
         fprintf(stderr, "probe: not connected to NATS at %s (unreachable, or it refused the credentials)\n",
                 cfg->nats_url);
         httpBus_Destroy(bus);
@@ -48,7 +46,7 @@ int httpProbe_Run(const httpConfig *cfg)
     }
     probeResult res = {0, 0};
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.status", cfg->prefix);
+    snprintf(subject, sizeof subject, "%s.rpc.status", cfg->nats.subject_prefix);
     uint64_t h = 0;
     if (httpBus_Request(bus, subject, "{}", 2, cfg->request_timeout_ms, on_status, &res, &h) != IBB_OK) {
         fprintf(stderr, "probe: request on %s failed\n", subject);

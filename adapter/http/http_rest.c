@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "http_app.h"
-#include "http_buf.h"
+#include "bus_json.h"
 #include "http_mpjson.h"
 #include "bus_error.h"
 #include "ibb_log.h"
@@ -46,14 +46,14 @@ struct httpReq {
     char allow[64];          /* for 405 */
     char idem[80];
     char retry_after[24];    /* Retry-After seconds of a 429, or "" */
-    httpBuf body;
+    busBuf body;
     int expect_body, body_too_big;
     uint64_t bus_handle;
     /* response */
     int status;
     int ready, close_after;
     const char *ctype;
-    httpBuf resp;
+    busBuf resp;
 };
 
 static int build_empty(httpReq *r, json_t *body, json_t **out);
@@ -106,20 +106,20 @@ static void set_json(httpReq *r, int status, const char *json, size_t len)
 {
     r->status = status;
     r->ctype = "application/json";
-    httpBuf_Reset(&r->resp);
-    httpBuf_Append(&r->resp, json, len);
+    busBuf_Reset(&r->resp);
+    busBuf_Append(&r->resp, json, len);
 }
 
 static void set_error(httpReq *r, int status, const char *code, const char *msg)
 {
     r->status = status;
     r->ctype = "application/json";
-    httpBuf_Reset(&r->resp);
-    httpBuf_Puts(&r->resp, "{\"error\":{\"code\":");
-    httpBuf_JsonStr(&r->resp, code, strlen(code));
-    httpBuf_Puts(&r->resp, ",\"message\":");
-    httpBuf_JsonStr(&r->resp, msg, strlen(msg));
-    httpBuf_Puts(&r->resp, "}}");
+    busBuf_Reset(&r->resp);
+    busBuf_Puts(&r->resp, "{\"error\":{\"code\":");
+    busJson_String(&r->resp, code, strlen(code));
+    busBuf_Puts(&r->resp, ",\"message\":");
+    busJson_String(&r->resp, msg, strlen(msg));
+    busBuf_Puts(&r->resp, "}}");
 }
 
 static int finish(struct lws *wsi, httpReq *r)
@@ -140,8 +140,8 @@ static void free_req(httpApp *app, httpReq *r)
     if (!r)
         return;
     httpBus_Cancel(app->bus, r->bus_handle);
-    httpBuf_Free(&r->body);
-    httpBuf_Free(&r->resp);
+    busBuf_Free(&r->body);
+    busBuf_Free(&r->resp);
     free(r);
 }
 
@@ -190,7 +190,7 @@ int http_restWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (blen) {
-        unsigned char *b = (unsigned char *)httpBuf_Data(&r->resp);
+        unsigned char *b = (unsigned char *)(busBuf_CStr(&r->resp) ? r->resp.data : NULL);
         if (lws_write(wsi, b, blen, LWS_WRITE_HTTP_FINAL) != (int)blen)
             return -1;
     }
@@ -207,83 +207,6 @@ void http_restClosed(httpApp *app, httpSess *pss)
 {
     free_req(app, pss->req);
     pss->req = NULL;
-}
-
-/* ---------------------------------------------------------------- auth + CORS */
-
-/* The token of a WebSocket upgrade from a browser, which cannot set Authorization on a WebSocket: one
- * entry of Sec-WebSocket-Protocol is `bearer.<token>` (sent next to the `ib-bridge` protocol, which lws
- * selects and echoes, so the token is never echoed back). Copies the token to out; 0 when absent. */
-static int protocol_token(struct lws *wsi, char *out, size_t outlen)
-{
-    char h[512];
-    if (lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_PROTOCOL) <= 0)
-        return 0;
-    for (char *save = NULL, *e = strtok_r(h, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
-        while (*e == ' ' || *e == '\t')
-            e++;
-        if (strncasecmp(e, "bearer.", 7) != 0)
-            continue;
-        snprintf(out, outlen, "%s", e + 7);
-        return 1;
-    }
-    return 0;
-}
-
-int http_authLevel(httpApp *app, struct lws *wsi)
-{
-    if (!app->auth_on)
-        return HTTP_ACC_TRADE;
-    char h[512];
-    const char *t;
-    int n = lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n > 0) {
-        if (n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
-            return -2;
-        t = h + 7;
-    } else if (protocol_token(wsi, h, sizeof h)) {
-        t = h;
-    } else {
-        return -1;
-    }
-    while (*t == ' ')
-        t++;
-    size_t tl = strlen(t);
-    while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
-        tl--;
-    if (tl == 0)
-        return -1;
-    if (httpStrList_Has(&app->cfg->trade_tokens, t, tl))
-        return HTTP_ACC_TRADE;
-    if (httpStrList_Has(&app->cfg->read_tokens, t, tl))
-        return HTTP_ACC_READ;
-    return -2;
-}
-
-int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen)
-{
-    char o[256];
-    out[0] = '\0';
-    if (lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) <= 0)
-        return 0;
-    const httpStrList *l = &app->cfg->cors_origins;
-    for (int i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], "*") == 0 || strcasecmp(l->v[i], o) == 0) {
-            snprintf(out, outlen, "%s", strcmp(l->v[i], "*") == 0 ? "*" : o);
-            return 1;
-        }
-    return -1;
-}
-
-int http_queryHasToken(struct lws *wsi)
-{
-    static const char *const names[] = {"access_token=", "token=", "api_key=", "apikey=", "bearer=", "auth="};
-    char frag[256];
-    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++)
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (strncasecmp(frag, names[k], strlen(names[k])) == 0)
-                return 1;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- request parsing */
@@ -562,15 +485,15 @@ static int first_char(const char *p, size_t n)
 /* Reply body as JSON text in r->resp; msgpack replies are converted. Returns the parsed root or NULL. */
 static json_t *reply_json(httpReq *r, const httpBusReply *rep)
 {
-    httpBuf_Reset(&r->resp);
+    busBuf_Reset(&r->resp);
     int c = first_char(rep->data, rep->len);
     if (c == '{' || c == '[') {
-        httpBuf_Append(&r->resp, rep->data, rep->len);
+        busBuf_Append(&r->resp, rep->data, rep->len);
     } else if (rep->len && http_msgpackToJson(rep->data, rep->len, &r->resp) != IBB_OK) {
-        httpBuf_Reset(&r->resp);
+        busBuf_Reset(&r->resp);
         return NULL;
     }
-    return json_loadb(httpBuf_Data(&r->resp), r->resp.len, 0, NULL);
+    return json_loadb(busBuf_CStr(&r->resp), r->resp.len, 0, NULL);
 }
 
 /* ib.rpc.status' top-level `connected` (schemas/status_reply.json): the IB link is up and ready. */
@@ -581,6 +504,8 @@ static int is_connected(json_t *st)
 
 static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json_t *root, int err_status)
 {
+    if (!err_status && json_is_object(root))
+        http_modeNote(app, root);
     int ok = !err_status && json_is_object(root) && is_connected(root);
     json_t *o = json_pack("{s:s,s:s}", "status", ok ? "ok" : "unavailable", "nats",
                           httpBus_Connected(app->bus) ? "connected" : "disconnected");
@@ -603,13 +528,20 @@ static void health_reply(httpApp *app, httpReq *r, const httpBusReply *rep, json
     free(txt);
 }
 
+/* The request a bus answer is for; its bus handle is spent. */
+static httpReq *answered_req(struct lws *wsi, httpApp **app)
+{
+    *app = lws_context_user(lws_get_context(wsi));
+    httpReq *r = ((httpSess *)lws_wsi_user(wsi))->req;
+    r->bus_handle = 0;
+    return r;
+}
+
 static void on_reply(void *arg, const httpBusReply *rep)
 {
     struct lws *wsi = arg;
-    httpSess *pss = lws_wsi_user(wsi);
-    httpApp *app = lws_context_user(lws_get_context(wsi));
-    httpReq *r = pss->req;
-    r->bus_handle = 0;
+    httpApp *app;
+    httpReq *r = answered_req(wsi, &app);
     httpMetrics_Observe(&app->metrics.bus_rtt, rep->rtt_us);
     const char *subj = r->route->rpc;
     if (rep->status == IBB_ERR_TIMEOUT) {
@@ -634,8 +566,8 @@ static void on_reply(void *arg, const httpBusReply *rep)
     if (!rep->err_code && r->route->kind == K_BUS && first_char(rep->data, rep->len) == '{') {
         /* hot path: ib-bridge sets Nats-Service-Error-Code on every error, so a JSON reply without it
          * is a success and goes out as it came, unparsed */
-        httpBuf_Reset(&r->resp);
-        httpBuf_Append(&r->resp, rep->data, rep->len);
+        busBuf_Reset(&r->resp);
+        busBuf_Append(&r->resp, rep->data, rep->len);
         r->status = 200;
         r->ctype = "application/json";
         if (r->route->build == build_symbol && strcmp(r->route->rpc, "rpc.quote") == 0)
@@ -681,11 +613,63 @@ static void on_reply(void *arg, const httpBusReply *rep)
 
 /* ---------------------------------------------------------------- dispatch */
 
+static int dispatch(httpApp *app, struct lws *wsi, httpReq *r);
+
+/* The answer to the ib.rpc.status a trade route asked for while ib-bridge's mode was unknown. */
+static void on_mode_reply(void *arg, const httpBusReply *rep)
+{
+    struct lws *wsi = arg;
+    httpApp *app;
+    httpReq *r = answered_req(wsi, &app);
+    if (rep->status == IBB_ERR_TIMEOUT) {
+        fail(wsi, r, 504, "timeout", "ib-bridge did not answer before the deadline; retry later");
+        return;
+    }
+    if (rep->status != IBB_OK) {
+        fail(wsi, r, 503, "unavailable", "no ib-bridge is answering on the bus; is it running?");
+        return;
+    }
+    json_t *root = rep->err_code ? NULL : json_loadb(rep->data, rep->len, 0, NULL);
+    if (json_is_object(root))
+        http_modeNote(app, root);
+    json_decref(root);
+    if (app->ib_mode == HTTP_MODE_UNKNOWN)
+        fail(wsi, r, 503, "unavailable", "ib-bridge did not say its trading mode (ib.rpc.status); retry later");
+    else
+        dispatch(app, wsi, r);
+}
+
+/* Without tokens every route is open, but order (and admin) routes only while ib-bridge trades paper:
+ * under a live ib-bridge they need a trade token. An unknown mode is asked first (the request waits).
+ * Returns 1 when the request may go on, 0 when it was answered or parked. */
+static int trade_gate(httpApp *app, struct lws *wsi, httpReq *r)
+{
+    if (r->route->access != HTTP_ACC_TRADE || app->auth_on || app->ib_mode == HTTP_MODE_PAPER)
+        return 1;
+    if (app->ib_mode == HTTP_MODE_LIVE) {
+        fail(wsi, r, 403, "forbidden",
+             "ib-bridge trades live (ib.trading_mode = live): order routes need a trade token; "
+             "set auth.trade_tokens on ib-bridge-http");
+        return 0;
+    }
+    char subject[160];
+    snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->nats.subject_prefix);
+    if (httpBus_Request(app->bus, subject, "{}", 2, app->cfg->request_timeout_ms, on_mode_reply, wsi,
+                        &r->bus_handle) != IBB_OK) {
+        fail(wsi, r, 503, "unavailable", "the NATS connection is down; retry later");
+        return 0;
+    }
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, app->cfg->request_timeout_ms / 1000 + 5);
+    return 0;
+}
+
 static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
 {
     route *rt = r->route;
+    if (!trade_gate(app, wsi, r))
+        return 0;
     if (rt->kind == K_METRICS) {
-        httpBuf_Reset(&r->resp);
+        busBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
         r->status = 200;
         r->ctype = "text/plain; version=0.0.4";
@@ -694,7 +678,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     json_t *body = NULL;
     if (r->body.len) {
         json_error_t je;
-        body = json_loadb(httpBuf_Data(&r->body), r->body.len, 0, &je);
+        body = json_loadb(busBuf_CStr(&r->body), r->body.len, 0, &je);
         if (!body) {
             char msg[240];
             snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d, column %d)", je.text, je.line,
@@ -719,7 +703,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     if (!txt)
         return fail(wsi, r, 500, "internal", "out of memory");
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.%s", app->cfg->prefix, rt->rpc);
+    snprintf(subject, sizeof subject, "%s.%s", app->cfg->nats.subject_prefix, rt->rpc);
     ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                                    on_reply, wsi, &r->bus_handle);
     free(txt);
@@ -743,8 +727,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
     if (!r)
         return -1;
     r->t0_us = http_nowUs();
-    httpBuf_Init(&r->body, 0);
-    httpBuf_Init(&r->resp, LWS_PRE);
+    busBuf_Init(&r->body);
+    busBuf_InitPre(&r->resp, LWS_PRE);
     r->method = method_of(wsi);
     r->metrics_route = g_route_other;
 
@@ -825,10 +809,10 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         char *txt = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (txt)
-            httpBuf_Puts(&r->body, txt);
+            busBuf_Puts(&r->body, txt);
         free(txt);
-        if (!strcmp(httpBuf_Data(&r->body), "{}"))
-            httpBuf_Reset(&r->body);
+        if (!strcmp(busBuf_CStr(&r->body), "{}"))
+            busBuf_Reset(&r->body);
     }
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
@@ -846,10 +830,10 @@ int http_restBody(httpApp *app, struct lws *wsi, httpSess *pss, const void *in, 
         return 0;
     if (r->body.len + len > (size_t)app->cfg->body_limit) {
         r->close_after = 1;
-        httpBuf_Free(&r->body);
+        busBuf_Free(&r->body);
         return fail(wsi, r, 413, "payload_too_large", "request body is larger than the configured limit");
     }
-    httpBuf_Append(&r->body, in, len);
+    busBuf_Append(&r->body, in, len);
     return 0;
 }
 

@@ -97,6 +97,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     httpBus_Dispatch(app->bus);
     httpBus_Tick(app->bus);
     httpHub_Tick(app->hub);
+    http_modeTick(app);
     if (g_signals && !app->draining) {
         IBB_INFO("http.shutdown", "pending=%d", httpBus_Pending(app->bus));
         app->draining = 1;
@@ -154,6 +155,11 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     }
     app->loop = &app->loop_storage;
     app->cfg = cfg;
+    if (httpAuth_CheckExposure(cfg, stderr) != IBB_OK) {
+        uv_loop_close(app->loop);
+        free(app);
+        return IBB_ERR_CONFIG;
+    }
     app->auth_on = cfg->read_tokens.n > 0 || cfg->trade_tokens.n > 0;
     httpMetrics_Init(&app->metrics);
     http_restInit(app);
@@ -179,7 +185,7 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     retry.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_s;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = cfg->port;
+    info.port = (int)cfg->port;
     info.iface = cfg->listen[0] ? cfg->listen : NULL;
     info.protocols = g_protocols;
     info.user = app;
@@ -198,11 +204,13 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
         IBB_ERROR("http.loop_failed", "detail=\"cannot poll the NATS loop from lws\"");
         st = IBB_ERR_IO;
     } else if (!app->ctx || !app->vhost) {
-        IBB_ERROR("http.listen_failed", "port=%d iface=%s", cfg->port, cfg->listen[0] ? cfg->listen : "*");
+        IBB_ERROR("http.listen_failed", "port=%d iface=%s", (int)cfg->port, cfg->listen[0] ? cfg->listen : "*");
         st = IBB_ERR_IO;
     } else {
-        IBB_INFO("http.listening", "port=%d prefix=%s auth=%s nats=%s", lws_get_vhost_listen_port(app->vhost),
-                 cfg->prefix, app->auth_on ? "on" : "off", cfg->nats_url);
+        IBB_INFO("http.listening", "port=%d listen=%s prefix=%s auth=%s nats=%s",
+                 lws_get_vhost_listen_port(app->vhost), cfg->listen[0] ? cfg->listen : "*", cfg->nats.subject_prefix,
+                 app->auth_on ? "on" : "off", cfg->nats_url);
+        http_modeTick(app);   /* ask ib-bridge's trading mode at once */
         lws_sul_schedule(app->ctx, 0, &app->tick, tick, TICK_US);
         while (lws_service(app->ctx, 0) >= 0) {
             uv_run(app->loop, UV_RUN_NOWAIT); /* write the bus requests this turn made */

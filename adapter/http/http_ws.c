@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "http_app.h"
-#include "http_buf.h"
+#include "bus_json.h"
 #include "http_mpjson.h"
 #include "ibb_log.h"
 
@@ -61,7 +61,7 @@ struct wsClient {
     int ctl_head, ctl_n, ctl_cap;
     int closing, close_code;
     char close_reason[100];
-    httpBuf rx;
+    busBuf rx;
 };
 
 struct httpHub {
@@ -126,7 +126,7 @@ static void client_ctl(wsClient *c, wsFrame *f)
     if (!f)
         return;
     if (c->ctl_n == c->ctl_cap) {
-        int limit = 2 * c->app->cfg->ws_max_symbols + 16;
+        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16;
         int cap = c->ctl_cap ? c->ctl_cap * 2 : 8;
         cap = cap > limit ? limit : cap;
         wsFrame **v = cap > c->ctl_cap ? malloc(sizeof *v * (size_t)cap) : NULL;
@@ -226,7 +226,7 @@ static void topic_release(wsTopic *t)
         json_decref(o);
         char subject[160];
         uint64_t h;
-        snprintf(subject, sizeof subject, "%s.rpc.unsubscribe", app->cfg->prefix);
+        snprintf(subject, sizeof subject, "%s.rpc.unsubscribe", app->cfg->nats.subject_prefix);
         if (txt)
             httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                             on_release_reply, NULL, &h);
@@ -259,24 +259,24 @@ static void on_quote(void *arg, const char *data, size_t len)
     wsTopic *t = arg;
     httpMetrics *m = &t->hub->app->metrics;
     m->ws_quotes_in++;
-    httpBuf b;
-    httpBuf_Init(&b, LWS_PRE);
-    httpBuf_Puts(&b, "{\"type\":\"quote\",\"symbol\":");
-    httpBuf_JsonStr(&b, t->symbol, strlen(t->symbol));
-    httpBuf_Puts(&b, ",\"data\":");
+    busBuf b;
+    busBuf_InitPre(&b, LWS_PRE);
+    busBuf_Puts(&b, "{\"type\":\"quote\",\"symbol\":");
+    busJson_String(&b, t->symbol, strlen(t->symbol));
+    busBuf_Puts(&b, ",\"data\":");
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
         i++;
     if (i < len && data[i] == '{') {
-        httpBuf_Append(&b, data, len);
+        busBuf_Append(&b, data, len);
     } else if (http_msgpackToJson(data, len, &b) != IBB_OK) {
         IBB_WARN("http.ws.bad_quote", "symbol=\"%s\" bytes=%zu", t->symbol, len);
-        httpBuf_Free(&b);
+        busBuf_Free(&b);
         return;
     }
-    httpBuf_Puts(&b, "}");
-    wsFrame *f = b.oom ? NULL : frame_new(httpBuf_Data(&b), b.len);
-    httpBuf_Free(&b);
+    busBuf_Puts(&b, "}");
+    wsFrame *f = b.oom ? NULL : frame_new(busBuf_CStr(&b), b.len);
+    busBuf_Free(&b);
     if (!f)
         return;
     frame_unref(t->last);
@@ -311,14 +311,14 @@ static void on_lease_reply(void *arg, const httpBusReply *rep)
         code = "timeout";
         msg = "ib-bridge did not answer the subscribe request in time";
     } else if (rep->status == IBB_OK) {
-        httpBuf b;
-        httpBuf_Init(&b, 0);
+        busBuf b;
+        busBuf_Init(&b);
         if (rep->len && rep->data[0] != '{')
             http_msgpackToJson(rep->data, rep->len, &b);
         else
-            httpBuf_Append(&b, rep->data, rep->len);
-        root = json_loadb(httpBuf_Data(&b), b.len, 0, NULL);
-        httpBuf_Free(&b);
+            busBuf_Append(&b, rep->data, rep->len);
+        root = json_loadb(busBuf_CStr(&b), b.len, 0, NULL);
+        busBuf_Free(&b);
         err = json_object_get(root, "error");
         if (json_is_object(err)) {
             code = json_string_value(json_object_get(err, "code"));
@@ -395,14 +395,14 @@ static int send_lease_request(wsTopic *t)
     httpApp *app = t->hub->app;
     /* schemas/subscribe_request.json: a renewal names the lease only; a new lease names the symbol */
     json_t *o = t->lease_id
-                    ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", app->cfg->ws_lease_ttl_s)
-                    : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", app->cfg->ws_lease_ttl_s);
+                    ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", (int)app->cfg->ws_lease_ttl_s)
+                    : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", (int)app->cfg->ws_lease_ttl_s);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!txt)
         return -1;
     char subject[160];
-    snprintf(subject, sizeof subject, "%s.rpc.subscribe", app->cfg->prefix);
+    snprintf(subject, sizeof subject, "%s.rpc.subscribe", app->cfg->nats.subject_prefix);
     ibbStatus st = httpBus_Request(app->bus, subject, txt, strlen(txt), app->cfg->request_timeout_ms,
                                    on_lease_reply, t, &t->req_handle);
     free(txt);
@@ -573,7 +573,7 @@ int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss)
         return -1;
     c->app = app;
     c->wsi = wsi;
-    httpBuf_Init(&c->rx, 0);
+    busBuf_Init(&c->rx);
     pss->ws = c;
     c->next = hub->clients;
     if (hub->clients)
@@ -672,15 +672,15 @@ int http_wsReceive(httpApp *app, struct lws *wsi, httpSess *pss, const void *in,
         return 0;
     }
     if (c->rx.len + len > (size_t)app->cfg->ws_max_message) {
-        httpBuf_Free(&c->rx);
+        busBuf_Free(&c->rx);
         client_close(c, 1009, "message too big");
         return 0;
     }
-    httpBuf_Append(&c->rx, in, len);
+    busBuf_Append(&c->rx, in, len);
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
-    handle_message(c, httpBuf_Data(&c->rx), c->rx.len);
-    httpBuf_Reset(&c->rx);
+    handle_message(c, busBuf_CStr(&c->rx), c->rx.len);
+    busBuf_Reset(&c->rx);
     return 0;
 }
 
@@ -748,7 +748,7 @@ void http_wsClosed(httpApp *app, httpSess *pss)
         c->next->prev = c->prev;
     hub->nclients--;
     app->metrics.ws_clients--;
-    httpBuf_Free(&c->rx);
+    busBuf_Free(&c->rx);
     free(c->slots);
     free(c);
 }

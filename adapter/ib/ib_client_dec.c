@@ -301,7 +301,7 @@ static void skip_condition(ibReader *r)
     }
 }
 
-/* openOrder, every field in the official order (PROTOCOL.md §3.3, #n = row of the sv 173 table). */
+/* openOrder, every field in the official order (PROTOCOL.md §3.3; #n = index in the captured openOrder vector's fields). */
 static void dec_open_order_contract(ibReader *r, ibOpenOrder *o)
 {
     ibContract *c = &o->contract;
@@ -902,4 +902,40 @@ ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply
         return IBB_ERR_BAD_NUMBER;
     reply->id = (ibReplyId)id;
     return dec_body(&r, sv, reply);
+}
+
+int64_t ibReply_ReqId(const ibReply *r)
+{
+    switch (r->id) {
+    case IB_MSG_TICK_PRICE: return r->u.tick_price.req_id;
+    case IB_MSG_TICK_SIZE: return r->u.tick_size.req_id;
+    case IB_MSG_TICK_STRING: return r->u.tick_string.req_id;
+    case IB_MSG_TICK_GENERIC: return r->u.tick_generic.req_id;
+    case IB_MSG_TICK_REQ_PARAMS: return r->u.tick_req_params.req_id;
+    case IB_MSG_MARKET_DATA_TYPE: return r->u.market_data_type.req_id;
+    case IB_MSG_TICK_SNAPSHOT_END:
+    case IB_MSG_CONTRACT_DATA_END:
+    case IB_MSG_EXEC_DETAILS_END:
+    case IB_MSG_ACCOUNT_SUMMARY_END: return r->u.end.req_id;
+    case IB_MSG_HISTORICAL_DATA: return r->u.historical.req_id;
+    case IB_MSG_HISTORICAL_DATA_UPDATE: return r->u.historical_update.req_id;
+    case IB_MSG_CONTRACT_DATA: return r->u.contract_data.req_id;
+    case IB_MSG_EXEC_DETAILS: return r->u.exec_details.req_id;
+    case IB_MSG_ACCOUNT_SUMMARY: return r->u.account_summary.req_id;
+    default: return 0;
+    }
+}
+
+bool ibReply_IsMarketData(const ibReply *r)
+{
+    switch (r->id) {
+    case IB_MSG_TICK_PRICE:
+    case IB_MSG_TICK_SIZE:
+    case IB_MSG_TICK_STRING:
+    case IB_MSG_TICK_GENERIC:
+    case IB_MSG_TICK_REQ_PARAMS:
+    case IB_MSG_MARKET_DATA_TYPE:
+    case IB_MSG_TICK_SNAPSHOT_END: return true;
+    default: return false;
+    }
 }

@@ -118,8 +118,8 @@ static void enc_contract_details(enc *e, const ibReqContractDetails *d)
 }
 
 /* ---- orders ----------------------------------------------------------------------------------- */
-/* The 115 fields of placeOrder at 176 (PROTOCOL.md §3.3 table), with the official defaults for
- * everything ibOrder does not carry. Row numbers in comments are the table's. */
+/* The 115 fields of placeOrder at 176 (PROTOCOL.md §3.3; vector placeOrder_LMT at 176), with the official defaults for
+ * everything ibOrder does not carry. #n in comments = index in that vector's fields. */
 static void enc_place_order_head(enc *e, const ibContract *c, const ibOrder *o)
 {
     put_int(e, IB_REQ_PLACE_ORDER);

@@ -172,7 +172,7 @@ typedef struct ibReqHistoricalData {
 typedef struct ibReqContractDetails { int64_t req_id; ibContract contract; } ibReqContractDetails;
 
 /* The subset of IB's Order that ib-bridge sets; everything else goes out with the official
- * client's defaults (PROTOCOL.md §3.3 table, middle column). */
+ * client's defaults (PROTOCOL.md §3.3; vector placeOrder_LMT at 176). */
 typedef struct ibOrder {
     int64_t order_id;
     const char *action;              /* BUY / SELL */
@@ -471,6 +471,14 @@ ibbStatus ib_decodeServerVersion(const char *payload, size_t len, ibServerVersio
  * IBB_ERR_PROTOCOL (absurd counts) on malformed input, IBB_ERR_UNKNOWN_MSG for ids this codec
  * does not decode (reply->id is still set so the caller can count and skip it). */
 ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply);
+
+/* The request id a decoded reply answers (tick*, marketDataType, tickReqParams, the *End messages,
+ * historical data, contract data, executions, account summary), or 0 for a reply that carries none
+ * (order status, errors, positions, ...). */
+int64_t ibReply_ReqId(const ibReply *r);
+/* True for the replies of a reqMktData stream or snapshot: tickPrice/Size/String/Generic,
+ * marketDataType, tickReqParams, tickSnapshotEnd. */
+bool ibReply_IsMarketData(const ibReply *r);
 
 /* ib-sim side: the server's version reply, "<sv>\0<time>\0" framed. */
 ibbStatus ib_encodeServerVersion(ibWriter *w, const ibServerVersion *sv);

@@ -214,21 +214,9 @@ static bool apply_generic(stQuote *q, const ibTickGeneric *t)
     return true;
 }
 
-static int64_t reply_req_id(const ibReply *r)
-{
-    switch (r->id) {
-    case IB_MSG_TICK_PRICE: return r->u.tick_price.req_id;
-    case IB_MSG_TICK_SIZE: return r->u.tick_size.req_id;
-    case IB_MSG_TICK_STRING: return r->u.tick_string.req_id;
-    case IB_MSG_TICK_GENERIC: return r->u.tick_generic.req_id;
-    case IB_MSG_MARKET_DATA_TYPE: return r->u.market_data_type.req_id;
-    default: return 0;
-    }
-}
-
 stQuote *stQuoteBook_Apply(stQuoteBook *qb, const ibReply *r, int64_t recv_ts_ns)
 {
-    int64_t id = reply_req_id(r);
+    int64_t id = ibReply_IsMarketData(r) ? ibReply_ReqId(r) : 0;
     stQuote *q = id ? stQuoteBook_FindByReqId(qb, id) : NULL;
     if (!q)
         return NULL;

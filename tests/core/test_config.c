@@ -55,7 +55,7 @@ Test(config, example_file_parses)
     cr_expect(strstr(out, "ib.port = 4002;") != NULL, "%s", out);
     cr_expect(strstr(out, "ib.trading_mode = \"paper\";") != NULL);
     cr_expect(strstr(out, "ib.pacing.rate = 45;") != NULL);
-    cr_expect(strstr(out, "nats.urls = [ \"nats://127.0.0.1:4222\" ];") != NULL);
+    cr_expect(strstr(out, "nats.url = [ \"nats://127.0.0.1:4222\" ];") != NULL);
     cr_expect(strstr(out, "nats.quote_encoding = \"msgpack\";") != NULL);
     cr_expect(strstr(out, "risk.max_orders_per_minute = 60;") != NULL);
     cr_expect(strstr(out, "# file") != NULL, "sources not shown");
@@ -85,7 +85,8 @@ Test(config, environment_wins_over_file)
     cr_assert_eq(check(text, env), 0, "%s", err);
     cr_expect(strstr(out, "ib.port = 7497;  # env IB_PORT") != NULL, "%s", out);
     cr_expect(strstr(out, "ib.client_id = 33;  # env IB_CLIENT_ID") != NULL);
-    cr_expect(strstr(out, "nats.urls = [ \"nats://a:1\", \"nats://b:2\" ];  # env NATS_URL") != NULL);
+    /* the file spelled it nats.urls (deprecated alias of nats.url): still read, the variable wins */
+    cr_expect(strstr(out, "nats.url = [ \"nats://a:1\", \"nats://b:2\" ];  # env NATS_URL") != NULL);
     cr_expect(strstr(out, "log.level = \"debug\";  # env IBB_LOG_LEVEL") != NULL);
     cr_expect(strstr(out, "ib.watchlist = [ \"AAPL\", \"MSFT\" ];") != NULL);
     /* An empty variable counts as unset: the file's value stays. */
@@ -124,6 +125,9 @@ Test(config, invalid_values_name_the_key)
     refused("nats = { quote_encoding = \"xml\"; };\n", NULL, "nats.quote_encoding");
     refused("nats = { subject_prefix = \"ib.>\"; };\n", NULL, "nats.subject_prefix");
     refused("nats = { urls = []; };\n", NULL, "nats.urls");
+    refused("nats = { url = []; };\n", NULL, "nats.url");
+    refused("nats = { url = [\"localhost:4222\"]; };\n", NULL, "nats.url");
+    refused("nats = { tls_cert = \"/dev/null\"; };\n", NULL, "nats.tls_key");
     refused("nats = { urls = [\"localhost 4222\"]; };\n", NULL, "nats.urls");
     refused("nats = { password = \"x\"; };\n", NULL, "nats.password");
     refused("nats = { creds = \"/nonexistent/x.creds\"; };\n", NULL, "nats.creds");

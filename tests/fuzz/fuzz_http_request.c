@@ -280,12 +280,12 @@ int lws_http_transaction_completed(struct lws *w)
 static void setup(void)
 {
     static char *read_tok[] = {"rtok"}, *trade_tok[] = {"ttok"}, *origins[] = {"http://ok.example"};
-    g_cfg.read_tokens = (httpStrList){read_tok, 1};
-    g_cfg.trade_tokens = (httpStrList){trade_tok, 1};
-    g_cfg.cors_origins = (httpStrList){origins, 1};
+    g_cfg.read_tokens = (ibbStrList){read_tok, 1};
+    g_cfg.trade_tokens = (ibbStrList){trade_tok, 1};
+    g_cfg.cors_origins = (ibbStrList){origins, 1};
     g_cfg.body_limit = 4096;
     g_cfg.request_timeout_ms = 5000;
-    g_cfg.prefix = "ib";
+    g_cfg.nats.subject_prefix = "ib";
     g_app.cfg = &g_cfg;
     httpMetrics_Init(&g_app.metrics);
     http_restInit(&g_app);

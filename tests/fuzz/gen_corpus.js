@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// gen_corpus.js — seed corpora for the libFuzzer targets, from ../shared/ib/vectors.jsonl and the
-// repository's tests/ib/vectors/*.jsonl (e.g. completed_orders.jsonl).
+// gen_corpus.js — seed corpora for the libFuzzer targets, from the repository's tests/ib/vectors/*.jsonl
+// (vectors.jsonl, completed_orders.jsonl, ...).
 //   node tests/fuzz/gen_corpus.js VECTORS.jsonl|DIR [MORE.jsonl|DIR ...] OUTDIR
 // A directory stands for its *.jsonl files; a path that does not exist is skipped with a note.
 // writes OUTDIR/fuzz_ib_frames/, OUTDIR/fuzz_ib_requests/, OUTDIR/fuzz_ib_roundtrip/ in the input

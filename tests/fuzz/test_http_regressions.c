@@ -1,27 +1,28 @@
 /* test_http_regressions.c — inputs fuzz_http_request found, kept as Criterion tests in the normal
- * build (adapter/http/http_buf.c compiled in).
+ * build. The gateway's JSON strings are bus/bus_json.c's busJson_String since http/ and bus/ share
+ * one buffer type (busBuf); these inputs now guard that writer.
  *
  * 1. fuzz_http_request, input "POST /candles/Ao" + Content-Length + body '{"\u' followed by 0xC3 0xA3
  *    (crash-e11b5f82...): the 400 answer quotes jansson's error text, whose "near '...'" context
- *    cut the UTF-8 sequence after 0xC3; httpBuf_JsonStr copied the lone byte, so the error body
- *    was not valid JSON (jansson: "unable to decode byte 0xc3"). Fixed in adapter/http/http_buf.c:
+ *    cut the UTF-8 sequence after 0xC3; the old httpBuf_JsonStr copied the lone byte, so the error body
+ *    was not valid JSON (jansson: "unable to decode byte 0xc3"). Fixed then in the gateway's writer:
  *    invalid UTF-8 becomes \ufffd, valid sequences are copied unchanged. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
 
-#include "http_buf.h"
+#include "bus_json.h"
 
-static char *json_str(const char *s, size_t n, httpBuf *b)
+static const char *json_str(const char *s, size_t n, busBuf *b)
 {
-    httpBuf_Init(b, 0);
-    httpBuf_JsonStr(b, s, n);
-    return (char *)httpBuf_Data(b);
+    busBuf_Init(b);
+    busJson_String(b, s, n);
+    return busBuf_CStr(b);
 }
 
 static void check_valid(const char *s, size_t n, const char *want_utf8)
 {
-    httpBuf b;
+    busBuf b;
     const char *out = json_str(s, n, &b);
     json_error_t je;
     json_t *j = json_loadb(out, b.len, JSON_DECODE_ANY, &je);
@@ -30,7 +31,7 @@ static void check_valid(const char *s, size_t n, const char *want_utf8)
     if (want_utf8)
         cr_assert_str_eq(json_string_value(j), want_utf8);
     json_decref(j);
-    httpBuf_Free(&b);
+    busBuf_Free(&b);
 }
 
 Test(http_regressions, truncated_utf8_in_error_message)

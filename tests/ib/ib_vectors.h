@@ -1,4 +1,4 @@
-/* ib_vectors.h — loads /work/shared/ib/vectors.jsonl (IBB_VECTORS) for the codec tests.
+/* ib_vectors.h — loads tests/ib/vectors/vectors.jsonl (IBB_VECTORS) for the codec tests.
  * Header-only (static functions) so each test_*.c executable stands alone. A missing or
  * unreadable file FAILS the calling test (never skips). */
 #ifndef IB_VECTORS_H

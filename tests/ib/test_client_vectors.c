@@ -1,4 +1,4 @@
-/* test_client_vectors.c — the client codec against ../shared/ib/vectors.jsonl (PROTOCOL.md §9).
+/* test_client_vectors.c — the client codec against tests/ib/vectors/vectors.jsonl (adapter/ib/PROTOCOL.md §9).
  *
  * Encoder: every client->server vector our ibRequest can express comes out byte for byte at its
  * server version (176: all generated-official-encoder vectors except reqRealTimeBars and reqPnL;

@@ -5,10 +5,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const yaml = require('./http_yaml');
+const YAML = require('yaml');
 
 const ROOT = path.resolve(__dirname, '../..');
-const doc = yaml.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), 'docker-compose.yml');
+const doc = YAML.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));
 const S = doc.services;
 const KNOWN_KEYS = new Set(['image', 'build', 'command', 'environment', 'ports', 'volumes', 'healthcheck', 'depends_on',
   'profiles', 'networks', 'restart']);
@@ -76,7 +76,8 @@ test('ib-bridge and ib-bridge-http talk to nats with their own users; http publi
   assert.match(conf, /user: adapter,/);
   assert.deepEqual(h.command, ['ib-bridge-http']);
   assert.equal(h.environment.HTTP_PORT, '8080');
-  assert.ok(h.ports.includes('8080:8080'));
+  assert.ok(h.ports.includes('127.0.0.1:8080:8080'), 'published on the host loopback only');
+  assert.equal(h.environment.HTTP_LISTEN, '0.0.0.0');
   assert.ok(h.healthcheck.test.some((a) => /\/health$/.test(a)));
   assert.equal(h.depends_on.nats.condition, 'service_healthy');
   const t = b.healthcheck.test;

@@ -1,14 +1,14 @@
-// Validates real ib-bridge-http responses against schemas/openapi.yaml (read with http_yaml.js), whose
+// Validates real ib-bridge-http responses against schemas/openapi.yaml (read with the npm `yaml` package), whose
 // 200 and error schemas are relative $refs to the bus JSON Schemas in schemas/ (loaded here by their $id).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const Ajv2020 = require('ajv/dist/2020');
 const addFormats = require('ajv-formats');
-const yaml = require('./http_yaml');
+const YAML = require('yaml');
 
 const DIR = path.join(__dirname, '../../schemas');
-const doc = yaml.parse(fs.readFileSync(path.join(DIR, 'openapi.yaml'), 'utf8'), 'openapi.yaml');
+const doc = YAML.parse(fs.readFileSync(path.join(DIR, 'openapi.yaml'), 'utf8'));
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 for (const f of fs.readdirSync(DIR).filter((n) => n.endsWith('.json'))) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')));

@@ -295,7 +295,7 @@ test("random requests and bytes never crash or hang ib-sim", { timeout: 60000 },
     "9223372036854775807", "-99999999999999999999", "All", "$LEDGER"];
   // well-formed client requests (the official encoder's output at 176) with 1-3 fields replaced
   const vectors = require("node:fs").readFileSync(process.env.IBB_VECTORS ||
-    require("node:path").join(__dirname, "../../../shared/ib/vectors.jsonl"), "utf8").trim().split("\n").map(JSON.parse);
+    require("node:path").join(__dirname, "../ib/vectors/vectors.jsonl"), "utf8").trim().split("\n").map(JSON.parse);
   const templates = vectors.filter((v) => v.direction === "client->server" && v.server_version === 176).map((v) => v.fields);
   assert.ok(templates.length >= 15);
   {
