@@ -52,6 +52,11 @@ func WithLeaseTTL(d time.Duration) Option { return func(c *Client) { c.leaseTTL 
 // WithEventBuffer is the capacity of a Subscription's and an OrderStream's channel (1024).
 func WithEventBuffer(n int) Option { return func(c *Client) { c.buffer = n } }
 
+// WithPendingLimit is how many events of one subject may wait for the receiver of C before NATS
+// drops the newer ones (unlimited by default, bounded by 256 MiB). A drop is a seq gap, which the
+// subscription fills with a snapshot: a small limit trades completeness for freshness.
+func WithPendingLimit(msgs int) Option { return func(c *Client) { c.pending = msgs } }
+
 // WithOrderRetry bounds PlaceOrder when its context has no deadline (30 s by default) and sets the
 // pause before retrying after no responders (250 ms).
 func WithOrderRetry(total, pause time.Duration) Option {
@@ -80,6 +85,7 @@ type Client struct {
 	timeout     time.Duration
 	leaseTTL    time.Duration
 	buffer      int
+	pending     int
 	orderBudget time.Duration
 	retryPause  time.Duration
 	noBreaker   bool
@@ -100,7 +106,7 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if nc == nil {
 		return nil, errors.New("ibbridge: nil *nats.Conn")
 	}
-	c := &Client{nc: nc, prefix: "ib", timeout: 5 * time.Second, leaseTTL: 30 * time.Second, buffer: 1024,
+	c := &Client{nc: nc, prefix: "ib", timeout: 5 * time.Second, leaseTTL: 30 * time.Second, buffer: 1024, pending: -1,
 		orderBudget: 30 * time.Second, retryPause: 250 * time.Millisecond, listeners: map[*Subscription]struct{}{}}
 	for _, o := range opts {
 		o(c)

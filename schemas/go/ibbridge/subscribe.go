@@ -130,7 +130,7 @@ func (s *Subscription) take(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ibbridge: subscribe %s: %w", subject, err)
 		}
-		_ = sub.SetPendingLimits(-1, 256<<20)
+		_ = sub.SetPendingLimits(s.c.pending, 256<<20)
 		s.subs[subject] = sub
 	}
 	return s.c.nc.Flush()
