@@ -158,6 +158,10 @@ func (c *Client) encode(v interface{}) ([]byte, error) {
 	return out, err
 }
 
+// Decode decodes a body ib-bridge published (a KV value, a message read with plain nats.go) into
+// one of the package's types: JSON when it starts like JSON, else MessagePack.
+func (c *Client) Decode(data []byte, v interface{}) error { return c.decode(data, v) }
+
 // decode decodes a reply or event body (JSON when it starts like JSON: ib-bridge answers in the
 // request's encoding, and the JSON mirrors of streams are JSON).
 func (c *Client) decode(data []byte, v interface{}) error {
