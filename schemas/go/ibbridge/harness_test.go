@@ -121,6 +121,25 @@ type stack struct {
 	bridge      *proc
 	bridgeEnv   []string
 	nc          *nats.Conn
+	problems    []string // sanitizer reports, non-zero exits of ib-bridge / ib-sim
+}
+
+var sanitizerRE = regexp.MustCompile(`AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer`)
+
+// checkExit records a sanitizer report or a non-zero exit of a stopped process.
+func (st *stack) checkExit(name string, p *proc) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	full := p.log.String()
+	p.mu.Unlock()
+	if sanitizerRE.MatchString(full) {
+		st.problems = append(st.problems, name+" sanitizer report:\n"+p.Log())
+	}
+	if ps := p.cmd.ProcessState; ps != nil && !ps.Success() {
+		st.problems = append(st.problems, fmt.Sprintf("%s exited %v:\n%s", name, ps, p.Log()))
+	}
 }
 
 func startStack() (*stack, error) {
@@ -203,6 +222,7 @@ func (st *stack) startBridge() error {
 // restartBridge stops ib-bridge (SIGTERM) and starts a new one.
 func (st *stack) restartBridge() error {
 	st.bridge.stop(syscall.SIGTERM, 10*time.Second)
+	st.checkExit("ib-bridge", st.bridge)
 	return st.startBridge()
 }
 
@@ -259,7 +279,9 @@ func (st *stack) stop() {
 		st.nc.Close()
 	}
 	st.bridge.stop(syscall.SIGTERM, 10*time.Second)
+	st.checkExit("ib-bridge", st.bridge)
 	st.sim.stop(syscall.SIGTERM, 5*time.Second)
+	st.checkExit("ib-sim", st.sim)
 	st.nats.stop(syscall.SIGKILL, 5*time.Second)
 	if st.natsDir != "" {
 		os.RemoveAll(st.natsDir)
@@ -279,5 +301,9 @@ func TestMain(m *testing.M) {
 	os.Setenv("IBB_EXAMPLE_NATS_URL", sys.natsURL)
 	code := m.Run()
 	sys.stop()
+	for _, p := range sys.problems {
+		fmt.Fprintln(os.Stderr, "FAIL:", p)
+		code = 1
+	}
 	os.Exit(code)
 }

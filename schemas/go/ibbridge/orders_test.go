@@ -54,6 +54,7 @@ func TestPlaceOrderRetriesNoResponders(t *testing.T) {
 	ctx := ctxT(t, 40*time.Second)
 	before := simOrders(t)
 	sys.bridge.stop(syscall.SIGTERM, 10*time.Second)
+	sys.checkExit("ib-bridge", sys.bridge)
 	restarted := make(chan error, 1)
 	time.AfterFunc(1500*time.Millisecond, func() { restarted <- sys.startBridge() })
 	placed, err := c.PlaceOrder(ctx, OrderRequest{Symbol: "MSFT", Side: "SELL", Qty: 2})
