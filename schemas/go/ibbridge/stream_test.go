@@ -156,7 +156,7 @@ func TestGapFilledWithSnapshot(t *testing.T) {
 	}
 	defer sub.Close()
 	<-sub.C
-	time.Sleep(1500 * time.Millisecond) // not reading: the subjects' pending overflow
+	time.Sleep(2500 * time.Millisecond) // not reading: the subjects' pending overflow
 	col := collect(t, sub)
 	col.waitMore(t, []string{"AAPL", "MSFT", "SPY"}, 5, 10*time.Second, "after the stall")
 	st := sub.Stats()
