@@ -121,8 +121,8 @@ type OrderEventMsg struct {
 }
 
 // OrderStream follows the order event stream. Events arrive on C in stream order; C is closed by
-// Close or when ctx ends. A durable consumer's message is acknowledged once the receiver took it
-// off C.
+// Close or when ctx ends. With Durable, C is unbuffered and a message is acknowledged once the
+// receiver took it off C (one not taken is delivered again to the next OrderEvents of that name).
 type OrderStream struct {
 	C      <-chan OrderEventMsg
 	ch     chan OrderEventMsg
@@ -172,7 +172,11 @@ func (c *Client) OrderEvents(ctx context.Context, since Since, opts ...OrderEven
 	} else {
 		subOpts = append(subOpts, nats.OrderedConsumer())
 	}
-	s := &OrderStream{ch: make(chan OrderEventMsg, c.buffer), done: make(chan struct{})}
+	buf := c.buffer
+	if cfg.durable != "" {
+		buf = 0 // unbuffered: a message is acknowledged only once the receiver took it
+	}
+	s := &OrderStream{ch: make(chan OrderEventMsg, buf), done: make(chan struct{})}
 	s.C = s.ch
 	handler := func(m *nats.Msg) {
 		var ev OrderEvent
