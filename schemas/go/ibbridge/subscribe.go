@@ -264,10 +264,19 @@ type keyState struct {
 	// delivered; those are dropped
 	staleFrom uint64
 	dec       *codec.Decoder
+	strs      strCache
 }
 
 func (k *keyState) decodeEvent(data []byte) (*Event, error) {
 	s := k.s
+	if s.kind == KindQuote && len(data) > 0 && data[0] >= 0x80 {
+		if k.strs == nil {
+			k.strs = strCache{}
+		}
+		if ev, ok := decodeQuoteFast(data, k.strs); ok {
+			return ev, nil
+		}
+	}
 	ev := &Event{Kind: s.kind, Key: k.key}
 	var v interface{}
 	switch s.kind {
