@@ -114,6 +114,8 @@ func waitPort(port int, d time.Duration) error {
 type stack struct {
 	natsURL     string
 	natsDir     string
+	natsCmd     []string
+	natsPort    int
 	nats        *proc
 	sim         *proc
 	simPort     int
@@ -159,7 +161,9 @@ func startStack() (*stack, error) {
 	st.natsDir = dir
 	port := freePort()
 	st.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
-	if st.nats, err = start(natsBin, []string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", dir}, nil, nil); err != nil {
+	st.natsCmd = []string{natsBin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", dir}
+	st.natsPort = port
+	if st.nats, err = start(st.natsCmd[0], st.natsCmd[1:], nil, nil); err != nil {
 		return nil, err
 	}
 	if err := waitPort(port, 10*time.Second); err != nil {
@@ -217,6 +221,18 @@ func (st *stack) startBridge() error {
 	}
 	st.bridge = p
 	return nil
+}
+
+// restartNats kills nats-server and starts it again on the same port and store.
+func (st *stack) restartNats(down time.Duration) error {
+	st.nats.stop(syscall.SIGKILL, 5*time.Second)
+	time.Sleep(down)
+	p, err := start(st.natsCmd[0], st.natsCmd[1:], nil, nil)
+	if err != nil {
+		return err
+	}
+	st.nats = p
+	return waitPort(st.natsPort, 10*time.Second)
 }
 
 // restartBridge stops ib-bridge (SIGTERM) and starts a new one.

@@ -243,3 +243,56 @@ func TestBreaker(t *testing.T) {
 		t.Fatalf("opens %d, want %d", c.Breaker().Opens, opens+1)
 	}
 }
+
+// A nats-server restart (killed, back on the same port and store after 1 s): the subscription goes
+// on with no unfilled gap, and the order event stream (an ordered JetStream consumer) delivers the
+// events of an order placed afterwards.
+func TestSurvivesNatsServerRestart(t *testing.T) {
+	c := newClient(t, MsgPack, WithLeaseTTL(6*time.Second))
+	ctx := ctxT(t, 90*time.Second)
+	keys := []string{"AAPL", "SPY"}
+	sub, err := c.Subscribe(ctx, KindQuote, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(t, sub)
+	col.waitMore(t, keys, 3, 10*time.Second, "start")
+	oe, err := c.OrderEvents(ctx, SinceNew())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oe.Close()
+
+	if err := sys.restartNats(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	col.waitMore(t, keys, 5, 20*time.Second, "after the nats-server restart")
+	placed, err := c.PlaceOrder(ctx, OrderRequest{Symbol: "QQQ", Side: "BUY", Qty: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for filled := false; !filled; {
+		select {
+		case m, ok := <-oe.C:
+			if !ok {
+				t.Fatal("order stream closed")
+			}
+			filled = m.Event.OrderID == placed.OrderID && m.Event.Type == "filled"
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no filled event for order %d after the restart (%v)", placed.OrderID, oe.Err())
+		}
+	}
+	st := sub.Stats()
+	if err := sub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	<-col.closed
+	col.check(t)
+	if st.Gaps != st.GapsFilled {
+		t.Fatalf("stats: %+v (%v)", st, sub.Err())
+	}
+	t.Logf("stats %+v", st)
+}

@@ -373,9 +373,12 @@ func (k *keyState) fill(last uint64, ev *Event) bool {
 	if s.kind != KindQuote {
 		return true // no snapshot request for this kind (yet): the gap stays reported in Stats
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.c.timeout)
-	q, err := s.c.QuoteOf(ctx, QuoteRequest{Key: k.key})
-	cancel()
+	q, err := k.snapshot(ev.Seq)
+	if err != nil {
+		s.mu.Lock()
+		s.lastErr = fmt.Errorf("ibbridge: snapshot of %s for seq gap %d..%d: %w", k.key, last+1, ev.Seq-1, err)
+		s.mu.Unlock()
+	}
 	if err != nil || q.Seq+1 < ev.Seq {
 		// no snapshot covering the gap (IB down, or an older state): ev, the whole state, follows
 		// with the gap marked; GapsFilled does not count it
@@ -390,6 +393,31 @@ func (k *keyState) fill(last uint64, ev *Event) bool {
 		return false
 	}
 	return true
+}
+
+// snapshot asks ib.rpc.quote for the key's state, retrying for up to 3 s while the error is
+// transient: after a NATS reconnect the events can flow again before ib-bridge's request
+// subscriptions are back (no responders).
+func (k *keyState) snapshot(seq uint64) (*Quote, error) {
+	s := k.s
+	per := s.c.timeout
+	if per > 2*time.Second {
+		per = 2 * time.Second
+	}
+	until := time.Now().Add(3 * time.Second)
+	for pause := 100 * time.Millisecond; ; pause *= 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), per)
+		q, err := s.c.QuoteOf(ctx, QuoteRequest{Key: k.key})
+		cancel()
+		if (err == nil && q.Seq+1 >= seq) || (err != nil && !IsRetryable(err)) || time.Now().Add(pause).After(until) {
+			return q, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-s.done:
+			return q, err
+		}
+	}
 }
 
 func (s *Subscription) deliver(ev *Event) {
