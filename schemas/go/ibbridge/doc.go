@@ -19,6 +19,9 @@
 //	require ib-bridge/schemas/go/ibbridge v0.0.0
 //	replace ib-bridge/schemas/go/ibbridge => /path/to/ib-bridge/schemas/go/ibbridge
 //
+// and let `go mod tidy` write go.sum (that needs the module proxy; the repository's tests build
+// in GOPATH mode only).
+//
 // # Calls
 //
 // New(nc, opts...) wraps a *nats.Conn: WithPrefix ("ib"), WithEncoding (MsgPack, the default, or
@@ -101,7 +104,9 @@
 // ib-bridge joining the bus or IB ready again — and checks each key's seq: a gap (events lost to a
 // slow receiver or a reconnect) is filled with an ib.rpc.quote snapshot delivered as an Event with
 // Snapshot set and GapFrom..GapTo; a seq that starts again is a new ib-bridge (Stats().Restarts).
-// Close ends the lease and closes C.
+// Close ends the lease and closes C. A lease holds at most 100 instruments (the bus refuses more
+// with bad_request): take several subscriptions for more. Quote events are decoded without
+// reflection (one allocation per event); any other shape goes through the codec.
 //
 // # Orders
 //
