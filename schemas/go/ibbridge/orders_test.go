@@ -75,6 +75,34 @@ func TestPlaceOrderRetriesNoResponders(t *testing.T) {
 	}
 }
 
+// PlaceOrder during a gateway restart (ib_unavailable, breaker open) waits for the ready event and
+// retries with the same id: one order at ib-sim.
+func TestPlaceOrderRetriesIBUnavailable(t *testing.T) {
+	c := newClient(t, MsgPack)
+	ctx := ctxT(t, 30*time.Second)
+	before := simOrders(t)
+	if r, err := sys.simControl("restart 2"); err != nil || r[:2] != "ok" {
+		t.Fatalf("sim restart: %q %v", r, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
+	placed, err := c.PlaceOrder(ctx, OrderRequest{Symbol: "AAPL", Side: "SELL", Qty: 1})
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	if placed.Attempts < 2 || time.Since(t0) < time.Second {
+		t.Fatalf("the gateway was down yet the first attempt went through: %+v after %v", placed, time.Since(t0))
+	}
+	if c.Breaker().Open || c.Breaker().Opens == 0 {
+		t.Fatalf("breaker: %+v", c.Breaker())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := simOrders(t) - before; n != 1 {
+		t.Fatalf("ib-sim got %d orders, want 1", n)
+	}
+	t.Logf("%+v after %v", placed, time.Since(t0))
+}
+
 type evLog struct {
 	mu  sync.Mutex
 	evs []OrderEventMsg
