@@ -219,6 +219,25 @@ func TestCalls(t *testing.T) {
 			if err := sub.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
+			// by contract, through SubscribeWith
+			sub, err = c.SubscribeWith(ctx, LeaseRequest{Contracts: []ContractSpec{{ConID: 272093}, {Symbol: "SPY", SecType: "STK"}}})
+			if err != nil {
+				t.Fatalf("SubscribeWith: %v", err)
+			}
+			if l := sub.Lease(); len(l.Instruments) != 2 {
+				t.Fatalf("lease by contract: %+v", l)
+			}
+			select {
+			case ev := <-sub.C:
+				if ev.Quote == nil || (ev.Quote.Contract.ConID != 272093 && ev.Quote.Contract.Symbol != "SPY") {
+					t.Fatalf("event: %+v", ev.Quote)
+				}
+			case <-ctx.Done():
+				t.Fatal("no event by contract")
+			}
+			if err := sub.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
 			_, err = c.Subscribe(ctx, KindQuote, "NOSUCHSYM")
 			wantKind(t, err, ErrUnknownSymbol)
 		})

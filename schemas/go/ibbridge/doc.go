@@ -38,7 +38,7 @@
 //	CancelOrder             ib.rpc.order.cancel
 //	ModifyOrder             ib.rpc.order.modify
 //	ListOrders              ib.rpc.order.list
-//	Subscribe / Close       ib.rpc.subscribe, ib.rpc.unsubscribe, <prefix>.quote.<key>
+//	Subscribe, SubscribeWith ib.rpc.subscribe (+ renewals), <prefix>.quote.<key>; Close: ib.rpc.unsubscribe
 //	SearchContracts         ib.rpc.contract.search   (BRIEF wave 2)
 //	PnL                     ib.rpc.pnl               (BRIEF wave 2)
 //	PreviewOrder            ib.rpc.order.preview     (BRIEF wave 2)

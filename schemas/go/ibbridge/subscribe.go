@@ -83,20 +83,33 @@ type Subscription struct {
 // is held and the subjects are subscribed; the lease's instruments (keys, subjects, states) are in
 // Lease().
 func (c *Client) Subscribe(ctx context.Context, kind Kind, symbols ...string) (*Subscription, error) {
-	if kind == "" {
-		kind = KindQuote
-	}
 	if len(symbols) == 0 {
 		return nil, localError("bad_request", c.subject("rpc.subscribe"), "no symbols", 400, nil)
 	}
-	s := &Subscription{c: c, kind: kind, symbols: append([]string(nil), symbols...),
+	k := string(kind)
+	if kind == KindQuote {
+		k = ""
+	}
+	return c.SubscribeWith(ctx, LeaseRequest{Symbols: symbols, Kind: k})
+}
+
+// SubscribeWith is Subscribe with the whole lease request: instruments by contract, and the wave 2
+// parameters (Kind, Rows of a depth lease, TickType of a ticks lease, Account of a pnl lease).
+// TTLS and LeaseID are the subscription's own (WithLeaseTTL).
+func (c *Client) SubscribeWith(ctx context.Context, req LeaseRequest) (*Subscription, error) {
+	kind := Kind(req.Kind)
+	if kind == "" {
+		kind = KindQuote
+	}
+	if kind == KindQuote {
+		req.Kind = ""
+	}
+	req.Symbols = append([]string(nil), req.Symbols...)
+	req.TTLS, req.LeaseID = int(c.leaseTTL/time.Second), ""
+	s := &Subscription{c: c, kind: kind, symbols: req.Symbols, req: req,
 		ch: make(chan *Event, c.buffer), done: make(chan struct{}), kickc: make(chan struct{}, 1),
 		subs: map[string]*nats.Subscription{}}
 	s.C = s.ch
-	s.req = LeaseRequest{Symbols: s.symbols, TTLS: int(c.leaseTTL / time.Second)}
-	if kind != KindQuote {
-		s.req.Kind = string(kind)
-	}
 	if err := s.take(ctx); err != nil {
 		s.unsubscribeAll()
 		return nil, err
