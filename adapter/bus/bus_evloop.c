@@ -2,6 +2,7 @@
 #include "bus_evloop.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ibb_log.h"
 
@@ -43,7 +44,21 @@ static void on_poll(uv_poll_t *h, int status, int events)
         natsConnection_ProcessWriteEvent(ev->nc);
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+/* A poll handle watches its own duplicate of nats.c's socket: nats.c closes its descriptor from its
+ * reconnect thread whenever the server goes away, and libuv aborts the process when it asks epoll about
+ * a descriptor that is closed (EBADF) or was reused. The duplicate stays valid until the loop has
+ * dropped the handle (the socket itself closes once both are closed). */
+typedef struct pollBox {
+    uv_poll_t h;             /* first: a uv_handle_t * of it is the box */
+    int fd;                  /* our dup() of nats.c's socket */
+} pollBox;
+
+static void free_handle(uv_handle_t *h)
+{
+    pollBox *b = (pollBox *)h;
+    close(b->fd);
+    free(b);
+}
 
 static void drop_poll(busEvLoop *ev)
 {
@@ -55,12 +70,17 @@ static void drop_poll(busEvLoop *ev)
 
 static void open_poll(busEvLoop *ev, natsSock fd, unsigned gen)
 {
-    uv_poll_t *p = malloc(sizeof *p);
-    if (p == NULL || uv_poll_init_socket(ev->loop, p, fd) != 0) {
-        free(p);
+    pollBox *b = malloc(sizeof *b);
+    int dfd = b != NULL ? dup((int)fd) : -1;
+    if (dfd < 0 || uv_poll_init_socket(ev->loop, &b->h, dfd) != 0) {
+        if (dfd >= 0)
+            close(dfd);
+        free(b);
         IBB_ERROR("nats.evloop_poll_failed", "fd=%d", (int)fd); /* nats.c's pings then reconnect */
         return;
     }
+    b->fd = dfd;
+    uv_poll_t *p = &b->h;
     p->data = ev;
     uv_unref((uv_handle_t *)p);
     ev->poll = p;
@@ -210,7 +230,7 @@ static void on_closed(uv_handle_t *h)
 {
     busEvLoop *ev = h->data;
     if (h != (uv_handle_t *)&ev->wake && h != (uv_handle_t *)&ev->check)
-        free(h);
+        free_handle(h);
     if (--ev->open_handles == 0) {
         uv_mutex_destroy(&ev->mu);
         free(ev);
