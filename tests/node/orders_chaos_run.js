@@ -21,7 +21,7 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
   const rnd = seeded(Number(process.env.IBB_CHAOS_SEED || 1));
   const st = await startStack({ bridgeEnv: BASE, simArgs: ['--tick-rate', '20'] });
   st.allowBridgeExit = true;
-  const faults = { nats_restarts: 0, ib_drops: 0, bridge_kills: 0 };
+  const faults = { nats_restarts: 0, ib_drops: 0, bridge_kills: 0, bridge_start_exits: 0 };
   const placed = [];
   const t0 = Date.now();
   try {
@@ -43,9 +43,20 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
       await chaos.restartNats(st, 200 + Math.floor(rnd() * 600));
       faults.nats_restarts++;
       await first;
-      placed.push({ cid, body, answer: await chaos.placeUntilAnswered(st, body, 60000) });
+      let answer = await chaos.placeUntilAnswered(st, body, 20000);
       const b = st.bridge.proc;
-      if (b.exitCode !== null || (b.signalCode && b.signalCode !== 'SIGKILL'))
+      // ib-bridge exits 1 (bridge.bus_start_failed) when nats.c closes its connection while it starts and
+      // nats-server dies under it; a supervisor (systemd, compose) starts it again, and so does this run.
+      if (b.exitCode === 1 && /bridge\.bus_start_failed/.test(st.bridge.log())) {
+        faults.bridge_start_exits++;
+        await st.restartBridge(BASE);
+        if (!answer) answer = await chaos.placeUntilAnswered(st, body, 60000);
+      } else if (!answer) {
+        answer = await chaos.placeUntilAnswered(st, body, 40000);
+      }
+      placed.push({ cid, body, answer });
+      if (b.exitCode !== null && !(b.exitCode === 1 && /bridge\.bus_start_failed/.test(st.bridge.log())) ||
+          (b.signalCode && b.signalCode !== 'SIGKILL'))
         throw new Error(`ib-bridge died by itself (exit ${b.exitCode}, signal ${b.signalCode}) in cycle ${i}:\n${st.bridge.log().slice(-30000)}`);
       if ((i + 1) % 25 === 0) console.log(`chaos: ${i + 1}/${CYCLES} cycles, ${Math.round((Date.now() - t0) / 1000)} s`);
     }
