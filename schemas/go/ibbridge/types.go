@@ -275,13 +275,30 @@ type IBLink struct {
 }
 
 // Status is schemas/status_reply.json. Connected is the one flag a health check needs.
+// OrdersStatus is ib.rpc.status "orders" (schemas/status_reply.json).
+type OrdersStatus struct {
+	StoreReady   bool `codec:"store_ready" json:"store_ready"`
+	Repaired     bool `codec:"repaired" json:"repaired"`
+	Unsettled    int  `codec:"unsettled" json:"unsettled"`
+	StoreBacklog struct {
+		Queued    int    `codec:"queued" json:"queued"`
+		OldestMs  int64  `codec:"oldest_ms" json:"oldest_ms"`
+		Retries   int64  `codec:"retries" json:"retries"`
+		Conflicts int64  `codec:"conflicts" json:"conflicts"`
+		LastError string `codec:"last_error" json:"last_error"`
+	} `codec:"store_backlog" json:"store_backlog"`
+}
+
 type Status struct {
 	Version     string `codec:"version" json:"version"`
 	UptimeS     int64  `codec:"uptime_s" json:"uptime_s"`
 	Connected   bool   `codec:"connected" json:"connected"`
 	OrdersReady bool   `codec:"orders_ready" json:"orders_ready"`
-	IB          IBLink `codec:"ib" json:"ib"`
-	NATS        struct {
+	// Orders: the order store, the repair of records an earlier run left unfinished, and the queue of
+	// durable idempotency-record writes NATS has not acknowledged yet.
+	Orders OrdersStatus `codec:"orders" json:"orders"`
+	IB     IBLink       `codec:"ib" json:"ib"`
+	NATS   struct {
 		Connected bool `codec:"connected" json:"connected"`
 	} `codec:"nats" json:"nats"`
 	MarketData struct {
