@@ -97,6 +97,16 @@ static const optDef options[] = {
     {"nats.quote_encoding", OPT_ENUM, "msgpack", 0, 0, "IBB_QUOTE_ENCODING", F(nats_quote_encoding), 0,
      "msgpack|json|both",
      "encoding of ib.quote.* streams (both: MessagePack plus a JSON mirror on ib.json.quote.*)"},
+    {"nats.js_replicas", OPT_INT, "1", 1, 5, "IBB_JS_REPLICAS", F(nats_js_replicas), 0, NULL,
+     "copies of every JetStream stream and KV bucket ib-bridge creates (3 on a three-node cluster); an "
+     "existing stream with fewer is raised, or the start refuses naming it"},
+    {"ha.enabled", OPT_BOOL, "false", 0, 0, "IBB_HA", F(ha_enabled), 0, NULL,
+     "hot standby: several ib-bridges with the same prefix, IB host and client id; one holds the lease in KV "
+     "bucket <prefix>_leader and the IB session, the others wait"},
+    {"ha.lease_ms", OPT_INT, "3000", 300, 60000, "IBB_HA_LEASE_MS", F(ha_lease_ms), 0, NULL,
+     "a leader that has not renewed for this long is replaced (judged by the standby's own clock)"},
+    {"ha.renew_ms", OPT_INT, "1000", 50, 20000, "IBB_HA_RENEW_MS", F(ha_renew_ms), 0, NULL,
+     "the leader renews its lease this often (at most ha.lease_ms / 3)"},
     {"risk.max_order_qty", OPT_DOUBLE, "1000", 0.0001, 1e9, "IBB_MAX_ORDER_QTY", F(risk_max_order_qty), 0,
      NULL, "largest quantity of one order"},
     {"risk.max_order_notional", OPT_DOUBLE, "100000", 1, 1e12, "IBB_MAX_ORDER_NOTIONAL",
@@ -729,6 +739,10 @@ static void check_cross(const appConfig *c, errCtx *e)
                 "ib.pacing.burst: ib.pacing.rate (%g) + ib.pacing.burst (%" PRId64 ") must not exceed 50, "
                 "IB's limit of messages per second",
                 c->ib_pacing_rate, c->ib_pacing_burst);
+    if (c->ha_renew_ms * 3 > c->ha_lease_ms)
+        add_err(e, "ha.renew_ms: %" PRId64 " must be at most a third of ha.lease_ms (%" PRId64 ") so a leader "
+                   "fences itself before its lease can expire",
+                c->ha_renew_ms, c->ha_lease_ms);
     check_prefix(c, e);
     for (size_t i = 0; i < c->nats_urls.n; i++)
         if (!strstr(c->nats_urls.items[i], "://"))

@@ -19,6 +19,12 @@
 #include "ibb_status.h"
 #include "st_risk.h"
 
+typedef struct brHaOptions {
+    bool enabled;                      /* default false: this process is always active */
+    int64_t lease_ms;                  /* default 3000 */
+    int64_t renew_ms;                  /* default 1000 (<= lease_ms / 3) */
+} brHaOptions;
+
 typedef struct brOptions {
     coreSessionConfig session;         /* the IB link */
     busConnOptions nats;               /* the NATS link */
@@ -32,6 +38,8 @@ typedef struct brOptions {
     const char *trading_mode;          /* "paper" | "live" (reported in status) */
     bool simulator;
     const char *instance_id;           /* micro instance id; NULL = generated */
+    int js_replicas;                   /* copies of every stream / KV bucket (default 1) */
+    brHaOptions ha;                    /* hot standby (off by default) */
 } brOptions;
 
 void brOptions_Init(brOptions *o);

@@ -27,6 +27,7 @@ struct brQuoteKv {
     char bucket[64];
     bool json;
     int64_t min_interval_ms;
+    int replicas;
     brQuoteKvPackFn pack;
     void *ud;
     /* creation */
@@ -90,6 +91,7 @@ static void create_work(uv_work_t *w)
         cfg.Bucket = kv->bucket;
         cfg.Description = "ib-bridge: latest quote of every streamed instrument";
         cfg.History = 1;
+        cfg.Replicas = kv->replicas;
         s = js_CreateKeyValue(&store, js, &cfg);
         if (s != NATS_OK) { /* exists with another configuration (e.g. made by an operator): use it */
             snprintf(kv->create_err, sizeof kv->create_err, "%s", nats_GetLastError(NULL));
@@ -249,7 +251,7 @@ uint64_t brQuoteKv_Writes(const brQuoteKv *kv) { return kv ? kv->writes : 0; }
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
 
 ibbStatus brQuoteKv_Create(brQuoteKv **out, uv_loop_t *loop, busConn *conn, const char *bucket, bool json,
-                           int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud)
+                           int replicas, int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud)
 {
     brQuoteKv *kv = calloc(1, sizeof *kv);
     if (!kv)
@@ -259,6 +261,7 @@ ibbStatus brQuoteKv_Create(brQuoteKv **out, uv_loop_t *loop, busConn *conn, cons
     snprintf(kv->bucket, sizeof kv->bucket, "%s", bucket);
     kv->json = json;
     kv->min_interval_ms = min_interval_ms;
+    kv->replicas = replicas > 1 ? replicas : 1;
     kv->pack = pack;
     kv->ud = ud;
     kv->retry_ms = KV_RETRY_MIN_MS;

@@ -27,6 +27,7 @@
 #include <nats/nats.h>
 #include <uv.h>
 
+#include "bus_fence.h"
 #include "ibb_status.h"
 
 ibbStatus bus_Init(void);
@@ -94,6 +95,9 @@ ibbStatus busConn_Drain(busConn *c, int64_t timeout_ms);
 natsConnection *busConn_Nats(busConn *c);
 bool busConn_IsConnected(busConn *c);
 int busConn_MaxPendingMsgs(const busConn *c);
+/* Hot standby: from now on every message bus/ publishes on c is refused while f is shut and carries
+ * Ibb-Epoch (bus_fence.h). Call before anything publishes on c; f must outlive c. NULL: no fencing. */
+void busConn_SetFence(busConn *c, busFence *f);
 /* True when the connection is driven by a libuv loop (busConnOptions.loop): publishes made on that loop's
  * thread need no flush. */
 bool busConn_OnLoop(const busConn *c);

@@ -1,0 +1,95 @@
+// ha_cluster.test.js — issue 13, the NATS cluster: nats/cluster/n{1,2,3}.conf run as a real three-node
+// cluster (free ports); ib-bridge with NATS_URL listing all three and IBB_JS_REPLICAS=3 creates its
+// streams and buckets with three replicas, raises an existing R1 stream to R3, and keeps serving orders
+// (none lost or doubled in the stream) while each nats-server in turn is killed and restarted.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const bus = require('./bus_lib');
+const sim = require('./sim_lib');
+const { startBridge, request, waitReady } = require('./stack');
+const { startCluster, PW } = require('./cluster_lib');
+const { streamEvents, waitFor } = require('./orders_lib');
+
+const run = bus.runner('ha.cluster');
+
+function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
+
+(async () => {
+  await run.step('nats/cluster/n1..n3 carry the accounts and permissions of nats/nats-server.conf', async () => {
+    const want = accountsOf(fs.readFileSync(path.join(bus.ROOT, 'nats', 'nats-server.conf'), 'utf8'));
+    for (const i of [1, 2, 3]) {
+      const t = fs.readFileSync(path.join(bus.ROOT, 'nats', 'cluster', `n${i}.conf`), 'utf8');
+      bus.eq(accountsOf(t), want, `n${i}.conf accounts block`);
+      bus.assert(t.includes(`listen: 127.0.0.1:${4221 + i}`), `n${i} listens on ${4221 + i}`);
+      bus.assert(/store_dir: "\.run\/cluster\/n\d"/.test(t), `n${i} has its own store`);
+    }
+  });
+
+  const cl = await startCluster();
+  await cl.waitJetStream();
+  const s = await sim.startSim(['--seed', '1']);
+  const env = { NATS_USER: 'adapter', NATS_PASSWORD: PW.adapter, IB_CLIENT_ID: '7' };
+  let bridge = await startBridge({ natsUrl: cl.url, simPort: s.port, env: { ...env, IBB_JS_REPLICAS: '1' } });
+  const nc = await bus.connect({ servers: cl.url, user: 'operator', pass: PW.operator, maxReconnectAttempts: -1,
+    reconnectTimeWait: 200 });
+  const jsm = await nc.jetstreamManager();
+  let placed = 0;
+  const place = async (id) => {
+    const body = { client_order_id: id, symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 1 };
+    for (let i = 0; i < 40; i++) {
+      let r;
+      try { r = await request(nc, 'ib.rpc.order.place', body, { timeout: 3000 }); } catch (e) { r = { failed: String(e) }; }
+      if (r.data && r.data.order_id) return r.data.order_id;
+      await bus.sleep(250);
+    }
+    throw new Error(`order ${id} never placed`);
+  };
+
+  try {
+    await run.step('an R1 bridge starts on the cluster; restarted with IBB_JS_REPLICAS=3 it raises streams to R3', async () => {
+      await waitReady(nc, 'ib', 30000);
+      bus.eq((await jsm.streams.info('IB_ORDERS')).config.num_replicas, 1, 'IB_ORDERS replicas at start');
+      await bridge.stop();
+      bridge = await startBridge({ natsUrl: cl.url, simPort: s.port, env: { ...env, IBB_JS_REPLICAS: '3' } });
+      await waitReady(nc, 'ib', 30000);
+      await waitFor('IB_ORDERS and the idempotency bucket at R3', async () => {
+        const a = await jsm.streams.info('IB_ORDERS');
+        const b = await jsm.streams.info('KV_ib_orders_idem');
+        return a.config.num_replicas === 3 && b.config.num_replicas === 3;
+      }, 20000);
+      bus.assert(/js\.replicas_raised stream=IB_ORDERS from=1 to=3/.test(bridge.log()), 'the raise is logged');
+    });
+
+    await run.step('orders flow while each nats-server in turn is killed and restarted: none lost or doubled', async () => {
+      const ids = [];
+      for (let node = 0; node < 3; node++) {
+        for (let k = 0; k < 3; k++) { const id = `cl-${node}-${k}`; ids.push([id, await place(id)]); placed++; }
+        await cl.kill(node);
+        for (let k = 3; k < 6; k++) { const id = `cl-${node}-${k}`; ids.push([id, await place(id)]); placed++; }
+        await cl.restart(node);
+        await cl.waitJetStream();
+      }
+      // a retry of every order answers the same order id
+      for (const [id, oid] of ids) bus.eq(await place(id), oid, `retry of ${id}`);
+      const st = await sim.stats(s);
+      bus.eq(st.requests.placeOrder, placed, 'ib-sim got one placeOrder per client_order_id');
+      await waitFor('a "submitted" event per order in the stream', async () => {
+        const evs = (await streamEvents(nc)).filter((e) => e.data.type === 'submitted');
+        return evs.length >= placed;
+      }, 20000);
+      const evs = await streamEvents(nc);
+      const ids2 = new Set();
+      for (const e of evs) { bus.assert(!ids2.has(e.id), `message id ${e.id} twice in the stream`); ids2.add(e.id); }
+      const sub = evs.filter((e) => e.data.type === 'submitted');
+      bus.eq(sub.length, placed, 'one submitted event per order');
+    });
+  } finally {
+    await nc.close().catch(() => {});
+    const code = await bridge.stop();
+    if (code !== 0) console.log(`ib-bridge exited ${code}:\n${bridge.log().slice(-3000)}`);
+    await sim.stopSim(s);
+    await cl.stop();
+  }
+  run.done();
+})().catch((e) => { console.error(e); process.exit(1); });
