@@ -39,6 +39,7 @@ typedef struct brHa {
     uint64_t takeovers;
     char host[128];
     char bucket[80];
+    brHaLeases *leases;        /* streaming leases in KV */
 } brHa;
 
 static brHa *mod(const brBridge *b) { return b->mod[BR_MOD_HA]; }
@@ -120,6 +121,7 @@ static void become_active(brBridge *b, const busLeaseState *st)
     busService_SetServing(b->svc, true);
     publish_ha(b, "ha_active", st->reason);
     coreSession_Start(b->ib);
+    brHaLeases_Load(h->leases); /* consumers keep their lease ids: their instruments are subscribed again */
 }
 
 static void become_standby(brBridge *b, const char *reason)
@@ -159,6 +161,18 @@ static bool ib_write_gate(void *ud)
 /* ---- bridge hooks -------------------------------------------------------------------------------- */
 
 bool br_haEnabled(const brBridge *b) { return mod(b) != NULL; }
+
+void br_haLeaseSaved(brBridge *b, const char *lease_id)
+{
+    if (mod(b))
+        brHaLeases_Saved(mod(b)->leases, lease_id);
+}
+
+void br_haLeaseEnded(brBridge *b, const char *lease_id)
+{
+    if (mod(b))
+        brHaLeases_Ended(mod(b)->leases, lease_id);
+}
 
 bool br_haActive(const brBridge *b) { return !mod(b) || mod(b)->active; }
 
@@ -245,6 +259,8 @@ static ibbStatus ha_init(brBridge *b)
         if (*p == '.')
             *p = '_';
     ibbStatus s = busFence_Create(&h->fence);
+    if (s == IBB_OK && (s = brHaLeases_Create(&h->leases, b)) != IBB_OK)
+        busFence_Destroy(h->fence);
     if (s != IBB_OK) {
         free(h);
         return s;
@@ -266,6 +282,7 @@ static void ha_fini(brBridge *b)
     if (!h)
         return;
     busLease_Destroy(h->lease); /* joins the lease thread (a pending release is carried out first) */
+    brHaLeases_Destroy(h->leases);
     if (h->async_open) { /* never released (failed start): close now; main runs the loop once more */
         h->async_open = false;
         uv_close((uv_handle_t *)&h->async, NULL);

@@ -162,6 +162,18 @@ ibbStatus br_haStart(brBridge *b);
 void br_haRelease(brBridge *b);
 /* The "ha" map of ib.rpc.status (enabled, role, instance, epoch, leader_since_ns, takeovers). */
 void br_haPackStatus(brBridge *b, msgpack_packer *pk);
+/* Streaming leases in KV (br_ha_leases.c): the quotes module reports grants/renewals and ends; the HA
+ * module loads them on becoming active. All no-ops without HA. */
+void br_haLeaseSaved(brBridge *b, const char *lease_id);
+void br_haLeaseEnded(brBridge *b, const char *lease_id);
+typedef struct brHaLeases brHaLeases;
+ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b);
+void brHaLeases_Destroy(brHaLeases *hl);
+void brHaLeases_Saved(brHaLeases *hl, const char *lease_id);
+void brHaLeases_Ended(brHaLeases *hl, const char *lease_id);
+void brHaLeases_Load(brHaLeases *hl);
+/* br_quotes.c: the lease table changed outside ib.rpc.subscribe (restored leases): re-arm expiry. */
+void br_quotesLeasesChanged(brBridge *b);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */

@@ -451,6 +451,8 @@ static void on_lease_timer(uv_timer_t *t)
     arm_lease_timer(b);
 }
 
+void br_quotesLeasesChanged(brBridge *b) { arm_lease_timer(b); }
+
 static void arm_lease_timer(brBridge *b)
 {
     quotes *m = mod(b);
@@ -656,6 +658,7 @@ static void grant(subReq *r)
         return;
     }
     arm_lease_timer(b);
+    br_haLeaseSaved(b, id); /* HA: the lease survives a takeover */
     /* instruments IB refused before get another chance with this subscribe */
     for (size_t i = 0; i < n; i++) {
         qinst *qi = ibbMap_Get(m->insts, r->canon[i]);
@@ -872,6 +875,7 @@ static void on_unsubscribe(busRequest *req, void *arg)
         busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired)", 0);
     else {
         arm_lease_timer(b);
+        br_haLeaseEnded(b, id);
         IBB_INFO("quotes.lease_end", "lease=%.8s leases=%zu lines=%zu", id, stLeases_LeaseCount(b->leases),
                  stLeases_KeyCount(b->leases));
         msgpack_packer *pk = busRequest_Packer(req);

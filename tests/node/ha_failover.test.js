@@ -1,8 +1,10 @@
 // ha_failover.test.js — issue 13, the hot standby on real processes (nats-server with JetStream, ib-sim,
 // two ib-bridges with IBB_HA=true, over TCP):
 //   - two bridges started at once: exactly one active, every time (20 tries, a fresh prefix each);
-//   - SIGKILL of the active while orders flow: the standby takes over, a retry of an order placed just
-//     before the kill returns the same order, ib-sim holds one order per client_order_id;
+//   - SIGKILL of the active while a consumer holds a lease on AAPL and orders flow: the standby takes over,
+//     quotes resume on ib.quote.AAPL without a new subscribe (leases live in KV, same lease id), a retry of
+//     an order placed just before the kill returns the same order, ib-sim holds one order per
+//     client_order_id;
 //   - SIGTERM of the active hands over at once (the lease is deleted, no expiry wait);
 //   - SIGSTOP of the active past the lease: the standby takes over; after SIGCONT the old process writes
 //     nothing more to ib-sim (ib-sim's per-connection counters) and nothing with its epoch reaches the
@@ -83,6 +85,12 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
         const r = await request(nc, 'ib.rpc.order.place', body, { timeout });
         return r.data && r.data.order_id;
       };
+      const lease = (await request(nc, 'ib.rpc.subscribe', { symbols: ['AAPL'], ttl_s: 60 })).data;
+      bus.assert(lease.lease_id, 'a consumer holds a lease on AAPL: ' + JSON.stringify(lease));
+      const quotes = [];
+      const qsub = nc.subscribe('ib.quote.AAPL');
+      (async () => { for await (const m of qsub) quotes.push({ t: Date.now(), epoch: Number(m.headers && m.headers.get('Ibb-Epoch')) }); })();
+      await waitFor('quotes on ib.quote.AAPL', async () => quotes.length > 0, 10000);
       for (let k = 0; k < 5; k++) placed.set(`kill-${k}`, await place(`kill-${k}`));
       // one more in flight at the moment of the kill
       const inflight = place('kill-last', 1500).catch(() => null);
@@ -99,6 +107,13 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       for (let i = 0; i < 20 && !last; i++) { try { last = await place('kill-last', 3000); } catch (_) { await bus.sleep(200); } }
       bus.assert(last > 0, 'the order in flight at the kill is placed (or found) by the new active');
       for (const [id, oid] of placed) bus.eq(await place(id, 5000), oid, `retry of ${id} returns the same order`);
+      const q = await waitFor('quotes from the new active on ib.quote.AAPL (no new subscribe)',
+        async () => quotes.find((x) => x.epoch === st.ha.epoch), 15000, 100);
+      console.log(`     quotes flowing again ${q.t - t0} ms after the kill`);
+      bus.assert(quotes.every((x) => x.epoch > 0), 'every quote carries Ibb-Epoch');
+      qsub.unsubscribe();
+      const renewed = (await request(nc, 'ib.rpc.subscribe', { symbols: ['AAPL'], ttl_s: 60, lease_id: lease.lease_id })).data;
+      bus.eq(renewed.lease_id, lease.lease_id, 'the consumer\'s lease id is known to the new active: ' + JSON.stringify(renewed));
       const simSt = await sim.stats(s);
       bus.eq(simSt.requests.placeOrder, 6, 'ib-sim got one placeOrder per client_order_id');
       bus.eq(simSt.orders, 6, 'ib-sim holds 6 orders');
