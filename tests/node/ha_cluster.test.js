@@ -1,7 +1,8 @@
 // ha_cluster.test.js — issue 13, the NATS cluster: nats/cluster/n{1,2,3}.conf run as a real three-node
 // cluster (free ports); ib-bridge with NATS_URL listing all three and IBB_JS_REPLICAS=3 creates its
 // streams and buckets with three replicas, raises an existing R1 stream to R3, and keeps serving orders
-// (none lost or doubled in the stream) while each nats-server in turn is killed and restarted.
+// (none lost or doubled in the stream) while each nats-server in turn is killed and restarted; without
+// quorum an order is refused (unavailable, with the reason) and never reaches IB.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -83,6 +84,24 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
       for (const e of evs) { bus.assert(!ids2.has(e.id), `message id ${e.id} twice in the stream`); ids2.add(e.id); }
       const sub = evs.filter((e) => e.data.type === 'submitted');
       bus.eq(sub.length, placed, 'one submitted event per order');
+    });
+    await run.step('a cluster without quorum: orders are refused with unavailable and the reason, none reaches IB', async () => {
+      const before = (await sim.stats(s)).requests.placeOrder;
+      const nc1 = await bus.connect({ servers: cl.urlOf(0), user: 'trader', pass: PW.trader });
+      await cl.kill(1);
+      await cl.kill(2);
+      let r;
+      try {
+        r = await request(nc1, 'ib.rpc.order.place',
+          { client_order_id: 'noquorum-1', symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 1 }, { timeout: 8000 });
+      } finally { await nc1.close(); }
+      bus.eq(r.error && r.error.code, 'unavailable', 'refused: ' + JSON.stringify(r.data));
+      bus.assert(r.error.message.length > 0, 'with the reason');
+      bus.eq((await sim.stats(s)).requests.placeOrder, before, 'nothing sent to IB');
+      await cl.restart(1);
+      await cl.restart(2);
+      await cl.waitJetStream();
+      bus.assert((await place('noquorum-1')) > 0, 'placed once the quorum is back');
     });
   } finally {
     await nc.close().catch(() => {});
