@@ -24,7 +24,7 @@ const STOCKS = ('AAPL MSFT AMZN NVDA GOOGL GOOG META TSLA AVGO COST NFLX AMD INT
   'NKE MCD T VZ F SPY QQQ IWM DIA GLD TLT').split(' ');
 const FX = ['CASH:EUR:IDEALPRO:USD', 'CASH:GBP:IDEALPRO:USD', 'CASH:USD:IDEALPRO:JPY', 'CASH:AUD:IDEALPRO:USD',
   'CASH:USD:IDEALPRO:CAD', 'CASH:USD:IDEALPRO:CHF'];
-const ENV = { IB_CLIENT_ID: '9', IBB_MAX_ORDERS_PER_MINUTE: '10000', IBB_LOG_LEVEL: 'warn' };
+const ENV = { IB_CLIENT_ID: '9', IBB_MAX_ORDERS_PER_MINUTE: '10000' };
 
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,8 +57,8 @@ async function haPhase(out) {
   }, 30000);
   const killActive = async () => {
     const st = await activeOf();
-    const b = bridges.find((x) => x.log().includes(`instance=${st.ha.instance}`)) ||
-      bridges.find((x) => x.proc.exitCode === null);
+    const b = bridges.find((x) => x.log().includes(`ha.active instance=${st.ha.instance}`));
+    if (!b) throw new Error(`no bridge logged ha.active for ${st.ha.instance}`);
     const t0 = Date.now();
     b.proc.kill('SIGKILL');
     bridges = bridges.filter((x) => x !== b);
@@ -97,11 +97,18 @@ async function haPhase(out) {
         const x = await status(nc, 300);
         return x && x.ha.role === 'active' && x.ha.epoch ? x : null;
       }, 4 * LEASE + 10000);
-      await until('quotes of the new epoch for every instrument', async () => {
-        let n = 0;
-        for (const k of keys) if (last.get(k) >= st.ha.epoch) n++;
-        return n === keys.length;
-      }, 60000, 20);
+      try {
+        await until('quotes of the new epoch for every instrument', async () => {
+          let n = 0;
+          for (const k of keys) if (last.get(k) >= st.ha.epoch) n++;
+          return n === keys.length;
+        }, 60000, 20);
+      } catch (e) {
+        const missing = keys.filter((k) => !(last.get(k) >= st.ha.epoch));
+        const act = bridges.find((x) => x.log().includes(`instance=${st.ha.instance}`));
+        throw new Error(`${e.message}: ${missing.length} missing (${missing.slice(0, 8).join(' ')}); epoch ${st.ha.epoch}; ` +
+          `log:\n${act ? act.log().split('\n').filter((l) => /ha\.|quotes\.|WARN|ERROR/.test(l)).slice(-30).join('\n') : ''}`);
+      }
       quoteTimes.push(Date.now() - t0);
       process.stderr.write(`quotes back ${i + 1}/${QKILLS}: ${quoteTimes[quoteTimes.length - 1]} ms\n`);
     }
