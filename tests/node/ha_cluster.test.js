@@ -1,7 +1,8 @@
 // ha_cluster.test.js — issue 13, the NATS cluster: nats/cluster/n{1,2,3}.conf run as a real three-node
 // cluster (free ports); ib-bridge with NATS_URL listing all three and IBB_JS_REPLICAS=3 creates its
 // streams and buckets with three replicas, raises an existing R1 stream to R3, and keeps serving orders
-// (none lost or doubled in the stream) while each nats-server in turn is killed and restarted; without
+// (none lost or doubled in the stream) while each nats-server in turn is killed and restarted (and
+// ib-bridge-http, given the same list, keeps answering REST requests); without
 // quorum an order is refused (unavailable, with the reason) and never reaches IB.
 'use strict';
 const fs = require('fs');
@@ -11,6 +12,7 @@ const sim = require('./sim_lib');
 const { startBridge, request, waitReady } = require('./stack');
 const { startCluster, PW } = require('./cluster_lib');
 const { streamEvents, waitFor } = require('./orders_lib');
+const http = require('./http_harness');
 
 const run = bus.runner('ha.cluster');
 
@@ -35,6 +37,11 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
   const nc = await bus.connect({ servers: cl.url, user: 'operator', pass: PW.operator, maxReconnectAttempts: -1,
     reconnectTimeWait: 200 });
   const jsm = await nc.jetstreamManager();
+  const gw = await http.startGateway(cl.url, { NATS_USER: 'http', NATS_PASSWORD: PW.http });
+  const httpQuote = async () => waitFor('ib-bridge-http answers GET /quotes/AAPL', async () => {
+    const r = await http.curl(`${gw.base}/quotes/AAPL`, { timeout: 5 });
+    return r.status === 200 && r.json && r.json.key === 'AAPL';
+  }, 20000, 200);
   let placed = 0;
   const place = async (id) => {
     const body = { client_order_id: id, symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 1 };
@@ -68,6 +75,7 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
         for (let k = 0; k < 3; k++) { const id = `cl-${node}-${k}`; ids.push([id, await place(id)]); placed++; }
         await cl.kill(node);
         for (let k = 3; k < 6; k++) { const id = `cl-${node}-${k}`; ids.push([id, await place(id)]); placed++; }
+        await httpQuote(); // ib-bridge-http too moved to a live server
         await cl.restart(node);
         await cl.waitJetStream();
       }
@@ -75,10 +83,18 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
       for (const [id, oid] of ids) bus.eq(await place(id), oid, `retry of ${id}`);
       const st = await sim.stats(s);
       bus.eq(st.requests.placeOrder, placed, 'ib-sim got one placeOrder per client_order_id');
-      await waitFor('a "submitted" event per order in the stream', async () => {
-        const evs = (await streamEvents(nc)).filter((e) => e.data.type === 'submitted');
-        return evs.length >= placed;
-      }, 20000);
+      let got = [];
+      try {
+        await waitFor('a "submitted" event per order in the stream', async () => {
+          got = (await streamEvents(nc)).filter((e) => e.data.type === 'submitted');
+          return got.length >= placed;
+        }, 20000);
+      } catch (e) {
+        const have = new Set(got.map((x) => x.data.client_order_id));
+        const info = await jsm.streams.info('IB_ORDERS');
+        throw new Error(`${e.message}: ${got.length}/${placed}; missing ${ids.filter(([id]) => !have.has(id)).map(([id, o]) => `${id}=${o}`)}; ` +
+          `stream state ${JSON.stringify(info.state)}\n${bridge.log().split('\n').filter((l) => /WARN|ERROR|js\./.test(l)).slice(-25).join('\n')}`);
+      }
       const evs = await streamEvents(nc);
       const ids2 = new Set();
       for (const e of evs) { bus.assert(!ids2.has(e.id), `message id ${e.id} twice in the stream`); ids2.add(e.id); }
@@ -104,6 +120,7 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
       bus.assert((await place('noquorum-1')) > 0, 'placed once the quorum is back');
     });
   } finally {
+    await http.stop(gw.proc).catch(() => {});
     await nc.close().catch(() => {});
     const code = await bridge.stop();
     if (code !== 0) console.log(`ib-bridge exited ${code}:\n${bridge.log().slice(-3000)}`);
