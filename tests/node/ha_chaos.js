@@ -54,10 +54,14 @@ function roleOf(b) { // the last transition the process logged
     while (Date.now() < until) {
       let r;
       try { r = await request(nc, 'ib.rpc.order.place', body, { timeout: 3000 }); } catch (_) { await bus.sleep(100); continue; }
+      if (r.data && r.data.order_id && r.data.status === 'Unacknowledged') {
+        // never reached IB: its order id is free and IB hands it out again (nextValidId)
+        unack.add(id);
+        return;
+      }
       if (r.data && r.data.order_id) {
         if (!replies.has(id)) replies.set(id, new Set());
         replies.get(id).add(r.data.order_id);
-        if (r.data.status === 'Unacknowledged') unack.add(id);
         return;
       }
       const code = r.error && r.error.code;
@@ -145,9 +149,9 @@ function roleOf(b) { // the last transition the process logged
         orderIds.set(oid, id);
       }
     }
-    const held = replies.size - unack.size;
-    if (simSt.orders < held || simSt.orders > replies.size)
-      failures.push(`ib-sim holds ${simSt.orders} orders for ${replies.size} client_order_ids (${unack.size} unacknowledged)`);
+    for (const id of unack) if (replies.has(id)) failures.push(`${id}: answered both with an order and Unacknowledged`);
+    if (simSt.orders !== replies.size)
+      failures.push(`ib-sim holds ${simSt.orders} orders for ${replies.size} placed client_order_ids (+${unack.size} unacknowledged)`);
     const execs = new Map();
     const lastStatus = new Map();
     const msgIds = new Set();
@@ -159,17 +163,19 @@ function roleOf(b) { // the last transition the process logged
         if (execs.has(d.fill.exec_id)) failures.push(`execution ${d.fill.exec_id} twice in the stream`);
         execs.set(d.fill.exec_id, d.order_id);
       }
-      if (d.status) lastStatus.set(d.order_id, d.status);
+      // terminal once any event says so (a reconciliation replay may repeat an older status afterwards)
+      if (['filled', 'cancelled', 'rejected'].includes(d.type) || TERMINAL.has(d.status)) lastStatus.set(d.order_id, 'terminal');
+      else if (lastStatus.get(d.order_id) !== 'terminal') lastStatus.set(d.order_id, d.status);
     }
     if (execs.size !== simSt.fills) failures.push(`${execs.size} fill events for ${simSt.fills} executions at ib-sim`);
     for (const [oid, id] of orderIds) {
       if (unack.has(id)) continue;
       const stt = lastStatus.get(oid);
-      if (!TERMINAL.has(stt)) failures.push(`order ${oid} (${id}) has no terminal status in the stream (last: ${stt})`);
+      if (stt !== 'terminal') failures.push(`order ${oid} (${id}) has no terminal status in the stream (last: ${stt})`);
     }
     const out = {
       seed: startSeed, faults: counts, total_faults: Object.values(counts).reduce((a, b) => a + b, 0),
-      seconds: Math.round((Date.now() - t0) / 1000), client_order_ids: replies.size, unacknowledged: unack.size,
+      seconds: Math.round((Date.now() - t0) / 1000), placed: replies.size, unacknowledged: unack.size,
       ib_sim_orders: simSt.orders, ib_sim_place_requests: simSt.requests.placeOrder, ib_sim_fills: simSt.fills,
       fill_events: execs.size, stream_events: evs.length,
       takeovers: everStarted.reduce((n, b) => n + (b.log().match(/ha\.active/g) || []).length, 0),
@@ -178,9 +184,12 @@ function roleOf(b) { // the last transition the process logged
     console.log(JSON.stringify(out, null, 1));
     if (failures.length) {
       console.log('FAIL\n' + failures.slice(0, 40).join('\n'));
+      // the log lines of every bridge about the first failures' orders and client_order_ids
+      const words = new Set();
+      for (const f of failures.slice(0, 6)) for (const m of f.matchAll(/(chaos-[a-z]-\d+)|order (\d+)/g)) words.add(m[1] || `order_id=${m[2]} `);
       for (const b of everStarted) {
-        const lines = b.log().split('\n').filter((l) => /code=103|ha\.|ib\.ready|order_rejected|recon/.test(l)).slice(-25);
-        if (lines.length) console.log(`--- bridge pid ${b.proc.pid}\n${lines.join('\n')}`);
+        const lines = b.log().split('\n').filter((l) => [...words].some((w) => l.includes(w)) || /ha\.(active|standby)/.test(l));
+        if (lines.length) console.log(`--- bridge pid ${b.proc.pid}\n${lines.slice(-60).join('\n')}`);
       }
     }
   } finally {
