@@ -119,6 +119,35 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
       await cl.waitJetStream();
       bus.assert((await place('noquorum-1')) > 0, 'placed once the quorum is back');
     });
+    await run.step('HA on the cluster: an active that loses the quorum fences itself and stands by; one is active again after', async () => {
+      const haEnv = { ...env, IB_CLIENT_ID: '8', IBB_SUBJECT_PREFIX: 'hq', IBB_HA: 'true', IBB_JS_REPLICAS: '3',
+        IBB_HA_LEASE_MS: '1500', IBB_HA_RENEW_MS: '500' };
+      const hb = [await startBridge({ natsUrl: cl.url, simPort: s.port, env: haEnv }),
+        await startBridge({ natsUrl: cl.url, simPort: s.port, env: haEnv })];
+      try {
+        const st = await waitFor('an hq bridge active', async () => {
+          try { const r = await request(nc, 'hq.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data; } catch (_) { return null; }
+        }, 30000);
+        const active = hb.find((b) => b.log().includes(`ha.active instance=${st.ha.instance}`));
+        bus.assert(active, 'the active is one of the two');
+        const t0 = Date.now();
+        await cl.kill(1);
+        await cl.kill(2);
+        await waitFor('the active stands by', async () => /ha\.standby .*lease not renewed in time/.test(active.log()), 10000, 50);
+        const took = Date.now() - t0;
+        bus.assert(took < 1500 + 1500, `fenced and standby ${took} ms after the quorum went (lease 1500 ms)`);
+        console.log(`     active stood by ${took} ms after losing the quorum`);
+        bus.assert(!hb.some((b) => b !== active && /ha\.active/.test(b.log())), 'nobody is active without quorum');
+        await cl.restart(1);
+        await cl.restart(2);
+        await cl.waitJetStream();
+        await waitFor('an hq bridge active again', async () => {
+          try { const r = await request(nc, 'hq.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data; } catch (_) { return null; }
+        }, 30000);
+      } finally {
+        await Promise.all(hb.map((b) => b.stop('SIGKILL')));
+      }
+    });
   } finally {
     await http.stop(gw.proc).catch(() => {});
     await nc.close().catch(() => {});
