@@ -120,13 +120,14 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
       bus.assert((await place('noquorum-1')) > 0, 'placed once the quorum is back');
     });
     await run.step('HA on the cluster: an active that loses the quorum fences itself and stands by; one is active again after', async () => {
-      const haEnv = { ...env, IB_CLIENT_ID: '8', IBB_SUBJECT_PREFIX: 'hq', IBB_HA: 'true', IBB_JS_REPLICAS: '3',
+      await bridge.stop(); // the HA pair takes over prefix ib (the adapter user's permissions name it)
+      const haEnv = { ...env, IB_CLIENT_ID: '8', IBB_HA: 'true', IBB_JS_REPLICAS: '3',
         IBB_HA_LEASE_MS: '1500', IBB_HA_RENEW_MS: '500' };
       const hb = [await startBridge({ natsUrl: cl.url, simPort: s.port, env: haEnv }),
         await startBridge({ natsUrl: cl.url, simPort: s.port, env: haEnv })];
       try {
-        const st = await waitFor('an hq bridge active', async () => {
-          try { const r = await request(nc, 'hq.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data; } catch (_) { return null; }
+        const st = await waitFor('an HA bridge active', async () => {
+          try { const r = await request(nc, 'ib.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data.ha.enabled && r.data; } catch (_) { return null; }
         }, 30000);
         const active = hb.find((b) => b.log().includes(`ha.active instance=${st.ha.instance}`));
         bus.assert(active, 'the active is one of the two');
@@ -141,9 +142,10 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
         await cl.restart(1);
         await cl.restart(2);
         await cl.waitJetStream();
-        await waitFor('an hq bridge active again', async () => {
-          try { const r = await request(nc, 'hq.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data; } catch (_) { return null; }
+        await waitFor('an HA bridge active again', async () => {
+          try { const r = await request(nc, 'ib.rpc.status', {}, { timeout: 800 }); return r.data.connected && r.data.ha.enabled && r.data; } catch (_) { return null; }
         }, 30000);
+        bus.assert(await place('after-quorum-1') > 0, 'orders placed again');
       } finally {
         await Promise.all(hb.map((b) => b.stop('SIGKILL')));
       }
