@@ -12,7 +12,7 @@
 'use strict';
 const bus = require('./bus_lib');
 const sim = require('./sim_lib');
-const { startBridge, request } = require('./stack');
+const { startBridge, request, SANITIZER_RE } = require('./stack');
 const { startCluster, PW } = require('./cluster_lib');
 const { streamEvents } = require('./orders_lib');
 
@@ -173,6 +173,8 @@ function roleOf(b) { // the last transition the process logged
       const stt = lastStatus.get(oid);
       if (stt !== 'terminal') failures.push(`order ${oid} (${id}) has no terminal status in the stream (last: ${stt})`);
     }
+    for (const b of everStarted)
+      if (SANITIZER_RE.test(b.log())) failures.push(`sanitizer report from bridge pid ${b.proc.pid}: ${b.log().slice(-2000)}`);
     const out = {
       seed: startSeed, faults: counts, total_faults: Object.values(counts).reduce((a, b) => a + b, 0),
       seconds: Math.round((Date.now() - t0) / 1000), placed: replies.size, unacknowledged: unack.size,

@@ -13,7 +13,7 @@
 'use strict';
 const bus = require('./bus_lib');
 const sim = require('./sim_lib');
-const { startBridge, request } = require('./stack');
+const { startBridge, request, SANITIZER_RE } = require('./stack');
 const { streamEvents, waitFor } = require('./orders_lib');
 
 const run = bus.runner('ha.failover');
@@ -51,7 +51,12 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
   const nats = await bus.startNats();
   const s = await sim.startSim(['--seed', '1', '--tick-rate', '20']);
   const nc = await bus.connect({ servers: nats.url });
-  const start = (env = {}) => startBridge({ natsUrl: nats.url, simPort: s.port, env: { ...HA, ...env } });
+  const all = []; // every bridge started: none may report a sanitizer finding, whatever way it ended
+  const start = async (env = {}) => {
+    const b = await startBridge({ natsUrl: nats.url, simPort: s.port, env: { ...HA, ...env } });
+    all.push(b);
+    return b;
+  };
   let bridges = [];
   const stopAll = async () => { await Promise.all(bridges.map((b) => b.stop('SIGKILL').catch(() => {}))); bridges = []; };
 
@@ -208,6 +213,11 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       await bus.sleep(LEASE_MS * 2 + 1000);
       bus.assert(/lease\.refused .*does not parse/.test(b.log()), 'unparseable value logged');
       bus.assert(!/ha\.active/.test(b.log()), 'still never active');
+    });
+    await run.step('no sanitizer report from any of the bridges started', async () => {
+      await stopAll();
+      const bad = all.filter((b) => SANITIZER_RE.test(b.log()));
+      bus.eq(bad.length, 0, `bridges with a report: ${bad.map((b) => b.log().slice(-3000)).join('\n----\n')}`);
     });
   } finally {
     await stopAll();
