@@ -184,6 +184,9 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       }
       const still = await status(nc);
       bus.eq(still.ha.instance, st.ha.instance, 'the new active stays active');
+      // the old one went active -> standby: it still shuts down cleanly (exit 0; no leak under ASan)
+      bus.eq(await old.stop('SIGTERM'), 0, 'the fenced old active exits 0 on SIGTERM');
+      bus.assert(!/graceful stop: lease released/.test(old.log()), 'a standby has no lease to release');
     });
 
     await run.step('every reply and event carries Ibb-Epoch of the active', async () => {
