@@ -268,6 +268,16 @@ static ibbStatus raise_replicas(busJs *j, jsStreamInfo *si, int want, char *err,
 {
     if (want < 1)
         want = 1;
+    if (want > 1 && si->Config && !si->Cluster) {
+        /* a single server accepts Replicas > 1 in an update and keeps one copy: never silently R1 */
+        if (err && cap)
+            snprintf(err, cap,
+                     "stream %s cannot have %d replicas: the NATS server is not part of a JetStream cluster; "
+                     "connect to a cluster of at least %d servers (nats/cluster/) or set nats.js_replicas "
+                     "(IBB_JS_REPLICAS) to 1",
+                     si->Config->Name, want, want);
+        return IBB_ERR_CONFIG;
+    }
     if (!si->Config || si->Config->Replicas >= want)
         return IBB_OK;
     int had = si->Config->Replicas;

@@ -217,6 +217,20 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       bus.assert(/lease\.refused .*does not parse/.test(b.log()), 'unparseable value logged');
       bus.assert(!/ha\.active/.test(b.log()), 'still never active');
     });
+    await run.step('nats.js_replicas = 3 against a single server: never silently R1 (a clear message, no order store)', async () => {
+      await stopAll();
+      const b = await start({ IBB_HA: 'false', IBB_JS_REPLICAS: '3' });
+      bridges = [b];
+      await waitFor('the refusal in the log', async () => /stream IB_ORDERS cannot have 3 replicas: the NATS server is not part of a JetStream cluster/.test(b.log()), 10000);
+      const st = await waitFor('status', async () => status(nc), 10000);
+      bus.eq(st.orders_ready, false, 'no order store at fewer replicas than configured');
+      const r = await request(nc, 'ib.rpc.order.place',
+        { client_order_id: 'r3-1', symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 1 });
+      bus.eq(r.error && r.error.code, 'unavailable', 'orders refused: ' + JSON.stringify(r.data));
+      bus.eq(await b.stop('SIGTERM'), 0, 'exits 0');
+      bridges = [];
+    });
+
     await run.step('no sanitizer report from any of the bridges started', async () => {
       await stopAll();
       const bad = all.filter((b) => SANITIZER_RE.test(b.log()));
