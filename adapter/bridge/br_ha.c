@@ -209,7 +209,7 @@ ibbStatus br_haStart(brBridge *b)
 void br_haRelease(brBridge *b)
 {
     brHa *h = mod(b);
-    if (!h || !h->lease)
+    if (!h)
         return;
     if (h->active) {
         publish_ha(b, "ha_standby", "graceful stop: lease released");
@@ -218,6 +218,7 @@ void br_haRelease(brBridge *b)
         h->active = false;
     }
     busLease_Release(h->lease); /* fence shut, key deleted on the lease thread (Destroy waits for it) */
+    /* the async goes even when the start failed before the lease existed: it must not keep the loop up */
     uv_mutex_lock(&h->mu);
     bool open = h->async_open;
     h->async_open = false;
