@@ -208,6 +208,8 @@ static void on_status(busRequest *req, void *arg)
     busPack_KeyInt(pk, "historical_queue", b->hist ? (int64_t)stHistGov_QueueDepth(b->hist) : 0);
     busPack_KeyInt(pk, "historical_in_flight", b->hist ? (int64_t)stHistGov_InFlight(b->hist) : 0);
     busPack_KeyInt(pk, "historical_window_used", b->hist ? stHistGov_WindowUsed(b->hist, br_nowMs(b)) : 0);
+    busPack_Str(pk, "ha");
+    br_haPackStatus(b, pk);
     busRequest_ReplyPacked(req);
     busRequest_Release(req);
 }

@@ -145,6 +145,17 @@ typedef struct simConn {
     uint64_t strikes[8]; int n_strikes;
 } simConn;
 
+/* Per-connection counters of the last SIM_CONN_HIST connections (stats "conns"): who sent what, kept
+ * after the connection closed (the HA tests check a fenced client sent nothing after a pause). */
+#define SIM_CONN_HIST 64
+typedef struct simConnHist {
+    uint64_t serial;             /* 0 = unused slot */
+    int64_t client_id;
+    char peer[64];
+    uint64_t msgs, bytes;        /* requests decoded / bytes read from this connection */
+    uint64_t opened_ms, last_msg_ms, closed_ms; /* loop time (uv_now); 0 = not yet */
+} simConnHist;
+
 typedef struct simInject { int code; int req_type; } simInject;
 typedef struct simCodeCount { int code; uint64_t n; } simCodeCount;
 
@@ -162,6 +173,7 @@ struct simServer {
     simConn *conns;
     int n_conns;
     uint64_t conn_serial;
+    simConnHist conn_hist[SIM_CONN_HIST];  /* slot serial % SIM_CONN_HIST */
     /* universe */
     simInstrument *insts;
     int n_insts;

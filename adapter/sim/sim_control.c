@@ -106,6 +106,25 @@ static char *stats_json(simServer *srv)
         jcat(&j, "%s%lld", first ? "" : ",", (long long)c->client_id);
         first = false;
     }
+    jcat(&j, "],\"conns\":[");
+    first = true;
+    uint64_t from = srv->conn_serial > SIM_CONN_HIST ? srv->conn_serial - SIM_CONN_HIST + 1 : 1;
+    for (uint64_t s = from; s <= srv->conn_serial; s++) {
+        const simConnHist *h = &srv->conn_hist[s % SIM_CONN_HIST];
+        if (h->serial != s)
+            continue;
+        int64_t cid = h->client_id;
+        for (simConn *c = srv->conns; c; c = c->next)
+            if (c->serial == s)
+                cid = c->client_id;
+        jcat(&j,
+             "%s{\"serial\":%llu,\"client_id\":%lld,\"peer\":\"%s\",\"msgs\":%llu,\"bytes\":%llu,"
+             "\"opened_ms\":%llu,\"last_msg_ms\":%llu,\"closed_ms\":%llu}",
+             first ? "" : ",", (unsigned long long)s, (long long)cid, h->peer, (unsigned long long)h->msgs,
+             (unsigned long long)h->bytes, (unsigned long long)h->opened_ms, (unsigned long long)h->last_msg_ms,
+             (unsigned long long)h->closed_ms);
+        first = false;
+    }
     jcat(&j, "],\"requests\":{");
     first = true;
     for (int i = 0; i <= SIM_REQ_NAMES; i++) {
