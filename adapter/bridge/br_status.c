@@ -182,7 +182,7 @@ static void on_status(busRequest *req, void *arg)
     coreSessionStats st;
     coreSession_GetStats(b->ib, &st);
     msgpack_packer *pk = busRequest_Packer(req);
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     busPack_KeyStr(pk, "version", IBB_VERSION);
     busPack_KeyInt(pk, "uptime_s", (int64_t)((uv_hrtime() - b->started_ns) / 1000000000ULL));
     busPack_KeyBool(pk, "connected", b->ib_ready); /* for health checks: is IB usable? */
