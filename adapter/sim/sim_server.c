@@ -334,6 +334,15 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_CANCEL_ACCOUNT_SUMMARY: sim_handleCancelAccountSummary(c, req->u.cancel.req_id); break;
     case IB_REQ_ACCOUNT_UPDATES: sim_handleAccountUpdates(c, &req->u.account_updates); break;
     case IB_REQ_START_API: break; /* a second startApi is ignored, as TWS does */
+    case IB_REQ_MKT_DEPTH:
+    case IB_REQ_CANCEL_MKT_DEPTH:
+    case IB_REQ_TICK_BY_TICK:
+    case IB_REQ_CANCEL_TICK_BY_TICK:
+    case IB_REQ_REAL_TIME_BARS:
+    case IB_REQ_CANCEL_REAL_TIME_BARS:
+    case IB_REQ_SEC_DEF_OPT_PARAMS:
+        IBB_INFO("sim.unsupported_request", "client=%lld msg=%d", (long long)c->client_id, (int)req->id);
+        break;
     }
 }
 
