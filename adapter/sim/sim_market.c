@@ -365,6 +365,7 @@ void sim_dropConnMarketData(simConn *c)
 {
     while (c->n_subs > 0)
         remove_sub(c, c->n_subs - 1);
+    sim_dropConnDepth(c);
 }
 
 void sim_dropAllMarketData(simServer *srv)
@@ -404,7 +405,7 @@ static void on_tick(uv_timer_t *t)
         dt = 0.2;                           /* after a stall, do not burst */
     for (int i = 0; i < srv->n_insts; i++) {
         simInstrument *in = &srv->insts[i];
-        if (in->lines == 0 && in->working_orders == 0) {
+        if (in->lines == 0 && in->working_orders == 0 && in->depth_subs == 0 && in->tbt_subs == 0) {
             /* phase-shift instruments (golden-ratio spread, deterministic) so that they do not all
              * step in the same timer period: IB's own ticks arrive spread out, not in lockstep */
             in->step_acc = fmod((double)i * 0.6180339887498949, 1.0);
@@ -417,6 +418,8 @@ static void on_tick(uv_timer_t *t)
             step(in);
             if (in->lines)
                 broadcast(srv, in);
+            if (in->depth_subs || in->tbt_subs)
+                sim_depthOnStep(srv, in);
             if (in->working_orders)
                 sim_ordersOnQuote(srv, i);
         }

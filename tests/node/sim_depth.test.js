@@ -1,0 +1,188 @@
+// sim_depth.test.js — market depth (PROTOCOL.md §3.12) and tick-by-tick (§3.13) of ib-sim, against a
+// TWS API client nobody here wrote (@stoqey/ib 1.6.10). Needs IB_SIM_BIN.
+//
+// @stoqey/ib 1.6.10 and these messages, compared with the official decoder (ibapi 10.41
+// processMarketDepthMsg / processMarketDepthL2Msg / processTickByTickMsg):
+//  - updateMktDepth / updateMktDepthL2: same fields and the same isSmartDepth gate (sv >= 146); the
+//    library keeps no book, so the test applies the operations itself (a side is an ordered list,
+//    insert / delete at `position` shift the rows below: PROTOCOL.md §3.12).
+//  - tickByTick: same layouts and attribute bits; the library reads `time` with readStr, so it hands
+//    out a string for every type although its typings say number for BidAsk and MidPoint.
+//  - cancelMktDepth sends isSmartDepth from sv 146, as the official client.
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { EventName } = require("@stoqey/ib");
+const lib = require("./sim_lib");
+
+const stk = (symbol, exchange = "SMART") => ({ symbol, secType: "STK", exchange, currency: "USD" });
+
+/** A client's copy of one depth subscription, built from the operations as IB documents them. */
+class Book {
+  constructor() { this.sides = [[], []]; this.ops = [0, 0, 0]; this.makers = new Set(); this.smart = new Set(); }
+  apply(position, operation, side, price, size, marketMaker, isSmartDepth) {
+    const rows = this.sides[side];
+    assert.ok(side === 0 || side === 1, `side ${side}`);
+    if (operation === 0) {
+      assert.ok(position <= rows.length, `insert at ${position} of ${rows.length}`);
+      rows.splice(position, 0, { price, size });
+    } else if (operation === 1) {
+      assert.ok(position < rows.length, `update at ${position} of ${rows.length}`);
+      rows[position] = { price, size };
+    } else {
+      assert.equal(operation, 2);
+      assert.ok(position < rows.length, `delete at ${position} of ${rows.length}`);
+      rows.splice(position, 1);
+    }
+    this.ops[operation]++;
+    if (marketMaker !== undefined) this.makers.add(marketMaker);
+    if (isSmartDepth !== undefined) this.smart.add(isSmartDepth);
+  }
+  clear() { this.sides = [[], []]; }
+  check(rows) {
+    const [asks, bids] = this.sides;
+    assert.ok(bids.length > 0 && asks.length > 0, "both sides have rows");
+    assert.ok(bids.length <= rows && asks.length <= rows, `at most ${rows} rows`);
+    for (let i = 1; i < bids.length; i++) assert.ok(bids[i].price < bids[i - 1].price, "bids descend");
+    for (let i = 1; i < asks.length; i++) assert.ok(asks[i].price > asks[i - 1].price, "asks ascend");
+    assert.ok(bids[0].price < asks[0].price, `not crossed: ${bids[0].price} < ${asks[0].price}`);
+    for (const r of [...bids, ...asks]) assert.ok(r.size > 0, "sizes positive");
+  }
+}
+
+function trackDepth(ib) {
+  const books = new Map();
+  const book = (id) => { if (!books.has(id)) books.set(id, new Book()); return books.get(id); };
+  ib.on(EventName.updateMktDepth, (id, pos, op, side, price, size) => book(id).apply(pos, op, side, price, size));
+  ib.on(EventName.updateMktDepthL2, (id, pos, mm, op, side, price, size, smart) =>
+    book(id).apply(pos, op, side, price, size, mm, smart));
+  return book;
+}
+
+test("market depth through @stoqey/ib: books, 309, 310, 317", { timeout: 90000 }, async (t) => {
+  const sim = await lib.startSim(["--seed", "5", "--tick-rate", "300", "--log-level", "warn"]);
+  t.after(() => lib.stopSim(sim));
+  const a = await lib.connectClient(sim.port, 41);
+  const b = await lib.connectClient(sim.port, 42);
+  const bookA = trackDepth(a.ib), bookB = trackDepth(b.ib);
+  a.ib.on(EventName.error, (err, code, id) => { if (code === 317) bookA(id).clear(); });
+  b.ib.on(EventName.error, (err, code, id) => { if (code === 317) bookB(id).clear(); });
+
+  a.ib.reqMktDepth(101, stk("AAPL"), 10, true);          // SMART depth: updateMktDepthL2
+  b.ib.reqMktDepth(201, stk("AAPL"), 5, true);
+  b.ib.reqMktDepth(202, stk("MSFT", "ISLAND"), 3, false); // one exchange: updateMktDepth
+  await lib.sleep(1500);
+  bookA(101).check(10);
+  bookB(201).check(5);
+  bookB(202).check(3);
+  const ops = bookA(101).ops;
+  assert.ok(ops[0] >= 20 && ops[1] > 0 && ops[2] > 0, `inserts, updates and deletes: ${ops}`);
+  assert.deepEqual([...bookA(101).smart], [true], "isSmartDepth on every L2 row");
+  assert.ok(bookA(101).makers.size > 1, "market makers named");
+  assert.equal(bookB(202).makers.size, 0, "an exchange book comes as updateMktDepth");
+
+  // the 4th subscription is refused with 309 (3 by default, as IB)
+  a.ib.reqMktDepth(102, stk("NVDA"), 10, true);
+  const e309 = await lib.waitError(a, 309, 102);
+  assert.match(e309.msg, /Max number \(3\) of market depth requests/);
+  // SMART without SMART depth: 10092
+  b.ib.cancelMktDepth(202, false);
+  await lib.sleep(200);
+  a.ib.reqMktDepth(103, stk("NVDA"), 10, false);
+  await lib.waitError(a, 10092, 103);
+  a.ib.cancelMktDepth(999, true);
+  await lib.waitError(a, 310, 999);
+
+  // with the market paused (nightly reset 1102), both clients hold ib-sim's book: B's 5 rows are A's first 5
+  assert.match(await lib.control(sim, "reset 1102 3"), /^ok/);
+  await lib.sleep(600);
+  const [asksA, bidsA] = bookA(101).sides, [asksB, bidsB] = bookB(201).sides;
+  assert.deepEqual(bidsB, bidsA.slice(0, 5), "same bids");
+  assert.deepEqual(asksB, asksA.slice(0, 5), "same asks");
+
+  // 317: each subscription is told to empty its book, then gets it again from inserts (still paused)
+  const inserts = bookA(101).ops[0];
+  assert.equal(await lib.control(sim, "depthreset"), "ok depthreset 2");
+  await lib.waitError(a, 317, 101);
+  await lib.waitError(b, 317, 201);
+  await lib.sleep(400);
+  assert.equal(bookA(101).ops[0], inserts + bookA(101).sides[0].length + bookA(101).sides[1].length);
+  bookA(101).check(10);
+  assert.deepEqual(bookB(201).sides[1], bookA(101).sides[1].slice(0, 5), "same bids after the reset");
+
+  const st = await lib.stats(sim);
+  assert.equal(st.depth_subscriptions, 2);
+  assert.equal(st.max_depth, 3);
+  assert.equal(st.depth_resets, 2);
+  assert.ok(st.depth_ops > 100);
+  assert.equal(st.errors["309"], 1);
+  assert.equal(st.errors["317"], 2);
+  assert.equal(st.requests.reqMktDepth, 5);
+  assert.deepEqual(a.decodeErrors, []);
+  assert.deepEqual(b.decodeErrors, []);
+  a.ib.disconnect();
+  b.ib.disconnect();
+});
+
+test("tick-by-tick through @stoqey/ib: four types, 10190, one request per instrument per N s", { timeout: 90000 },
+  async (t) => {
+    const sim = await lib.startSim(["--seed", "6", "--tick-rate", "300", "--max-tick-by-tick", "3",
+      "--tbt-pacing-s", "2", "--log-level", "warn"]);
+    t.after(() => lib.stopSim(sim));
+    const c = await lib.connectClient(sim.port, 43);
+    const ib = c.ib;
+    const last = [], bidask = [], mid = [];
+    ib.on(EventName.tickByTickAllLast, (id, type, time, price, size, attr, exchange, cond) =>
+      last.push({ id, type, time, price, size, attr, exchange, cond }));
+    ib.on(EventName.tickByTickBidAsk, (id, time, bid, ask, bidSize, askSize, attr) =>
+      bidask.push({ id, time, bid, ask, bidSize, askSize, attr }));
+    ib.on(EventName.tickByTickMidPoint, (id, time, m) => mid.push({ id, time, m }));
+
+    ib.reqTickByTickData(1, stk("AAPL"), "Last", 0, false);
+    ib.reqTickByTickData(2, stk("MSFT"), "BidAsk", 0, true);
+    ib.reqTickByTickData(3, stk("NVDA"), "MidPoint", 0, false);
+    ib.reqTickByTickData(4, stk("AMZN"), "AllLast", 0, false);
+    await lib.waitError(c, 10190, 4);
+    await lib.sleep(1200);
+    const l1 = last.filter((e) => e.id === 1);
+    assert.ok(l1.length > 10, `Last ticks: ${l1.length}`);
+    for (const e of l1) {
+      assert.equal(e.type, 1);
+      assert.ok(e.price > 0 && e.size > 0);
+      assert.equal(e.exchange, "NASDAQ");
+      assert.equal(e.attr.unreported, false);
+      assert.ok(Math.abs(Number(e.time) - Date.now() / 1000) < 30, "epoch seconds");
+    }
+    const ba = bidask.filter((e) => e.id === 2);
+    assert.ok(ba.length > 5, `BidAsk ticks: ${ba.length}`);
+    for (const e of ba) assert.ok(e.bid < e.ask && e.bidSize > 0 && e.askSize > 0);
+    for (let i = 1; i < ba.length; i++)   // ignoreSize: a tick only when a price moved
+      assert.ok(ba[i].bid !== ba[i - 1].bid || ba[i].ask !== ba[i - 1].ask, "ignoreSize");
+    const m3 = mid.filter((e) => e.id === 3);
+    assert.ok(m3.length > 5, `MidPoint ticks: ${m3.length}`);
+    for (let i = 1; i < m3.length; i++) assert.notEqual(m3[i].m, m3[i - 1].m, "a midpoint tick when it moved");
+
+    // one request per instrument per 2 s here (15 s by default): the next NVDA request is refused with 322
+    ib.cancelTickByTickData(3);
+    ib.reqTickByTickData(5, stk("NVDA"), "AllLast", 0, false);
+    await lib.waitError(c, 322, 5);
+    await lib.sleep(2100);
+    ib.reqTickByTickData(6, stk("NVDA"), "AllLast", 0, false);
+    await lib.sleep(1500);
+    const all = last.filter((e) => e.id === 6);
+    assert.ok(all.length > 10, `AllLast ticks: ${all.length}`);
+    assert.ok(all.every((e) => e.type === 2));
+    const odd = all.filter((e) => e.attr.unreported);
+    assert.ok(odd.length > 0, "AllLast carries unreported odd lots");
+    assert.ok(odd.every((e) => e.exchange === "FINRA" && e.size < 100));
+
+    const st = await lib.stats(sim);
+    assert.equal(st.tick_by_tick_subscriptions, 3);
+    assert.equal(st.max_tick_by_tick, 3);
+    assert.ok(st.tick_by_tick_events >= last.length + bidask.length + mid.length);
+    assert.equal(st.errors["10190"], 1);
+    assert.equal(st.errors["322"], 1);
+    assert.deepEqual(c.decodeErrors, []);
+    ib.disconnect();
+  });
