@@ -128,6 +128,7 @@ typedef struct simMktSub {
 typedef struct simHistSub {
     int64_t req_id; int inst; int bar_secs; int format_date; bool use_rth; char what[24];
 } simHistSub;
+typedef struct simRtbSub { int64_t req_id; int inst; int what; bool use_rth; int64_t next_start; } simRtbSub;
 typedef struct simSumSub { int64_t req_id; char tags[512]; } simSumSub;
 /* A depth subscription and the rows this client has been sent (its copy of the book). */
 typedef struct simDepthRow { int64_t price_t; double size; } simDepthRow;
@@ -168,6 +169,7 @@ typedef struct simConn {
     simSumSub *sums; int n_sums, cap_sums;
     simDepthSub *dsubs; int n_dsubs, cap_dsubs;
     simTbtSub *tsubs; int n_tsubs, cap_tsubs;
+    simRtbSub *rsubs; int n_rsubs, cap_rsubs;
     bool pos_sub;
     bool acct_sub;
     char acct_sub_id[32];
@@ -208,6 +210,8 @@ struct simServer {
     /* historical pacing */
     simHistRecord *hist; int n_hist, cap_hist;
     /* timers and modes */
+    uint64_t rtb_req_ms[60]; int rtb_req_pos;   /* the last 60 reqRealTimeBars (60 per 10 min) */
+    uv_timer_t rtb_timer;
     uv_timer_t tick_timer, hist_timer, summary_timer, reset_timer, stall_timer;
     uv_signal_t sig_int, sig_term;
     uint64_t last_tick_ms;
@@ -224,7 +228,7 @@ struct simServer {
     uint64_t stat_requests[SIM_REQ_NAMES + 1];
     simCodeCount stat_errors[SIM_MAX_ERROR_CODES];
     uint64_t stat_orders, stat_fills, stat_ticks, stat_ticks_dropped, stat_hist_requests, stat_decode_errors;
-    uint64_t stat_depth_ops, stat_depth_resets, stat_tbt_events;
+    uint64_t stat_depth_ops, stat_depth_resets, stat_tbt_events, stat_rt_bars;
 };
 
 /* ---- sim_server.c ------------------------------------------------------------------------------- */
@@ -299,6 +303,14 @@ int sim_tickByTickInUse(const simServer *srv);
 void sim_historyStart(simServer *srv);
 void sim_handleHistorical(simConn *c, const ibReqHistoricalData *r);
 void sim_handleCancelHistorical(simConn *c, int64_t req_id);
+/* reqRealTimeBars (PROTOCOL.md §3.14): a 5-second bar when each 5 s of the clock ends, the same
+ * bar the historical price path gives for that interval; each subscription is a market-data line
+ * (101); more than 60 requests in 10 minutes -> 162 pacing; barSize other than 5 or an unknown
+ * whatToShow -> 321. */
+void sim_handleRealTimeBars(simConn *c, const ibReqRealTimeBars *r);
+void sim_handleCancelRealTimeBars(simConn *c, int64_t req_id);
+void sim_dropConnRealTimeBars(simConn *c);
+int sim_realTimeBarsInUse(const simServer *srv);
 /* The historical price function (deterministic in seed, instrument and time). */
 double sim_histPrice(const simServer *srv, const simInstrument *in, int64_t t);
 

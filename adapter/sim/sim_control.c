@@ -148,10 +148,12 @@ static char *stats_json(simServer *srv)
          srv->stalled ? "true" : "false", srv->cfg.server_version, srv->bound_port);
     jcat(&j,
          "\"depth_subscriptions\":%d,\"max_depth\":%d,\"depth_ops\":%llu,\"depth_resets\":%llu,"
-         "\"tick_by_tick_subscriptions\":%d,\"max_tick_by_tick\":%d,\"tick_by_tick_events\":%llu}",
+         "\"tick_by_tick_subscriptions\":%d,\"max_tick_by_tick\":%d,\"tick_by_tick_events\":%llu,"
+         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu}",
          sim_depthInUse(srv), srv->cfg.max_depth, (unsigned long long)srv->stat_depth_ops,
          (unsigned long long)srv->stat_depth_resets, sim_tickByTickInUse(srv), srv->cfg.max_tick_by_tick,
-         (unsigned long long)srv->stat_tbt_events);
+         (unsigned long long)srv->stat_tbt_events, sim_realTimeBarsInUse(srv),
+         (unsigned long long)srv->stat_rt_bars);
     return j.p;
 }
 

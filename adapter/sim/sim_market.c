@@ -366,6 +366,7 @@ void sim_dropConnMarketData(simConn *c)
     while (c->n_subs > 0)
         remove_sub(c, c->n_subs - 1);
     sim_dropConnDepth(c);
+    sim_dropConnRealTimeBars(c);
 }
 
 void sim_dropAllMarketData(simServer *srv)

@@ -179,6 +179,7 @@ static void on_conn_closed(uv_handle_t *h)
     free(c->subs);
     free(c->dsubs);
     free(c->tsubs);
+    free(c->rsubs);
     free(c->hsubs);
     free(c->sums);
     free(c->rate_ring);
@@ -340,8 +341,8 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_CANCEL_MKT_DEPTH: sim_handleCancelMktDepth(c, req->u.cancel_mkt_depth.req_id); break;
     case IB_REQ_TICK_BY_TICK: sim_handleTickByTick(c, &req->u.tick_by_tick); break;
     case IB_REQ_CANCEL_TICK_BY_TICK: sim_handleCancelTickByTick(c, req->u.cancel.req_id); break;
-    case IB_REQ_REAL_TIME_BARS:
-    case IB_REQ_CANCEL_REAL_TIME_BARS:
+    case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
+    case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
     case IB_REQ_SEC_DEF_OPT_PARAMS:
         IBB_INFO("sim.unsupported_request", "client=%lld msg=%d", (long long)c->client_id, (int)req->id);
         break;

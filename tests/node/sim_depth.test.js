@@ -1,4 +1,4 @@
-// sim_depth.test.js — market depth (PROTOCOL.md §3.12) and tick-by-tick (§3.13) of ib-sim, against a
+// sim_depth.test.js — market depth (PROTOCOL.md §3.12), tick-by-tick (§3.13) and real-time bars (§3.14) of ib-sim, against a
 // TWS API client nobody here wrote (@stoqey/ib 1.6.10). Needs IB_SIM_BIN.
 //
 // @stoqey/ib 1.6.10 and these messages, compared with the official decoder (ibapi 10.41
@@ -9,6 +9,7 @@
 //  - tickByTick: same layouts and attribute bits; the library reads `time` with readStr, so it hands
 //    out a string for every type although its typings say number for BidAsk and MidPoint.
 //  - cancelMktDepth sends isSmartDepth from sv 146, as the official client.
+//  - realtimeBar: same 11 fields (time read as an int).
 "use strict";
 
 const test = require("node:test");
@@ -183,6 +184,62 @@ test("tick-by-tick through @stoqey/ib: four types, 10190, one request per instru
     assert.ok(st.tick_by_tick_events >= last.length + bidask.length + mid.length);
     assert.equal(st.errors["10190"], 1);
     assert.equal(st.errors["322"], 1);
+    assert.deepEqual(c.decodeErrors, []);
+    ib.disconnect();
+  });
+
+test("real-time bars through @stoqey/ib: 5-second bars on the clock, equal to the historical 5 secs bars",
+  { timeout: 90000 }, async (t) => {
+    const sim = await lib.startSim(["--seed", "7", "--log-level", "warn"]);
+    t.after(() => lib.stopSim(sim));
+    const c = await lib.connectClient(sim.port, 44);
+    const ib = c.ib;
+    const bars = [];
+    ib.on(EventName.realtimeBar, (id, time, open, high, low, close, volume, wap, count) =>
+      bars.push({ id, time, open, high, low, close, volume, wap, count }));
+    ib.reqRealTimeBars(7, stk("AAPL"), 5, "TRADES", false);
+    ib.reqRealTimeBars(8, { symbol: "EUR", secType: "CASH", exchange: "IDEALPRO", currency: "USD" }, 5, "MIDPOINT",
+      false);
+    ib.reqRealTimeBars(9, stk("AAPL"), 10, "TRADES", false);
+    await lib.waitError(c, 321, 9);
+    await lib.waitFor(ib, EventName.realtimeBar, (id) => id === 7 && bars.filter((b) => b.id === 7).length >= 2,
+      15000, "two AAPL bars");
+    for (const b of bars) {
+      assert.equal(b.time % 5, 0, "on the 5 s grid");
+      assert.ok(b.time <= Date.now() / 1000 - 5 + 1, "sent when its 5 s have ended");
+      assert.ok(b.high >= Math.max(b.open, b.close) && b.low <= Math.min(b.open, b.close));
+    }
+    const aapl = bars.filter((b) => b.id === 7);
+    assert.equal(aapl[1].time - aapl[0].time, 5, "consecutive");
+    assert.ok(aapl.every((b) => b.volume > 0 && b.count > 0 && b.wap > 0), "TRADES: volume, WAP, count");
+    const fx = bars.filter((b) => b.id === 8);
+    assert.ok(fx.length >= 1 && fx.every((b) => b.volume === -1), "MIDPOINT: no volume");
+
+    // the same interval from reqHistoricalData (5 secs, epoch dates) is the same bar
+    const hist = [];
+    ib.on(EventName.historicalData, (id, time, open, high, low, close, volume) => {
+      if (id === 70 && !String(time).startsWith("finished")) hist.push({ time: Number(time), open, high, low, close, volume });
+    });
+    const done = lib.waitFor(ib, EventName.historicalData, (id, time) => id === 70 && String(time).startsWith("finished"),
+      8000, "historical end");
+    ib.reqHistoricalData(70, stk("AAPL"), "", "60 S", "5 secs", "TRADES", 0, 2, false);
+    await done;
+    const same = hist.find((h) => h.time === aapl[0].time);
+    assert.ok(same, `a historical bar at ${aapl[0].time}`);
+    for (const k of ["open", "high", "low", "close", "volume"]) assert.equal(same[k], aapl[0][k], k);
+
+    // IB's 60 new requests in 10 minutes: the 61st is refused (162 pacing)
+    for (let i = 0; i < 58; i++) {
+      ib.reqRealTimeBars(100 + i, stk("MSFT"), 5, "TRADES", false);
+      ib.cancelRealTimeBars(100 + i);
+    }
+    ib.reqRealTimeBars(200, stk("MSFT"), 5, "TRADES", false);
+    const e = await lib.waitError(c, 162, 200, 15000);
+    assert.match(e.msg, /pacing violation/);
+    const st = await lib.stats(sim);
+    assert.equal(st.real_time_bar_subscriptions, 2);
+    assert.ok(st.real_time_bars >= 3);
+    assert.equal(st.market_data_lines, 2, "real-time bars count as market-data lines");
     assert.deepEqual(c.decodeErrors, []);
     ib.disconnect();
   });
