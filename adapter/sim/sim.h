@@ -120,10 +120,14 @@ typedef enum simConnState { SIM_CONN_HANDSHAKE = 0, SIM_CONN_AWAIT_START, SIM_CO
 
 typedef struct simMktSub {
     int64_t req_id;
-    int inst;
+    int inst;                    /* for an option: its underlying */
     bool snapshot;
     int md_type;
     char generic[64];
+    bool option;                 /* an option of inst's chain (sim_options.c) */
+    char right;                  /* 'C' / 'P' */
+    double strike;
+    int64_t expiry;              /* yyyymmdd */
 } simMktSub;
 typedef struct simHistSub {
     int64_t req_id; int inst; int bar_secs; int format_date; bool use_rth; char what[24];
@@ -298,6 +302,17 @@ int sim_depthReset(simServer *srv);
 void sim_dropConnDepth(simConn *c);
 int sim_depthInUse(const simServer *srv);
 int sim_tickByTickInUse(const simServer *srv);
+
+/* ---- sim_options.c ------------------------------------------------------------------------------ */
+/* reqSecDefOptParams: the chain of a stock (SMART and CBOE, multiplier 100), then the End; 200 for
+ * anything else. */
+void sim_handleSecDefOptParams(simConn *c, const ibReqSecDefOptParams *r);
+bool sim_isOptionContract(const ibContract *c);
+/* An option of a stock's chain: fills sub's option fields and returns the underlying, or sends
+ * 200 and returns -1. */
+int sim_resolveOption(simConn *c, const ibContract *k, int64_t req_id, simMktSub *sub);
+/* An option's bid/ask and its computations (10, 11, 13; 12 too in the image) from Black-Scholes. */
+void sim_optionTicks(simConn *c, const simMktSub *s, const simInstrument *und, bool image);
 
 /* ---- sim_history.c ------------------------------------------------------------------------------ */
 void sim_historyStart(simServer *srv);

@@ -343,9 +343,7 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_CANCEL_TICK_BY_TICK: sim_handleCancelTickByTick(c, req->u.cancel.req_id); break;
     case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
     case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
-    case IB_REQ_SEC_DEF_OPT_PARAMS:
-        IBB_INFO("sim.unsupported_request", "client=%lld msg=%d", (long long)c->client_id, (int)req->id);
-        break;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: sim_handleSecDefOptParams(c, &req->u.sec_def_opt_params); break;
     }
 }
 

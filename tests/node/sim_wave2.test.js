@@ -1,5 +1,5 @@
-// sim_depth.test.js — market depth (PROTOCOL.md §3.12), tick-by-tick (§3.13) and real-time bars (§3.14) of ib-sim, against a
-// TWS API client nobody here wrote (@stoqey/ib 1.6.10). Needs IB_SIM_BIN.
+// sim_wave2.test.js — market depth (PROTOCOL.md §3.12), tick-by-tick (§3.13), real-time bars (§3.14) and
+// options (§3.15) of ib-sim, against a TWS API client nobody here wrote (@stoqey/ib 1.6.10). Needs IB_SIM_BIN.
 //
 // @stoqey/ib 1.6.10 and these messages, compared with the official decoder (ibapi 10.41
 // processMarketDepthMsg / processMarketDepthL2Msg / processTickByTickMsg):
@@ -10,6 +10,10 @@
 //    out a string for every type although its typings say number for BidAsk and MidPoint.
 //  - cancelMktDepth sends isSmartDepth from sv 146, as the official client.
 //  - realtimeBar: same 11 fields (time read as an int).
+//  - securityDefinitionOptionParameter: same layout; expirations and strikes come as arrays, and the
+//    multiplier as a number although the typings say string.
+//  - tickOptionComputation at sv >= 156: same 12 fields; the library maps impliedVol to undefined only
+//    when it is exactly -1, where the official decoder takes any negative value as "not computed".
 "use strict";
 
 const test = require("node:test");
@@ -240,6 +244,79 @@ test("real-time bars through @stoqey/ib: 5-second bars on the clock, equal to th
     assert.equal(st.real_time_bar_subscriptions, 2);
     assert.ok(st.real_time_bars >= 3);
     assert.equal(st.market_data_lines, 2, "real-time bars count as market-data lines");
+    assert.deepEqual(c.decodeErrors, []);
+    ib.disconnect();
+  });
+
+test("options through @stoqey/ib: the chain, greeks for in- and out-of-the-money options, 200", { timeout: 90000 },
+  async (t) => {
+    const sim = await lib.startSim(["--seed", "8", "--tick-rate", "20", "--log-level", "warn"]);
+    t.after(() => lib.stopSim(sim));
+    const c = await lib.connectClient(sim.port, 45);
+    const ib = c.ib;
+    const chain = [];
+    ib.on(EventName.securityDefinitionOptionParameter, (id, exchange, conId, tradingClass, multiplier, exps, strikes) =>
+      chain.push({ id, exchange, conId, tradingClass, multiplier, exps, strikes }));
+    const end = lib.waitFor(ib, EventName.securityDefinitionOptionParameterEnd, (id) => id === 11, 8000, "chain end");
+    ib.reqSecDefOptParams(11, "AAPL", "", "STK", 265598);
+    await end;
+    assert.deepEqual(chain.map((e) => e.exchange), ["SMART", "CBOE"]);
+    const smart = chain[0];
+    assert.equal(smart.conId, 265598);
+    assert.equal(smart.tradingClass, "AAPL");
+    assert.equal(Number(smart.multiplier), 100);   // the library hands out a number despite its typings
+    assert.ok(smart.exps.length >= 5 && smart.exps.every((e) => /^\d{8}$/.test(e)), `expirations ${smart.exps}`);
+    assert.deepEqual([...smart.exps].sort(), smart.exps, "ascending");
+    assert.equal(smart.strikes.length, 51);
+    assert.deepEqual(chain[1].strikes, smart.strikes, "the same chain on CBOE");
+    const exchOnly = [];
+    ib.on(EventName.securityDefinitionOptionParameter, (id, exchange) => { if (id === 12) exchOnly.push(exchange); });
+    const end2 = lib.waitFor(ib, EventName.securityDefinitionOptionParameterEnd, (id) => id === 12, 8000, "end 12");
+    ib.reqSecDefOptParams(12, "AAPL", "CBOE", "STK", 265598);
+    await end2;
+    assert.deepEqual(exchOnly, ["CBOE"]);
+    ib.reqSecDefOptParams(13, "NOPE", "", "STK", 0);
+    await lib.waitError(c, 200, 13);
+
+    // greeks: an in-the-money call and an out-of-the-money put of the second expiration
+    let spot;
+    const bidSeen = lib.waitFor(ib, EventName.tickPrice, (id, type, price) => id === 1 && type === 1 && (spot = price) > 0);
+    ib.reqMktData(1, stk("AAPL"), "", false, false);
+    await bidSeen;
+    const exp = smart.exps[3];
+    const below = smart.strikes.filter((k) => k < spot * 0.96);
+    const itmCall = below[below.length - 1], otmPut = below[below.length - 1];
+    const opt = (strike, right) => ({ symbol: "AAPL", secType: "OPT", exchange: "SMART", currency: "USD",
+      lastTradeDateOrContractMonth: exp, strike, right, multiplier: 100 });
+    const comps = [];
+    ib.on(EventName.tickOptionComputation, (id, type, attrib, iv, delta, price, pvDiv, gamma, vega, theta, und) =>
+      comps.push({ id, type, attrib, iv, delta, price, pvDiv, gamma, vega, theta, und }));
+    ib.reqMktData(2, opt(itmCall, "C"), "", false, false);
+    ib.reqMktData(3, opt(otmPut, "P"), "", false, false);
+    ib.reqMktData(4, opt(itmCall + 0.01, "C"), "", false, false);
+    await lib.waitError(c, 200, 4);
+    ib.reqMktData(5, { ...opt(itmCall, "C"), lastTradeDateOrContractMonth: "20200117" }, "", false, false);
+    await lib.waitError(c, 200, 5);
+    await lib.sleep(1500);
+    for (const id of [2, 3]) {
+      const mine = comps.filter((e) => e.id === id);
+      assert.deepEqual([...new Set(mine.map((e) => e.type))].sort((a, b) => a - b), [10, 11, 12, 13]);
+      for (const e of mine) {
+        for (const k of ["iv", "delta", "price", "pvDiv", "gamma", "vega", "theta", "und"])
+          assert.ok(Number.isFinite(e[k]), `${id} type ${e.type}: ${k} = ${e[k]}`);
+        assert.ok(e.iv > 0.05 && e.iv < 2, `iv ${e.iv}`);
+        assert.ok(e.gamma > 0 && e.vega > 0 && e.theta < 0 && (e.price > 0 || e.type === 10),
+          JSON.stringify(e));   // a far option's bid may be 0
+        assert.ok(Math.abs(e.und - spot) / spot < 0.05, "underlying price");
+      }
+    }
+    const model = (id) => comps.filter((e) => e.id === id && e.type === 13).pop();
+    assert.ok(model(2).delta > 0.6 && model(2).delta < 1, `ITM call delta ${model(2).delta}`);
+    assert.ok(model(2).price > spot - itmCall, "a call is worth at least its intrinsic value (no dividends)");
+    assert.ok(model(3).delta < 0 && model(3).delta > -0.4, `OTM put delta ${model(3).delta}`);
+    const st = await lib.stats(sim);
+    assert.equal(st.market_data_lines, 3, "options take market-data lines");
+    assert.equal(st.requests.reqSecDefOptParams, 3);
     assert.deepEqual(c.decodeErrors, []);
     ib.disconnect();
   });
