@@ -6,7 +6,8 @@
  * at the vector's server version; the official clients' gates refuse below them. Decoder: every
  * reply vector decodes at its server version with every field consumed and the values checked;
  * every truncation fails, an extra field fails (IBB_ERR_TRAILING), damaged numbers and
- * out-of-range enumerations fail. */
+ * out-of-range enumerations fail; the replies framed into one stream come out of the framer the
+ * same in every chunking. */
 #include <math.h>
 
 #include "ib_msgs.h"
@@ -496,4 +497,53 @@ Test(damage, bad_numbers_and_enumerations)
     cr_assert_eq(dec_with("securityDefinitionOptionParameter (75)", 10, "-1"), IBB_ERR_PROTOCOL);
     cr_assert_eq(dec_with("securityDefinitionOptionParameter (75)", 6, "99999999"), IBB_ERR_PROTOCOL);
     cr_assert_eq(dec_with("tickOptionComputation (21) ask", 5, "abc"), IBB_ERR_BAD_NUMBER);
+}
+
+/* Every reply vector framed into one stream, fed to the framer in every chunk size 1..7 and whole:
+ * the same frames come out and each decodes. */
+Test(damage, chunked_stream_decodes_the_same)
+{
+    wv_load();
+    size_t total = 0;
+    for (int i = 0; i < g_nwv; i++)
+        total += g_wv[i].to_server ? 0 : g_wv[i].len + 4;
+    char *stream = malloc(total);
+    size_t n = 0;
+    int frames = 0;
+    for (int i = 0; i < g_nwv; i++) {
+        if (g_wv[i].to_server)
+            continue;
+        size_t flen;
+        char *f = frame_of(&g_wv[i], &flen);
+        memcpy(stream + n, f, flen);
+        n += flen;
+        free(f);
+        frames++;
+    }
+    for (size_t chunk = 1; chunk <= 8; chunk++) {
+        size_t step = chunk == 8 ? total : chunk;
+        ibFramer *fr;
+        cr_assert_eq(ibFramer_Create(&fr, IB_FRAMER_CLIENT), IBB_OK);
+        int got = 0, k = -1;
+        for (size_t off = 0; off < total; off += step) {
+            size_t len = total - off < step ? total - off : step;
+            cr_assert_eq(ibFramer_Feed(fr, stream + off, len), IBB_OK);
+            const char *p;
+            size_t plen;
+            while (ibFramer_Next(fr, &p, &plen, NULL) == IBB_OK) {
+                do
+                    k++;
+                while (g_wv[k].to_server);
+                const wvec *v = &g_wv[k];
+                cr_assert_eq(plen, v->len, "chunk %zu frame %d", chunk, got);
+                cr_assert_eq(memcmp(p, v->payload, plen), 0);
+                ibReply r;
+                cr_assert_eq(ib_decodeReply(v->sv, p, plen, &r), IBB_OK, "chunk %zu: %s", chunk, v->message);
+                got++;
+            }
+        }
+        cr_assert_eq(got, frames, "chunk %zu: %d frames of %d", chunk, got, frames);
+        ibFramer_Destroy(fr);
+    }
+    free(stream);
 }

@@ -98,6 +98,10 @@ test("market depth through @stoqey/ib: books, 309, 310, 317", { timeout: 90000 }
   await lib.waitError(a, 10092, 103);
   a.ib.cancelMktDepth(999, true);
   await lib.waitError(a, 310, 999);
+  // the control port's faults apply: an injected 354 answers the next reqMktDepth
+  assert.match(await lib.control(sim, "inject 354 reqMktDepth"), /^ok inject 354 reqMktDepth/);
+  a.ib.reqMktDepth(105, stk("NVDA"), 5, true);
+  await lib.waitError(a, 354, 105);
 
   // with the market paused (nightly reset 1102), both clients hold ib-sim's book: B's 5 rows are A's first 5
   assert.match(await lib.control(sim, "reset 1102 3"), /^ok/);
@@ -123,7 +127,7 @@ test("market depth through @stoqey/ib: books, 309, 310, 317", { timeout: 90000 }
   assert.ok(st.depth_ops > 100);
   assert.equal(st.errors["309"], 1);
   assert.equal(st.errors["317"], 2);
-  assert.equal(st.requests.reqMktDepth, 5);
+  assert.equal(st.requests.reqMktDepth, 6);
   assert.deepEqual(a.decodeErrors, []);
   assert.deepEqual(b.decodeErrors, []);
   a.ib.disconnect();
