@@ -9,7 +9,9 @@
  * rate limit, output), sim_universe.c (instruments, contract lookup and details), sim_market.c
  * (random walks, market data), sim_history.c (bars, pacing, keepUpToDate), sim_orders.c
  * (orders, fills, executions, completed orders, the next trading day), sim_account.c (positions,
- * account summary and updates), sim_control.c (the control port: fault injection and counters). */
+ * account summary and updates), sim_control.c (the control port: fault injection and counters),
+ * sim_depth.c (market depth, tick-by-tick), sim_options.c (option chains, option quotes and greeks);
+ * real-time bars live in sim_history.c next to the bars they share. */
 #ifndef SIM_H
 #define SIM_H
 
