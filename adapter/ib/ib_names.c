@@ -1,5 +1,6 @@
 /* ib_names.c — names of message ids for logs and counters (OFF-PY message.py, camelCase as in the
- * official EWrapper / EClient method names). Static strings; never NULL. */
+ * official EWrapper / EClient method names). Static strings; never NULL, except
+ * ib_tickByTickTypeName for a type that has no name. */
 #include <string.h>
 
 #include "ib_msgs.h"
