@@ -182,6 +182,9 @@ static void on_conn_closed(uv_handle_t *h)
     ibFramer_Destroy(c->framer);
     ibWriter_Free(&c->out);
     free(c->subs);
+    free(c->dsubs);
+    free(c->tsubs);
+    free(c->rsubs);
     free(c->hsubs);
     free(c->sums);
     free(c->rate_ring);
@@ -339,6 +342,13 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_CANCEL_ACCOUNT_SUMMARY: sim_handleCancelAccountSummary(c, req->u.cancel.req_id); break;
     case IB_REQ_ACCOUNT_UPDATES: sim_handleAccountUpdates(c, &req->u.account_updates); break;
     case IB_REQ_START_API: break; /* a second startApi is ignored, as TWS does */
+    case IB_REQ_MKT_DEPTH: sim_handleMktDepth(c, &req->u.mkt_depth); break;
+    case IB_REQ_CANCEL_MKT_DEPTH: sim_handleCancelMktDepth(c, req->u.cancel_mkt_depth.req_id); break;
+    case IB_REQ_TICK_BY_TICK: sim_handleTickByTick(c, &req->u.tick_by_tick); break;
+    case IB_REQ_CANCEL_TICK_BY_TICK: sim_handleCancelTickByTick(c, req->u.cancel.req_id); break;
+    case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
+    case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: sim_handleSecDefOptParams(c, &req->u.sec_def_opt_params); break;
     }
 }
 
