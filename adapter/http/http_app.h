@@ -58,7 +58,8 @@ enum { HTTP_MODE_UNKNOWN = 0, HTTP_MODE_PAPER = 1, HTTP_MODE_LIVE = 2 };
 /* Authorization: returns the level the request's bearer token grants (HTTP_ACC_*; HTTP_ACC_TRADE when
  * auth is off), or -1 when no token was sent, -2 when the token is unknown. */
 int http_authLevel(httpApp *app, struct lws *wsi);
-/* CORS: 0 = no Origin header, 1 = allowed (origin copied to out), -1 = not on the allow-list. */
+/* CORS: 0 = no Origin header, 1 = allowed (the same origin as the Host header, i.e. a page this gateway
+ * served, or on the allow-list; origin copied to out), -1 = not allowed. */
 int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen);
 /* 1 when the query string carries something that looks like a credential. */
 int http_queryHasToken(struct lws *wsi);
