@@ -671,7 +671,10 @@ static int trade_gate(httpApp *app, struct lws *wsi, httpReq *r)
 static int status_reply(httpApp *app, struct lws *wsi, httpReq *r)
 {
     int lvl = app->auth_on ? http_authLevel(app, wsi) : HTTP_ACC_TRADE;
-    const char *auth = !app->auth_on ? "none" : lvl >= HTTP_ACC_READ ? "ok" : lvl == -1 ? "required" : "refused";
+    const char *auth = !app->auth_on          ? "none"
+                       : lvl >= HTTP_ACC_READ ? "ok"
+                       : lvl == -1            ? "required"
+                                              : "refused";
     busBuf_Reset(&r->resp);
     busBuf_Printf(&r->resp, "{\"gateway\":{\"auth\":\"%s\",\"nats\":\"%s\",\"status_fresh\":%s,"
                             "\"status_age_ms\":%lld,\"draining\":%s},\"status\":",

@@ -18,7 +18,7 @@
 
 #define STATUS_EVERY_US 1000000
 #define STATUS_TIMEOUT_MS 1500
-#define STATUS_STALE_US 5000000   /* no answer for this long: ibb_adapter_status_up 0 */
+#define STATUS_STALE_US 5000000 /* no answer for this long: ibb_adapter_status_up 0 */
 
 static void on_status_reply(void *arg, const httpBusReply *rep)
 {
@@ -52,13 +52,14 @@ static void on_status_reply(void *arg, const httpBusReply *rep)
 void http_statusTick(httpApp *app)
 {
     int64_t now = http_nowUs();
-    if (app->status_handle || app->draining || (app->status_asked_us && now - app->status_asked_us < STATUS_EVERY_US))
+    if (app->status_handle || app->draining ||
+        (app->status_asked_us && now - app->status_asked_us < STATUS_EVERY_US))
         return;
     app->status_asked_us = now;
     char subject[160];
     snprintf(subject, sizeof subject, "%s.rpc.status", app->cfg->nats.subject_prefix);
-    if (httpBus_Request(app->bus, subject, "{}", 2, STATUS_TIMEOUT_MS, on_status_reply, app, &app->status_handle) !=
-        IBB_OK)
+    if (httpBus_Request(app->bus, subject, "{}", 2, STATUS_TIMEOUT_MS, on_status_reply, app,
+                        &app->status_handle) != IBB_OK)
         app->status_handle = 0;
 }
 
@@ -122,30 +123,40 @@ typedef struct statusMetric {
 /* One figure of ib.rpc.status each. */
 static const statusMetric SIMPLE[] = {
     {"ibb_adapter_uptime_seconds", "gauge", "uptime_s", "Seconds since ib-bridge started."},
-    {"ibb_ib_connected", "gauge", "connected", "1 when the IB link is up and ready (ib.rpc.status connected)."},
+    {"ibb_ib_connected", "gauge", "connected",
+     "1 when the IB link is up and ready (ib.rpc.status connected)."},
     {"ibb_ib_degraded", "gauge", "ib.degraded", "1 between IB's 1100 (connectivity lost) and 1101/1102."},
-    {"ibb_ib_server_version", "gauge", "ib.server_version", "IB server version from the handshake (0 before)."},
+    {"ibb_ib_server_version", "gauge", "ib.server_version",
+     "IB server version from the handshake (0 before)."},
     {"ibb_ib_reconnects_total", "counter", "ib.stats.reconnects", "IB connections re-established."},
     {"ibb_ib_stalls_total", "counter", "ib.stats.stalls", "IB links declared stalled (no bytes in time)."},
     {"ibb_ib_decode_errors_total", "counter", "ib.stats.decode_errors", "IB messages that failed to decode."},
-    {"ibb_ib_unknown_skipped_total", "counter", "ib.stats.unknown_skipped", "IB messages of unknown type skipped."},
+    {"ibb_ib_unknown_skipped_total", "counter", "ib.stats.unknown_skipped",
+     "IB messages of unknown type skipped."},
     {"ibb_ib_messages_received_total", "counter", "ib.stats.msgs_in", "Messages received from IB."},
     {"ibb_ib_messages_sent_total", "counter", "ib.stats.msgs_out", "Messages sent to IB."},
     {"ibb_ib_keepalives_total", "counter", "ib.stats.keepalives", "Keepalive requests sent to IB."},
-    {"ibb_adapter_nats_connected", "gauge", "nats.connected", "1 when ib-bridge itself is connected to NATS."},
+    {"ibb_adapter_nats_connected", "gauge", "nats.connected",
+     "1 when ib-bridge itself is connected to NATS."},
     {"ibb_md_lines_used", "gauge", "market_data.lines_used",
      "IB market-data lines in use (streams plus snapshots in flight)."},
     {"ibb_md_line_budget", "gauge", "market_data.line_budget", "IB market-data lines ib-bridge may use."},
-    {"ibb_md_snapshots_in_flight", "gauge", "market_data.snapshots_in_flight", "Snapshot requests holding a line."},
-    {"ibb_md_leases", "gauge", "market_data.leases", "Quote stream leases held by consumers."},
-    {"ibb_pacing_queue", "gauge", "pacing.queue", "Requests waiting in the outbound message-rate token bucket."},
-    {"ibb_pacing_queue_cancel", "gauge", "pacing.queue_cancel", "Cancel requests waiting in the token bucket."},
-    {"ibb_historical_queue", "gauge", "pacing.historical_queue", "Historical jobs waiting for IB's pacing rules."},
-    {"ibb_historical_in_flight", "gauge", "pacing.historical_in_flight", "Historical requests sent, not answered."},
+    {"ibb_md_snapshots_in_flight", "gauge", "market_data.snapshots_in_flight",
+     "Snapshot requests holding a line."},
+    {"ibb_pacing_queue", "gauge", "pacing.queue",
+     "Requests waiting in the outbound message-rate token bucket."},
+    {"ibb_pacing_queue_cancel", "gauge", "pacing.queue_cancel",
+     "Cancel requests waiting in the token bucket."},
+    {"ibb_historical_queue", "gauge", "pacing.historical_queue",
+     "Historical jobs waiting for IB's pacing rules."},
+    {"ibb_historical_in_flight", "gauge", "pacing.historical_in_flight",
+     "Historical requests sent, not answered."},
     {"ibb_historical_window_used", "gauge", "pacing.historical_window_used",
      "Historical requests in the last 10 minutes (IB allows 60)."},
-    {"ibb_orders_ready", "gauge", "orders_ready", "1 when the order store exists and earlier records are settled."},
-    {"ibb_orders_unsettled", "gauge", "orders.unsettled", "Order records of an earlier run still being settled."},
+    {"ibb_orders_ready", "gauge", "orders_ready",
+     "1 when the order store exists and earlier records are settled."},
+    {"ibb_orders_unsettled", "gauge", "orders.unsettled",
+     "Order records of an earlier run still being settled."},
     {"ibb_orders_store_backlog", "gauge", "orders.store_backlog.queued",
      "Idempotency-record writes JetStream has not acknowledged yet."},
     {"ibb_orders_store_backlog_oldest_seconds", "gauge", "orders.store_backlog.oldest_ms",
@@ -154,10 +165,41 @@ static const statusMetric SIMPLE[] = {
      "Idempotency-record writes retried after an error."},
     {"ibb_orders_store_write_conflicts_total", "counter", "orders.store_backlog.conflicts",
      "Revision-checked record writes that met a newer stored state."},
+    {"ibb_quote_events_total", "counter", "market_data.quote_events",
+     "Quote events ib-bridge published on the bus."},
+    {"ibb_quote_kv_writes_total", "counter", "market_data.kv_writes", "Writes to the quote KV bucket sent."},
+    {"ibb_quote_kv_write_errors_total", "counter", "market_data.kv_write_errors",
+     "Quote KV writes the NATS connection refused."},
     {"ibb_ha_enabled", "gauge", "ha.enabled", "1 when ib-bridge runs with high availability."},
     {"ibb_ha_epoch", "gauge", "ha.epoch", "HA leadership epoch of the answering instance."},
     {"ibb_ha_takeovers_total", "counter", "ha.takeovers", "HA takeovers seen by the answering instance."},
 };
+
+/* orders.ack_rtt (per-bucket counts, one more bucket than bounds) as a cumulative Prometheus histogram. */
+static void render_ack_rtt(json_t *h, busBuf *out)
+{
+    json_t *bounds = json_object_get(h, "bounds_ms"), *buckets = json_object_get(h, "buckets");
+    size_t n = json_array_size(bounds);
+    double sum;
+    if (!json_is_array(bounds) || json_array_size(buckets) != n + 1 ||
+        !number(json_object_get(h, "sum_s"), &sum))
+        return;
+    const char *name = "ibb_order_ack_duration_seconds";
+    head(out, name, "histogram", "Time from an order place request to IB's acknowledgement.");
+    double cum = 0;
+    for (size_t i = 0; i <= n; i++) {
+        double c = 0, le = 0;
+        number(json_array_get(buckets, i), &c);
+        cum += c;
+        if (i < n) {
+            number(json_array_get(bounds, i), &le);
+            busBuf_Printf(out, "%s_bucket{le=\"%g\"} %.17g\n", name, le / 1000, cum);
+        } else {
+            busBuf_Printf(out, "%s_bucket{le=\"+Inf\"} %.17g\n", name, cum);
+        }
+    }
+    busBuf_Printf(out, "%s_sum %.17g\n%s_count %.17g\n", name, sum, name, cum);
+}
 
 void http_statusRender(const httpApp *app, busBuf *out)
 {
@@ -168,7 +210,8 @@ void http_statusRender(const httpApp *app, busBuf *out)
          "Age of the cached ib.rpc.status (-1 before the first answer).");
     sample(out, "ibb_adapter_status_age_seconds", "",
            app->status ? (double)(http_nowUs() - app->status_at_us) / 1e6 : -1);
-    head(out, "ibb_adapter_status_failures_total", "counter", "ib.rpc.status polls that got no usable answer.");
+    head(out, "ibb_adapter_status_failures_total", "counter",
+         "ib.rpc.status polls that got no usable answer.");
     sample(out, "ibb_adapter_status_failures_total", "", (double)app->status_failures);
     json_t *st = app->status;
     if (!st)
@@ -185,10 +228,25 @@ void http_statusRender(const httpApp *app, busBuf *out)
     double d1, d2;
     if (number(at(st, "ib.stats.dropped"), &d1) && number(at(st, "ib.stats.dropped_stale"), &d2)) {
         head(out, "ibb_ib_requests_dropped_total", "counter",
-             "Queued IB requests never sent: reason=closed (link closed), reason=stale (every caller gave up).");
+             "Queued IB requests never sent: reason=closed (link closed), reason=stale (every caller gave "
+             "up).");
         sample(out, "ibb_ib_requests_dropped_total", "{reason=\"closed\"}", d1);
         sample(out, "ibb_ib_requests_dropped_total", "{reason=\"stale\"}", d2);
     }
+    double leases;
+    if (number(at(st, "market_data.leases"), &leases)) { /* quote streams: the one kind so far */
+        head(out, "ibb_md_leases", "gauge", "Leases held by consumers, by kind.");
+        sample(out, "ibb_md_leases", "{kind=\"stream\"}", leases);
+    }
+    json_t *fin = at(st, "orders.final");
+    if (json_is_object(fin)) {
+        head(out, "ibb_orders_final_total", "counter", "Orders that reached a final status, by status.");
+        const char *k;
+        json_t *v;
+        json_object_foreach(fin, k, v) if (json_is_integer(v)) busBuf_Printf(
+            out, "ibb_orders_final_total{status=\"%s\"} %" PRId64 "\n", k, (int64_t)json_integer_value(v));
+    }
+    render_ack_rtt(at(st, "orders.ack_rtt"), out);
     const char *state = json_string_value(at(st, "ib.state"));
     if (state) {
         static const char *const STATES[] = {"disconnected", "connecting", "handshaking", "ready", "backoff"};

@@ -26,6 +26,8 @@ const ADAPTER = [
   'ibb_pacing_queue', 'ibb_pacing_queue_cancel', 'ibb_historical_queue', 'ibb_historical_in_flight', 'ibb_historical_window_used',
   'ibb_orders_ready', 'ibb_orders_unsettled', 'ibb_orders_store_backlog', 'ibb_orders_store_backlog_oldest_seconds',
   'ibb_orders_store_write_retries_total', 'ibb_orders_store_write_conflicts_total',
+  'ibb_orders_final_total', 'ibb_order_ack_duration_seconds', 'ibb_quote_events_total', 'ibb_quote_kv_writes_total',
+  'ibb_quote_kv_write_errors_total',
 ];
 const GATEWAY = [
   'ibb_http_requests_total', 'ibb_http_request_duration_seconds', 'ibb_http_bus_rtt_seconds', 'ibb_http_bus_timeouts_total',
@@ -83,8 +85,8 @@ test('after traffic: every metric with HELP/TYPE, values agree with ib.rpc.statu
   assert.ok(placed.order_id > 0, JSON.stringify(placed));
 
   // the cache catches up: two leases (AAPL by WebSocket, MSFT held for REST), lines in use
-  const { fams, text } = await until((f) => prom.value(f, 'ibb_md_leases') >= 2 && prom.value(f, 'ibb_adapter_status_up') === 1,
-    'two leases');
+  const { fams, text } = await until((f) => prom.value(f, 'ibb_md_leases') >= 2 && prom.value(f, 'ibb_adapter_status_up') === 1 &&
+    prom.value(f, 'ibb_order_ack_duration_seconds_count') >= 1, 'two leases and the order acknowledged');
   for (const name of [...ADAPTER, ...GATEWAY]) {
     const f = fams.get(name);
     assert.ok(f, `${name} missing from /metrics:\n${text}`);
@@ -103,7 +105,8 @@ test('after traffic: every metric with HELP/TYPE, values agree with ib.rpc.statu
   assert.equal(v('ibb_ib_server_version'), st.ib.server_version);
   assert.equal(v('ibb_ib_reconnects_total'), st.ib.stats.reconnects);
   assert.equal(v('ibb_md_line_budget'), st.market_data.line_budget);
-  assert.equal(v('ibb_md_leases'), st.market_data.leases);
+  assert.equal(v('ibb_md_leases', { kind: 'stream' }), st.market_data.leases);
+  assert.deepEqual(st.market_data.lease_list.flatMap((l) => l.keys).sort(), ['AAPL', 'MSFT']);
   assert.equal(v('ibb_md_lines_used'), st.market_data.lines_used);
   assert.equal(v('ibb_orders_ready'), st.orders_ready ? 1 : 0);
   assert.equal(v('ibb_ib_state', { state: 'ready' }), 1);
@@ -114,6 +117,16 @@ test('after traffic: every metric with HELP/TYPE, values agree with ib.rpc.statu
   assert.ok(v('ibb_ib_messages_received_total') > 0);
   assert.ok(v('ibb_ib_messages_sent_total') <= st.ib.stats.msgs_out);
   assert.ok(v('ibb_adapter_status_age_seconds') >= 0 && v('ibb_adapter_status_age_seconds') < 2.5);
+
+  // the order's acknowledgement is in the round-trip histogram; quote events flowed
+  const ack = fams.get('ibb_order_ack_duration_seconds');
+  assert.equal(prom.value(fams, 'ibb_order_ack_duration_seconds_count'), st.orders.ack_rtt.count);
+  assert.ok(st.orders.ack_rtt.count >= 1, JSON.stringify(st.orders));
+  assert.ok(ack.samples.some((x) => x.name.endsWith('_bucket') && x.labels.le === '0.001'), 'bounds in seconds');
+  for (const s of ['filled', 'cancelled', 'rejected'])
+    assert.equal(v('ibb_orders_final_total', { status: s }), st.orders.final[s], s);
+  assert.ok(v('ibb_quote_events_total') > 0 && v('ibb_quote_events_total') <= st.market_data.quote_events);
+  assert.equal(v('ibb_quote_kv_write_errors_total'), 0);
 
   // against ib-sim's own counters: the lines it serves are the lines ib-bridge says it uses
   const sim = await be.simStats();
@@ -156,7 +169,7 @@ test('Grafana dashboard: every expression names an exported metric', async () =>
         .filter((w) => !FN.has(w) && !/^\d/.test(w));
       const metrics = names.filter((w) => w.startsWith('ibb_'));
       assert.ok(metrics.length > 0, `"${p.title}": ${t.expr} names no ibb_ metric`);
-      assert.deepEqual(names.filter((w) => !w.startsWith('ibb_') && !/^(state|reason|route|status|instance|role)$/.test(w)), [],
+      assert.deepEqual(names.filter((w) => !w.startsWith('ibb_') && !/^(state|reason|route|status|instance|role|kind)$/.test(w)), [],
         `"${p.title}": ${t.expr} has unknown words`);
       for (const m of metrics) {
         const base = m.replace(/_(bucket|sum|count)$/, '');

@@ -92,6 +92,7 @@ test('a leased instrument\'s quote changes on screen', async () => {
   assert.ok(await page.$('tr[data-sym="AAPL"] svg.spark polyline'), 'a sparkline is drawn');
   // the lease is counted by ib-bridge and shown
   await waitText('#lease-n', /^[1-9]/, 4000, 'leases');
+  await waitText('#leasetab tr[data-lease="AAPL"]', /stream\s*AAPL\s*1\s*\d+ s/, 4000, 'the AAPL lease listed with its TTL');
   await shot('up');
   assert.deepEqual(consoleErrors, []);
 });

@@ -123,7 +123,7 @@ function checkHistogram(f) {
 
 // The one value of a family (optionally the sample with these labels).
 function value(fams, name, labels = {}) {
-  const f = fams.get(name);
+  const f = fams.get(name) || fams.get(name.replace(/_(bucket|sum|count)$/, ''));
   if (!f) return undefined;
   const s = f.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   return s ? s.value : undefined;

@@ -274,21 +274,59 @@ type IBLink struct {
 	Stats          IBStats  `codec:"stats" json:"stats"`
 }
 
+// LeaseInfo is one entry of status_reply.json's market_data.lease_list.
+type LeaseInfo struct {
+	Kind      string   `codec:"kind" json:"kind"`
+	Keys      []string `codec:"keys" json:"keys"`
+	Consumers []int    `codec:"consumers" json:"consumers"`
+	TTLS      int64    `codec:"ttl_s" json:"ttl_s"`
+}
+
+// OrdersStatus is status_reply.json's orders: the order store, final statuses, acknowledgement times.
+type OrdersStatus struct {
+	StoreReady   bool `codec:"store_ready" json:"store_ready"`
+	Repaired     bool `codec:"repaired" json:"repaired"`
+	Unsettled    int  `codec:"unsettled" json:"unsettled"`
+	StoreBacklog struct {
+		Queued    int    `codec:"queued" json:"queued"`
+		OldestMs  int64  `codec:"oldest_ms" json:"oldest_ms"`
+		Retries   int64  `codec:"retries" json:"retries"`
+		Conflicts int64  `codec:"conflicts" json:"conflicts"`
+		LastError string `codec:"last_error" json:"last_error"`
+	} `codec:"store_backlog" json:"store_backlog"`
+	Final *struct {
+		Filled    int64 `codec:"filled" json:"filled"`
+		Cancelled int64 `codec:"cancelled" json:"cancelled"`
+		Rejected  int64 `codec:"rejected" json:"rejected"`
+	} `codec:"final,omitempty" json:"final,omitempty"`
+	AckRTT *struct {
+		BoundsMs []float64 `codec:"bounds_ms" json:"bounds_ms"`
+		Buckets  []int64   `codec:"buckets" json:"buckets"`
+		Count    int64     `codec:"count" json:"count"`
+		SumS     float64   `codec:"sum_s" json:"sum_s"`
+	} `codec:"ack_rtt,omitempty" json:"ack_rtt,omitempty"`
+}
+
 // Status is schemas/status_reply.json. Connected is the one flag a health check needs.
 type Status struct {
-	Version     string `codec:"version" json:"version"`
-	UptimeS     int64  `codec:"uptime_s" json:"uptime_s"`
-	Connected   bool   `codec:"connected" json:"connected"`
-	OrdersReady bool   `codec:"orders_ready" json:"orders_ready"`
-	IB          IBLink `codec:"ib" json:"ib"`
+	Version     string       `codec:"version" json:"version"`
+	UptimeS     int64        `codec:"uptime_s" json:"uptime_s"`
+	Connected   bool         `codec:"connected" json:"connected"`
+	OrdersReady bool         `codec:"orders_ready" json:"orders_ready"`
+	Orders      OrdersStatus `codec:"orders" json:"orders"`
+	IB          IBLink       `codec:"ib" json:"ib"`
 	NATS        struct {
 		Connected bool `codec:"connected" json:"connected"`
 	} `codec:"nats" json:"nats"`
 	MarketData struct {
-		LinesUsed         int `codec:"lines_used" json:"lines_used"`
-		SnapshotsInFlight int `codec:"snapshots_in_flight" json:"snapshots_in_flight"`
-		LineBudget        int `codec:"line_budget" json:"line_budget"`
-		Leases            int `codec:"leases" json:"leases"`
+		LinesUsed         int         `codec:"lines_used" json:"lines_used"`
+		SnapshotsInFlight int         `codec:"snapshots_in_flight" json:"snapshots_in_flight"`
+		LineBudget        int         `codec:"line_budget" json:"line_budget"`
+		Leases            int         `codec:"leases" json:"leases"`
+		LeaseList         []LeaseInfo `codec:"lease_list,omitempty" json:"lease_list,omitempty"`
+		QuoteEvents       int64       `codec:"quote_events" json:"quote_events"`
+		KVWrites          int64       `codec:"kv_writes" json:"kv_writes"`
+		KVWriteErrors     int64       `codec:"kv_write_errors" json:"kv_write_errors"`
 	} `codec:"market_data" json:"market_data"`
 	Pacing struct {
 		Queue                int `codec:"queue" json:"queue"`
