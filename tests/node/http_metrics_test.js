@@ -180,3 +180,7 @@ test('Grafana dashboard: every expression names an exported metric', async () =>
   }
   assert.ok(n >= 15, `the dashboard has ${n} queries`);
 });
+
+test('the gateway stops cleanly (under the sanitizers: no report, no leak of the cached status)', async () => {
+  assert.equal(await h.stop(gw.proc), 0, `clean exit:\n${gw.proc.log.slice(-3000)}`);
+});

@@ -125,7 +125,7 @@ test('after ib-sim restart the link shows down, then up again, with the transiti
 });
 
 test('the gateway stopped: the page says so in words instead of freezing', async () => {
-  await h.stop(gw.proc);
+  assert.equal(await h.stop(gw.proc), 0, `clean exit (no sanitizer report):\n${gw.proc.log.slice(-3000)}`);
   await waitText('#banner', /Gateway unreachable/, 5000, 'gateway gone');
   await shot('gateway-down');
 });
