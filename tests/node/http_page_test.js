@@ -2,7 +2,8 @@
 // puppeteer-core, against the real stack (nats-server, ib-sim, ib-bridge, the gateway with auth on).
 // The page asks for the read token and never shows it, loads with no console error, shows the IB link
 // up, a leased instrument's quote changes on screen, an order placed on the bus appears within a
-// second, an ib-sim `restart` shows the link down then up, and a stopped gateway is said in words.
+// second, an ib-sim `restart` shows the link down then up, and a stopped NATS and a stopped gateway
+// are said in words.
 // Screenshots of each state go to IBB_SCREENSHOT_DIR (ctest: the build dir).
 'use strict';
 const test = require('node:test');
@@ -121,6 +122,13 @@ test('after ib-sim restart the link shows down, then up again, with the transiti
   await waitText('#connlog', /down/, 2000, 'a down transition listed');
   await waitText('#connlog', /ready/, 2000, 'a ready transition listed');
   await shot('recovered');
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('NATS stopped: the page says the bus is down, in words', async () => {
+  await h.stop(nats.proc);
+  await waitText('#banner', /Bus down/, 10000, 'bus down');
+  await shot('bus-down');
   assert.deepEqual(consoleErrors, []);
 });
 
