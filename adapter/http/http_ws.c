@@ -133,7 +133,8 @@ static void client_ctl(wsClient *c, wsFrame *f)
     if (!f)
         return;
     if (c->ctl_n == c->ctl_cap) {
-        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16;
+        /* an events client also takes the replay (2 * EVT_KEEP) and bursts of order events */
+        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16 + (c->events ? 2 * EVT_KEEP + 256 : 0);
         int cap = c->ctl_cap ? c->ctl_cap * 2 : 8;
         cap = cap > limit ? limit : cap;
         wsFrame **v = cap > c->ctl_cap ? malloc(sizeof *v * (size_t)cap) : NULL;

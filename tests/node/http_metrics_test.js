@@ -142,6 +142,35 @@ test('after traffic: every metric with HELP/TYPE, values agree with ib.rpc.statu
   ws.close();
 });
 
+test('/ws/events: needs the read token, streams order events, replays the last ones to a new client', async () => {
+  const open = (headers) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws/events`, { headers });
+    ws.msgs = [];
+    ws.on('message', (d) => ws.msgs.push(JSON.parse(d)));
+    ws.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+    return ws;
+  };
+  const waitFor = async (ws, pred, what, ms = 3000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) { const m = ws.msgs.find(pred); if (m) return m; await h.sleep(20); }
+    assert.fail(`${what}: got ${JSON.stringify(ws.msgs.slice(-5))}`);
+  };
+  assert.equal(await open({}).closed, 4401, 'no token: closed 4401');
+  const a = open({ Authorization: `Bearer ${READ}` });
+  await waitFor(a, (m) => m.type === 'events', 'end of replay');
+  const placed = await h.busRequest(nats.url, 'ib.rpc.order.place',
+    { client_order_id: 'events-1', symbol: 'MSFT', side: 'SELL', qty: 2, type: 'LMT', limit_price: 9999 });
+  const ev = await waitFor(a, (m) => m.type === 'order' && m.data.order_id === placed.order_id, 'order event');
+  assert.equal(ev.data.client_order_id, 'events-1');
+  assert.equal(ev.data.side, 'SELL');
+  const b = open({ Authorization: `Bearer ${READ}` });
+  await waitFor(b, (m) => m.type === 'events', 'end of replay (second client)');
+  const i = b.msgs.findIndex((m) => m.type === 'order' && m.data.order_id === placed.order_id);
+  assert.ok(i >= 0 && i < b.msgs.findIndex((m) => m.type === 'events'), 'the order event is replayed before the marker');
+  a.close();
+  b.close();
+});
+
 test('a scrape never waits for ib-bridge: stopped, /metrics answers at once and says so', async () => {
   await h.stop(be.bridge);
   const t0 = Date.now();
