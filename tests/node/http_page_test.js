@@ -2,8 +2,8 @@
 // puppeteer-core, against the real stack (nats-server, ib-sim, ib-bridge, the gateway with auth on).
 // The page asks for the read token and never shows it, loads with no console error, shows the IB link
 // up, a leased instrument's quote changes on screen, an order placed on the bus appears within a
-// second, an ib-sim `restart` shows the link down then up, and a stopped NATS and a stopped gateway
-// are said in words.
+// second, IB's 1100/1102 show the link degraded then up, an ib-sim `restart` shows it down then up,
+// and a stopped NATS and a stopped gateway are said in words.
 // Screenshots of each state go to IBB_SCREENSHOT_DIR (ctest: the build dir).
 'use strict';
 const test = require('node:test');
@@ -110,6 +110,18 @@ test('an order placed on the bus appears in the order list within a second', asy
   assert.match(row, /AAPL/);
   assert.match(row, /BUY/);
   await shot('order');
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('IB notices: 1100 shows the link degraded in words, 1102 brings it back, both listed', async () => {
+  assert.match(await be.control('reset 1102 2'), /^ok/);
+  await waitText('#banner', /IB degraded/, 5000, 'degraded after 1100');
+  await waitText('#ib-link', /^DEGRADED$/, 2000, 'link degraded');
+  await waitText('#connlog', /connectivity_lost/, 2000, '1100 listed');
+  await waitText('#connlog', /farm_down/, 2000, 'farm status listed');
+  await shot('ib-degraded');
+  await waitText('#banner', /IB link up/, 8000, 'up after 1102');
+  await waitText('#connlog', /connectivity_restored/, 2000, '1102 listed');
   assert.deepEqual(consoleErrors, []);
 });
 
