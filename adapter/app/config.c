@@ -49,6 +49,16 @@ static const ibbOptDef APP_ROWS_1[] = {
 
 /* after the shared NATS rows (ibb_nats_config.c) */
 static const ibbOptDef APP_ROWS_2[] = {
+    {"nats.js_replicas", IBB_OPT_INT, "1", 1, 5, "IBB_JS_REPLICAS", F(nats_js_replicas), 0, NULL,
+     "copies of every JetStream stream and KV bucket ib-bridge creates (3 on a three-node cluster); an "
+     "existing stream with fewer is raised, or the start refuses naming it", NULL},
+    {"ha.enabled", IBB_OPT_BOOL, "false", 0, 0, "IBB_HA", F(ha_enabled), 0, NULL,
+     "hot standby: several ib-bridges with the same prefix, IB host and client id; one holds the lease in KV "
+     "bucket <prefix>_leader and the IB session, the others wait", NULL},
+    {"ha.lease_ms", IBB_OPT_INT, "3000", 300, 60000, "IBB_HA_LEASE_MS", F(ha_lease_ms), 0, NULL,
+     "a leader that has not renewed for this long is replaced (judged by the standby's own clock)", NULL},
+    {"ha.renew_ms", IBB_OPT_INT, "1000", 50, 20000, "IBB_HA_RENEW_MS", F(ha_renew_ms), 0, NULL,
+     "the leader renews its lease this often (at most ha.lease_ms / 3)", NULL},
     {"nats.request_timeout_ms", IBB_OPT_INT, "5000", 100, 600000, "IBB_REQUEST_TIMEOUT_MS",
      F(nats_request_timeout_ms), 0, NULL, "every request gets a reply within this time", NULL},
     {"nats.quote_encoding", IBB_OPT_ENUM, "msgpack", 0, 0, "IBB_QUOTE_ENCODING", F(nats_quote_encoding), 0,
@@ -113,6 +123,11 @@ static void check_cross(const void *cfg, ibbConfigErr *e)
                          "50, IB's limit of messages per second",
                          c->ib_pacing_rate, c->ib_pacing_burst);
     ibbNatsConfig_Check(&c->nats, e);
+    if (c->ha_renew_ms * 3 > c->ha_lease_ms)
+        ibbConfigErr_Add(e,
+                         "ha.renew_ms: %" PRId64 " must be at most a third of ha.lease_ms (%" PRId64 ") so a "
+                         "leader fences itself before its lease can expire",
+                         c->ha_renew_ms, c->ha_lease_ms);
 }
 
 #define NROWS(rows) (sizeof rows / sizeof rows[0])

@@ -45,6 +45,11 @@ typedef struct appConfig {
     ibbNatsConfig nats;
     int64_t nats_request_timeout_ms;
     char *nats_quote_encoding; /* "msgpack" | "json" */
+    int64_t nats_js_replicas;  /* copies of every stream / KV bucket (1; 3 on a cluster) */
+    /* ha: hot standby */
+    bool ha_enabled;
+    int64_t ha_lease_ms;
+    int64_t ha_renew_ms;
     /* risk: pre-trade limits */
     double risk_max_order_qty;
     double risk_max_order_notional;

@@ -106,6 +106,10 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     o->risk.n_allowed = c->risk_allowed_symbols.n;
     o->trading_mode = c->ib_trading_mode;
     o->simulator = c->ib_simulator;
+    o->js_replicas = (int)c->nats_js_replicas;
+    o->ha.enabled = c->ha_enabled;
+    o->ha.lease_ms = c->ha_lease_ms;
+    o->ha.renew_ms = c->ha_renew_ms;
 #ifdef IBB_TEST_HOOKS
     o->test_hook = appTest_OrderHook();
 #endif

@@ -13,7 +13,7 @@
 static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_STATUS] = &br_statusModule,   [BR_MOD_CONTRACTS] = &br_contractsModule,
     [BR_MOD_QUOTES] = &br_quotesModule,   [BR_MOD_QUERIES] = &br_queriesModule,
-    [BR_MOD_ORDERS] = &br_ordersModule,
+    [BR_MOD_ORDERS] = &br_ordersModule,   [BR_MOD_HA] = &br_haModule,
 };
 
 typedef struct brPending {
@@ -32,6 +32,9 @@ void brOptions_Init(brOptions *o)
     o->quote_mode = BUS_STREAM_MSGPACK;
     o->md_line_budget = 100;
     o->trading_mode = "paper";
+    o->js_replicas = 1;
+    o->ha.lease_ms = 3000;
+    o->ha.renew_ms = 1000;
 }
 
 int64_t br_nowMs(const brBridge *b) { return (int64_t)uv_now(b->loop); }
@@ -253,8 +256,15 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     uv_mutex_init(&b->svc_lock);
     stRisk_Init(&b->risk, &o->risk);
     ibbStatus s = ibbMap_Create(&b->pending);
+    coreSessionConfig sc = o->session;
+    if (o->ha.enabled && sc.backoff_max_ms > o->ha.renew_ms) {
+        /* after a takeover the gateway may still hold the old socket (326) for a moment: retry soon */
+        sc.backoff_max_ms = o->ha.renew_ms;
+        if (sc.backoff_min_ms > sc.backoff_max_ms)
+            sc.backoff_min_ms = sc.backoff_max_ms / 4 > 0 ? sc.backoff_max_ms / 4 : 1;
+    }
     if (s == IBB_OK)
-        s = coreSession_Create(&b->ib, loop, &o->session);
+        s = coreSession_Create(&b->ib, loop, &sc);
     if (s == IBB_OK)
         coreSession_SetStillWanted(b->ib, still_wanted, b);
     b->opt.nats.on_event = br_onNatsEvent; /* runs on nats.c threads: posts to the loop */
@@ -313,6 +323,8 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
 
 ibbStatus brBridge_Start(brBridge *b)
 {
+    if (br_haEnabled(b)) /* standby until the lease is ours: then endpoints and the IB session start */
+        return br_haStart(b);
     ibbStatus s = busService_Start(b->svc);
     if (s != IBB_OK) {
         IBB_ERROR("bridge.bus_start_failed", "status=%s", ibbStatus_Name(s));
@@ -337,6 +349,7 @@ static void close_service(brBridge *b)
     b->svc_open = false;
     uv_mutex_unlock(&b->svc_lock);
     coreSession_Disconnect(b->ib);
+    br_haRelease(b); /* IB is closed: a standby may take over at once */
     busService_Close(b->svc, on_svc_closed, b);
 }
 
@@ -385,6 +398,7 @@ void brBridge_Destroy(brBridge *b)
     busConn_Destroy(b->loop_conn); /* loop thread; main runs the loop once more to close its handles */
     if (b->conn)
         busConn_Destroy(b->conn);
+    busFence_Destroy(b->ha_fence);
     ibbMapIter it;
     void *v;
     ibbMapIter_Init(&it, b->pending);

@@ -19,6 +19,12 @@
 #include "ibb_status.h"
 #include "st_risk.h"
 
+typedef struct brHaOptions {
+    bool enabled;                      /* default false: this process is always active */
+    int64_t lease_ms;                  /* default 3000 */
+    int64_t renew_ms;                  /* default 1000 (<= lease_ms / 3) */
+} brHaOptions;
+
 typedef struct brOptions {
     coreSessionConfig session;         /* the IB link */
     busConnOptions nats;               /* the NATS link */
@@ -32,6 +38,8 @@ typedef struct brOptions {
     const char *trading_mode;          /* "paper" | "live" (reported in status) */
     bool simulator;
     const char *instance_id;           /* micro instance id; NULL = generated */
+    int js_replicas;                   /* copies of every stream / KV bucket (default 1) */
+    brHaOptions ha;                    /* hot standby (off by default) */
     /* Crash tests only: called at named points of an order's placement ("before_send": the record is
      * pending and nothing was sent; "after_send": the order was handed to the IB session for its socket; "after_ack": IB
      * acknowledged it, the client not yet answered). NULL in the binary users run: only the test

@@ -39,7 +39,7 @@
 
 #define BR_REQ_ID_BASE ((int64_t)1 << 30)
 
-enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_COUNT };
+enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_COUNT };
 
 typedef struct brModule {
     const char *name;
@@ -54,7 +54,8 @@ typedef struct brModule {
     void (*fini)(brBridge *b);                            /* free private state */
 } brModule;
 
-extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule;
+extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
+    br_haModule;
 
 struct brBridge {
     uv_loop_t *loop;
@@ -86,6 +87,7 @@ struct brBridge {
     bool svc_open;
     void (*stop_done)(void *ud);
     void *stop_ud;
+    busFence *ha_fence;               /* HA: freed after the connections that use it (br_ha.c) */
 };
 
 /* ---- IB request registry (br_bridge.c) -------------------------------------------------------- */
@@ -147,6 +149,29 @@ void br_onNatsEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
 void br_onLoopConnEvent(busConn *c, busConnEvent ev, const char *detail, void *arg);
 /* Publishes an ib.evt.conn event (schemas/conn_event.json; ts 0 = now). Loop thread. */
 void br_publishConnEvent(brBridge *b, const busConnEvt *ev);
+
+/* ---- hot standby (br_ha.c; ha.enabled) -------------------------------------------------------- */
+bool br_haEnabled(const brBridge *b);
+/* True when this process may serve and hold IB: always without HA; with HA while it holds the lease. */
+bool br_haActive(const brBridge *b);
+/* HA start: $SRV only (role standby), the lease thread; the lease makes it active later. */
+ibbStatus br_haStart(brBridge *b);
+/* Graceful stop, after IB is disconnected: ha_standby event, lease released (deleted) at once. */
+void br_haRelease(brBridge *b);
+/* The "ha" map of ib.rpc.status (enabled, role, instance, epoch, leader_since_ns, takeovers). */
+void br_haPackStatus(brBridge *b, msgpack_packer *pk);
+/* Streaming leases in KV (br_ha_leases.c): the quotes module reports grants/renewals and ends; the HA
+ * module loads them on becoming active. All no-ops without HA. */
+void br_haLeaseSaved(brBridge *b, const char *lease_id);
+void br_haLeaseEnded(brBridge *b, const char *lease_id);
+typedef struct brHaLeases brHaLeases;
+ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b);
+void brHaLeases_Destroy(brHaLeases *hl);
+void brHaLeases_Saved(brHaLeases *hl, const char *lease_id);
+void brHaLeases_Ended(brHaLeases *hl, const char *lease_id);
+void brHaLeases_Load(brHaLeases *hl);
+/* br_quotes.c: the lease table changed outside ib.rpc.subscribe (restored leases): re-arm expiry. */
+void br_quotesLeasesChanged(brBridge *b);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */

@@ -210,6 +210,7 @@ static void setup_work(job *j)
         .max_age_ms = 7 * DAY_MS,
         .max_bytes = 1LL << 30,
         .duplicates_ms = 2 * DAY_MS,
+        .replicas = s->b->opt.js_replicas,
     };
     j->st = busJs_EnsureStream(s->js, &sc, &j->created_stream, j->err, sizeof j->err);
     if (j->st != IBB_OK)
@@ -220,6 +221,7 @@ static void setup_work(job *j)
         .history = 1,
         .ttl_ms = 7 * DAY_MS,
         .file_storage = true,
+        .replicas = s->b->opt.js_replicas,
     };
     j->st = busJs_EnsureKv(s->js, &kc, j->err, sizeof j->err);
     if (j->st != IBB_OK || s->scanned)

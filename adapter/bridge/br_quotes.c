@@ -375,6 +375,8 @@ static void on_lease_timer(uv_timer_t *t)
     brQt_armLeaseTimer(b);
 }
 
+void br_quotesLeasesChanged(brBridge *b) { brQt_armLeaseTimer(b); }
+
 void brQt_armLeaseTimer(brBridge *b)
 {
     quotes *m = mod(b);
@@ -518,7 +520,7 @@ static ibbStatus quotes_init(brBridge *b)
     char bucket[64];
     kv_bucket_name(b->prefix, bucket, sizeof bucket);
     s = brQuoteKv_Create(&m->kv, b->loop, b->conn, bucket, b->opt.quote_mode == BUS_STREAM_JSON,
-                         KV_MIN_INTERVAL_MS, kv_pack, b);
+                         b->opt.js_replicas, KV_MIN_INTERVAL_MS, kv_pack, b);
     if (s != IBB_OK)
         return s;
     uv_timer_init(b->loop, &m->lease_timer);

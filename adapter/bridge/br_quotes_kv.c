@@ -27,6 +27,7 @@ struct brQuoteKv {
     char bucket[64];
     bool json;
     int64_t min_interval_ms;
+    int replicas;
     brQuoteKvPackFn pack;
     void *ud;
     /* creation */
@@ -80,7 +81,8 @@ static void create_work(uv_work_t *w)
     busJsKvConfig c = {.bucket = kv->bucket,
                        .description = "ib-bridge: latest quote of every streamed instrument",
                        .history = 1,
-                       .file_storage = true};
+                       .file_storage = true,
+                       .replicas = kv->replicas};
     kv->create_status = busKv_EnsureBucket(kv->conn, &c, 3000, kv->create_err, sizeof kv->create_err);
 }
 
@@ -231,7 +233,7 @@ uint64_t brQuoteKv_WriteErrors(const brQuoteKv *kv) { return kv ? kv->write_erro
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
 
 ibbStatus brQuoteKv_Create(brQuoteKv **out, uv_loop_t *loop, busConn *conn, const char *bucket, bool json,
-                           int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud)
+                           int replicas, int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud)
 {
     brQuoteKv *kv = calloc(1, sizeof *kv);
     if (!kv)
@@ -241,6 +243,7 @@ ibbStatus brQuoteKv_Create(brQuoteKv **out, uv_loop_t *loop, busConn *conn, cons
     snprintf(kv->bucket, sizeof kv->bucket, "%s", bucket);
     kv->json = json;
     kv->min_interval_ms = min_interval_ms;
+    kv->replicas = replicas > 1 ? replicas : 1;
     kv->pack = pack;
     kv->ud = ud;
     kv->retry_ms = KV_RETRY_MIN_MS;

@@ -29,8 +29,9 @@ typedef struct brQuoteKvSlot brQuoteKvSlot;
 /* Packs the current value of key into pk (one map). Called on the loop thread. */
 typedef void (*brQuoteKvPackFn)(void *ud, const char *key, msgpack_packer *pk);
 
+/* replicas: copies of a bucket it creates (nats.js_replicas). */
 ibbStatus brQuoteKv_Create(brQuoteKv **out, uv_loop_t *loop, busConn *conn, const char *bucket, bool json,
-                           int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud);
+                           int replicas, int64_t min_interval_ms, brQuoteKvPackFn pack, void *ud);
 /* The slot of an instrument key (NULL on OOM). */
 brQuoteKvSlot *brQuoteKv_Slot(brQuoteKv *kv, const char *key);
 /* The value of the slot's key changed: write now or when the interval ends. */

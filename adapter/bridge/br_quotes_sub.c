@@ -203,6 +203,7 @@ static void grant(subReq *r)
         return;
     }
     brQt_armLeaseTimer(b);
+    br_haLeaseSaved(b, id); /* HA: the lease survives a takeover */
     /* instruments IB refused before get another chance with this subscribe */
     for (size_t i = 0; i < n; i++) {
         qinst *qi = ibbMap_Get(m->insts, r->canon[i]);
@@ -418,6 +419,7 @@ void brQt_onUnsubscribe(busRequest *req, void *arg)
         busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired)", 0);
     else {
         brQt_armLeaseTimer(b);
+        br_haLeaseEnded(b, id);
         IBB_INFO("quotes.lease_end", "lease=%.8s leases=%zu lines=%zu", id, stLeases_LeaseCount(b->leases),
                  stLeases_KeyCount(b->leases));
         msgpack_packer *pk = busRequest_Packer(req);

@@ -220,7 +220,7 @@ static void on_status(busRequest *req, void *arg)
     coreSessionStats st;
     coreSession_GetStats(b->ib, &st);
     msgpack_packer *pk = busRequest_Packer(req);
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     busPack_KeyStr(pk, "version", IBB_VERSION);
     busPack_KeyInt(pk, "uptime_s", (int64_t)((uv_hrtime() - b->started_ns) / 1000000000ULL));
     busPack_KeyBool(pk, "connected", b->ib_ready); /* for health checks: is IB usable? */
@@ -252,6 +252,8 @@ static void on_status(busRequest *req, void *arg)
     busPack_KeyInt(pk, "historical_queue", b->hist ? (int64_t)stHistGov_QueueDepth(b->hist) : 0);
     busPack_KeyInt(pk, "historical_in_flight", b->hist ? (int64_t)stHistGov_InFlight(b->hist) : 0);
     busPack_KeyInt(pk, "historical_window_used", b->hist ? stHistGov_WindowUsed(b->hist, br_nowMs(b)) : 0);
+    busPack_Str(pk, "ha");
+    br_haPackStatus(b, pk);
     busRequest_ReplyPacked(req);
     busRequest_Release(req);
 }

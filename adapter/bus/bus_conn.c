@@ -2,11 +2,13 @@
 #include "bus_conn.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bus_evloop.h"
+#include "bus_internal.h"
 #include "bus_obj.h"
 #include "ibb_log.h"
 
@@ -19,7 +21,43 @@ struct busConn {
     pthread_cond_t cv;
     bool closed;       /* nats.c's closed callback has run */
     busEvLoop *ev;     /* set when driven by a libuv loop */
+    busFence *fence;   /* HA: publishes refused while shut, stamped Ibb-Epoch (NULL = none) */
 };
+
+void busConn_SetFence(busConn *c, busFence *f)
+{
+    if (c)
+        c->fence = f;
+}
+
+busFence *bus_connFence(const busConn *c) { return c ? c->fence : NULL; }
+
+natsStatus bus_publishMsg(busConn *c, natsConnection *nc, natsMsg *m)
+{
+    busFence *f = c ? c->fence : NULL;
+    if (f) {
+        if (!busFence_Allows(f)) {
+            busFence_CountRefused(f);
+            return NATS_NOT_PERMITTED;
+        }
+        char ep[24];
+        snprintf(ep, sizeof ep, "%llu", (unsigned long long)busFence_Epoch(f));
+        natsMsgHeader_Set(m, BUS_HDR_EPOCH, ep);
+    }
+    return natsConnection_PublishMsg(nc, m);
+}
+
+natsStatus bus_publish(busConn *c, natsConnection *nc, const char *subj, const void *data, int len)
+{
+    if (!c || !c->fence) /* the usual case: no HA, no message object */
+        return natsConnection_Publish(nc, subj, data, len);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subj, NULL, data, len);
+    if (s == NATS_OK)
+        s = bus_publishMsg(c, nc, m);
+    natsMsg_Destroy(m);
+    return s;
+}
 
 ibbStatus bus_Init(void)
 {

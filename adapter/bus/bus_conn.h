@@ -27,6 +27,7 @@
 #include <nats/nats.h>
 #include <uv.h>
 
+#include "bus_fence.h"
 #include "ibb_status.h"
 
 ibbStatus bus_Init(void);
@@ -96,6 +97,9 @@ bool busConn_IsConnected(busConn *c);
 /* The server's max_payload (bytes), or 0 when not connected. */
 int64_t busConn_MaxPayload(busConn *c);
 int busConn_MaxPendingMsgs(const busConn *c);
+/* Hot standby: from now on every message bus/ publishes on c is refused while f is shut and carries
+ * Ibb-Epoch (bus_fence.h). Call before anything publishes on c; f must outlive c. NULL: no fencing. */
+void busConn_SetFence(busConn *c, busFence *f);
 /* True when the connection is driven by a libuv loop (busConnOptions.loop): publishes made on that loop's
  * thread need no flush. */
 bool busConn_OnLoop(const busConn *c);

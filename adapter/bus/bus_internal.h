@@ -50,6 +50,7 @@ struct busService {
     busEndpoint **eps;
     size_t neps;
     bool started_subs, stopped;
+    bool paused;            /* loop thread: endpoints not subscribed (busService_SetServing false) */
     natsSubscription *srv_subs[BUS_SRV_SUBS];
 
     /* under mu */
@@ -57,6 +58,7 @@ struct busService {
     busRequest *q_head, *q_tail;
     busPost *p_head, *p_tail;
     bool closing;
+    char role[24];          /* "" or the role shown in $SRV metadata (busService_SetRole) */
     int refs;               /* 1 for the owner + 1 per live subscription */
     busServiceCounters ctr;
 
@@ -70,16 +72,24 @@ struct busService {
     void *closed_arg;
 };
 
+/* bus_conn.c: the publish path of bus/ (busPublisher, busService replies, busJs). With a fence on c
+ * (busConn_SetFence): NATS_NOT_PERMITTED while it is shut, else the message carries Ibb-Epoch. Without
+ * one: a plain natsConnection_Publish. nc is the connection to write on (c's own or a reply connection
+ * sharing c's fence). */
+natsStatus bus_publish(busConn *c, natsConnection *nc, const char *subj, const void *data, int len);
+natsStatus bus_publishMsg(busConn *c, natsConnection *nc, natsMsg *m);
+busFence *bus_connFence(const busConn *c);
+
 /* bus_micro.c */
 ibbStatus bus_microSubscribe(busService *svc);
 
 /* bus_service.c */
 void bus_serviceUnref(busService *svc);   /* takes svc->mu itself */
 /* Publishes an error reply from any thread (own buffers). */
-void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+void bus_sendError(busConn *c, natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                    const char *message, int ib_code);
 /* Same with an optional "retry_after_ms" (> 0) in the body. */
-void bus_sendErrorRetry(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+void bus_sendErrorRetry(busConn *c, natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                         const char *message, int ib_code, int64_t retry_after_ms);
 
 #endif

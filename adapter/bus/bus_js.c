@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus_internal.h"
 #include "ibb_log.h"
 
 typedef struct retryNode {
@@ -77,8 +78,24 @@ static void retry_push(busJs *j, natsMsg *m)
     uv_mutex_unlock(&j->lock);
 }
 
+/* The epoch of the fence at the time the event was made (resends keep it). */
+static bool stamp_epoch(busJs *j, natsMsg *m)
+{
+    busFence *f = bus_connFence(j->conn);
+    if (!f)
+        return true;
+    char ep[24];
+    snprintf(ep, sizeof ep, "%llu", (unsigned long long)busFence_Epoch(f));
+    return natsMsgHeader_Set(m, BUS_HDR_EPOCH, ep) == NATS_OK;
+}
+
 static natsStatus publish_msg(busJs *j, natsMsg **m)
 {
+    busFence *f = bus_connFence(j->conn);
+    if (f && !busFence_Allows(f)) { /* fenced: kept for the retry list, never sent while shut */
+        busFence_CountRefused(f);
+        return NATS_NOT_PERMITTED;
+    }
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = j->opt.ack_wait_ms;
@@ -245,6 +262,44 @@ void busJs_Counters(busJs *j, busJsCounters *out)
 
 /* ---- stream and bucket (blocking) ---------------------------------------------------------------- */
 
+/* An existing stream with fewer copies than wanted is updated in place (the server adds the replicas and
+ * catches them up); never silently left at fewer. */
+static ibbStatus raise_replicas(busJs *j, jsStreamInfo *si, int want, char *err, size_t cap)
+{
+    if (want < 1)
+        want = 1;
+    if (want > 1 && si->Config && !si->Cluster) {
+        /* a single server accepts Replicas > 1 in an update and keeps one copy: never silently R1 */
+        if (err && cap)
+            snprintf(err, cap,
+                     "stream %s cannot have %d replicas: the NATS server is not part of a JetStream cluster; "
+                     "connect to a cluster of at least %d servers (nats/cluster/) or set nats.js_replicas "
+                     "(IBB_JS_REPLICAS) to 1",
+                     si->Config->Name, want, want);
+        return IBB_ERR_CONFIG;
+    }
+    if (!si->Config || si->Config->Replicas >= want)
+        return IBB_OK;
+    int had = si->Config->Replicas;
+    si->Config->Replicas = want;
+    jsStreamInfo *ui = NULL;
+    jsErrCode ec = 0;
+    natsStatus s = js_UpdateStream(&ui, j->js, si->Config, NULL, &ec);
+    si->Config->Replicas = had;
+    if (s == NATS_OK) {
+        IBB_WARN("js.replicas_raised", "stream=%s from=%d to=%d", si->Config->Name, had, want);
+        jsStreamInfo_Destroy(ui);
+        return IBB_OK;
+    }
+    if (err && cap)
+        snprintf(err, cap,
+                 "stream %s has %d replica(s) but nats.js_replicas (IBB_JS_REPLICAS) is %d and the server "
+                 "refused to raise it (%s): run `nats stream edit %s --replicas %d` on a cluster of at least %d "
+                 "servers, or lower nats.js_replicas",
+                 si->Config->Name, had, want, nats_GetLastError(NULL), si->Config->Name, want, want);
+    return IBB_ERR_CONFIG;
+}
+
 ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created, char *err, size_t cap)
 {
     if (created)
@@ -255,8 +310,9 @@ ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created
     jsErrCode ec = 0;
     natsStatus s = js_GetStreamInfo(&si, j->js, c->name, NULL, &ec);
     if (s == NATS_OK) {
+        ibbStatus st = raise_replicas(j, si, c->replicas, err, cap);
         jsStreamInfo_Destroy(si);
-        return IBB_OK;
+        return st;
     }
     if (s != NATS_NOT_FOUND) {
         set_err(err, cap, "stream info", s);
@@ -275,6 +331,7 @@ ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created
     sc.MaxBytes = c->max_bytes > 0 ? c->max_bytes : -1;
     sc.Duplicates = c->duplicates_ms * 1000000;
     sc.Discard = js_DiscardOld;
+    sc.Replicas = c->replicas > 1 ? c->replicas : 1;
     s = js_AddStream(&si, j->js, &sc, NULL, &ec);
     if (s != NATS_OK) {
         if (ec == JSStreamNameExistErr)
@@ -302,9 +359,22 @@ ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap
         kc.History = (uint8_t)(c->history < 1 ? 1 : c->history > 64 ? 64 : c->history);
         kc.TTL = c->ttl_ms * 1000000;
         kc.StorageType = c->file_storage ? js_FileStorage : js_MemoryStorage;
+        kc.Replicas = c->replicas > 1 ? c->replicas : 1;
         s = js_CreateKeyValue(&kv, j->js, &kc);
         if (s != NATS_OK) /* maybe created concurrently */
             s = js_KeyValue(&kv, j->js, c->bucket);
+    } else if (s == NATS_OK && c->replicas > 1) {
+        char sname[160];
+        snprintf(sname, sizeof sname, "KV_%s", c->bucket);
+        jsStreamInfo *si = NULL;
+        if (js_GetStreamInfo(&si, j->js, sname, NULL, NULL) == NATS_OK) {
+            ibbStatus st = raise_replicas(j, si, c->replicas, err, cap);
+            jsStreamInfo_Destroy(si);
+            if (st != IBB_OK) {
+                kvStore_Destroy(kv);
+                return st;
+            }
+        }
     }
     if (s != NATS_OK) {
         set_err(err, cap, "kv bucket", s);
@@ -609,7 +679,8 @@ ibbStatus busJs_Publish(busJs *j, const char *subject, const char *msg_id, const
     if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK)
         return IBB_ERR_NOMEM;
     if (natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id) != NATS_OK ||
-        (content_type && natsMsgHeader_Set(m, "Content-Type", content_type) != NATS_OK)) {
+        (content_type && natsMsgHeader_Set(m, "Content-Type", content_type) != NATS_OK) ||
+        !stamp_epoch(j, m)) {
         natsMsg_Destroy(m);
         return IBB_ERR_NOMEM;
     }

@@ -53,6 +53,7 @@ typedef struct busJsStreamConfig {
     int64_t max_age_ms;       /* 0 = unlimited */
     int64_t max_bytes;        /* 0 = unlimited */
     int64_t duplicates_ms;    /* Nats-Msg-Id duplicate window (<= max_age_ms when that is set) */
+    int replicas;             /* copies in a cluster (nats.js_replicas); 0 = 1 */
 } busJsStreamConfig;
 
 typedef struct busJsKvConfig {
@@ -61,6 +62,7 @@ typedef struct busJsKvConfig {
     int history;              /* 1..64 */
     int64_t ttl_ms;           /* 0 = keep forever */
     bool file_storage;
+    int replicas;             /* copies in a cluster (nats.js_replicas); 0 = 1 */
 } busJsKvConfig;
 
 typedef struct busJsCounters {
@@ -76,11 +78,14 @@ ibbStatus busJs_Create(busJs **out, busConn *conn, uv_loop_t *loop, const busJsO
 void busJs_Close(busJs *j);
 void busJs_Destroy(busJs *j);
 
-/* Creates the stream when it does not exist (an existing one is kept as it is). *created tells.
- * IBB_ERR_IO (no NATS / no JetStream) or IBB_ERR_CONFIG (the server refused the config), with a
+/* Creates the stream when it does not exist (an existing one is kept as it is, except that one with
+ * fewer replicas than c->replicas is updated to that count). *created tells.
+ * IBB_ERR_IO (no NATS / no JetStream) or IBB_ERR_CONFIG (the server refused the config, or refused
+ * raising the replica count: err then names the stream and the `nats stream edit` command), with a
  * sentence in err. */
 ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created, char *err, size_t cap);
-/* Binds the bucket, creating it when missing. One bucket per busJs; later calls rebind. */
+/* Binds the bucket, creating it when missing (an existing one with fewer replicas than c->replicas is
+ * raised to that count, or IBB_ERR_CONFIG as above). One bucket per busJs; later calls rebind. */
 ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap);
 bool busJs_KvReady(busJs *j);
 

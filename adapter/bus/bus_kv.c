@@ -24,6 +24,7 @@ ibbStatus busKv_EnsureBucket(busConn *conn, const busJsKvConfig *c, int64_t wait
         kc.History = (uint8_t)(c->history < 1 ? 1 : c->history > 64 ? 64 : c->history);
         kc.TTL = c->ttl_ms * 1000000;
         kc.StorageType = c->file_storage ? js_FileStorage : js_MemoryStorage;
+        kc.Replicas = c->replicas > 1 ? c->replicas : 1;
         s = js_CreateKeyValue(&store, js, &kc);
         if (s != NATS_OK) { /* exists with another configuration: use it */
             if (cap)

@@ -45,10 +45,20 @@ static void common_fields(busBuf *b, busService *svc, const char *type)
     lit(b, ",");
     key(b, "metadata");
     lit(b, "{");
-    for (size_t i = 0; svc->metadata[i]; i += 2) {
+    size_t i = 0;
+    for (; svc->metadata[i]; i += 2) {
         if (i)
             lit(b, ",");
         kv_str(b, svc->metadata[i], svc->metadata[i + 1]);
+    }
+    char role[sizeof svc->role];
+    pthread_mutex_lock(&svc->mu);
+    memcpy(role, svc->role, sizeof role);
+    pthread_mutex_unlock(&svc->mu);
+    if (*role) {
+        if (i)
+            lit(b, ",");
+        kv_str(b, "role", role);
     }
     lit(b, "}");
 }

@@ -7,9 +7,11 @@
 #include <strings.h>
 
 #include "bus_json.h"
+#include "bus_internal.h"
 #include "ibb_log.h"
 
 struct busPublisher {
+    busConn *conn;
     natsConnection *nc;
     bool on_loop;          /* loop-driven connection: the loop writes, Flush has nothing to do */
     busStreamMode mode;
@@ -155,6 +157,7 @@ ibbStatus busPublisher_Create(busPublisher **out, busConn *conn, const busPublis
         return IBB_ERR_NOMEM;
     pthread_mutex_init(&p->fl_mu, NULL);
     pthread_cond_init(&p->fl_cv, NULL);
+    p->conn = conn;
     p->nc = busConn_Nats(conn);
     p->on_loop = busConn_OnLoop(conn);
     p->mode = o->mode;
@@ -187,7 +190,10 @@ static ibbStatus send_one(busPublisher *p, const char *pre, size_t prelen, const
         p->ctr.failed++;
         return IBB_ERR_NOMEM;
     }
-    natsStatus s = natsConnection_Publish(p->nc, subj, data, (int)len);
+    natsStatus s = bus_publish(p->conn, p->nc, subj, data, (int)len);
+    if (s == NATS_NOT_PERMITTED) { /* fenced (bus_fence.h): counted there, not a failure */
+        return IBB_ERR_STATE;
+    }
     if (s != NATS_OK) {
         if (p->ctr.failed++ % 10000 == 0) /* log the first and then every 10,000th */
             IBB_WARN("bus.publish_failed", "subject=%s error=\"%s\" failed=%llu", subj, natsStatus_GetText(s),

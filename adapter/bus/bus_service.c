@@ -234,13 +234,13 @@ static void sanitize_header(char *dst, size_t cap, const char *src)
     dst[i] = '\0';
 }
 
-void bus_sendError(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+void bus_sendError(busConn *c, natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                    const char *message, int ib_code)
 {
-    bus_sendErrorRetry(nc, reply, enc, slug, message, ib_code, 0);
+    bus_sendErrorRetry(c, nc, reply, enc, slug, message, ib_code, 0);
 }
 
-void bus_sendErrorRetry(natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
+void bus_sendErrorRetry(busConn *c, natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                         const char *message, int ib_code, int64_t retry_after_ms)
 {
     if (nc == NULL || reply == NULL || *reply == '\0')
@@ -272,8 +272,8 @@ void bus_sendErrorRetry(natsConnection *nc, const char *reply, busEncoding enc, 
         sanitize_header(text, sizeof text, message);
         natsMsgHeader_Set(m, BUS_HDR_ERROR_CODE, code);
         natsMsgHeader_Set(m, BUS_HDR_ERROR, text);
-        natsStatus s = natsConnection_PublishMsg(nc, m);
-        if (s != NATS_OK)
+        natsStatus s = bus_publishMsg(c, nc, m);
+        if (s != NATS_OK && s != NATS_NOT_PERMITTED)
             IBB_WARN("bus.reply_failed", "reply=%s error=\"%s\"", reply, natsStatus_GetText(s));
         natsMsg_Destroy(m);
     }
@@ -407,7 +407,7 @@ static void expire(busRequest *r, const char *slug, const char *message)
 {
     if (r->answered)
         return;
-    bus_sendError(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, 0);
+    bus_sendError(r->svc->conn, answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, 0);
     mark_answered(r, slug, message);
     if (r->on_expire)
         r->on_expire(r, r->expire_arg);
@@ -422,7 +422,7 @@ ibbStatus busRequest_Error(busRequest *r, const char *slug, const char *message,
         return late(r);
     if (slug == NULL)
         slug = "internal";
-    bus_sendError(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code);
+    bus_sendError(r->svc->conn, answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code);
     mark_answered(r, slug, message);
     drop_ref(r);
     return IBB_OK;
@@ -437,7 +437,7 @@ ibbStatus busRequest_ErrorRetry(busRequest *r, const char *slug, const char *mes
         return late(r);
     if (slug == NULL)
         slug = "internal";
-    bus_sendErrorRetry(answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code,
+    bus_sendErrorRetry(r->svc->conn, answer_nc(r->svc), natsMsg_GetReply(r->msg), r->body.enc, slug, message, ib_code,
                        retry_after_ms);
     mark_answered(r, slug, message);
     drop_ref(r);
@@ -510,8 +510,8 @@ ibbStatus busRequest_Reply(busRequest *r, const char *mp, size_t len)
     }
     const char *reply = natsMsg_GetReply(r->msg);
     if (reply && *reply) {
-        natsStatus s = natsConnection_Publish(answer_nc(svc), reply, data, (int)len);
-        if (s != NATS_OK)
+        natsStatus s = bus_publish(svc->conn, answer_nc(svc), reply, data, (int)len);
+        if (s != NATS_OK && s != NATS_NOT_PERMITTED)
             IBB_WARN("bus.reply_failed", "endpoint=%s error=\"%s\"", r->ep ? r->ep->name : "",
                      natsStatus_GetText(s));
     }
@@ -635,7 +635,7 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     ep->processing_ns += (int64_t)(uv_hrtime() - now);
     pthread_mutex_unlock(&svc->mu);
     IBB_DEBUG("bus.rejected", "endpoint=%s code=%s error=\"%s\"", ep->name, slug, err);
-    bus_sendError(nc, natsMsg_GetReply(msg), enc, slug, err, 0);
+    bus_sendError(svc->conn, nc, natsMsg_GetReply(msg), enc, slug, err, 0);
     if (r) {
         r->msg = NULL;
         free_request(r);
@@ -799,16 +799,13 @@ static ibbStatus track_sub(busService *svc, natsSubscription *sub)
     return IBB_OK;
 }
 
-ibbStatus busService_Start(busService *svc)
+static ibbStatus subscribe_endpoints(busService *svc)
 {
-    if (svc == NULL)
-        return IBB_ERR_INVALID_ARG;
-    if (svc->started_subs || svc->closing)
-        return IBB_ERR_STATE;
-    svc->started_subs = true;
     int max_pending = busConn_MaxPendingMsgs(svc->conn);
     for (size_t i = 0; i < svc->neps; i++) {
         busEndpoint *ep = svc->eps[i];
+        if (ep->sub)
+            continue;
         natsStatus s;
         if (*svc->queue_group)
             s = natsConnection_QueueSubscribe(&ep->sub, svc->nc, ep->subject, svc->queue_group, on_request,
@@ -821,6 +818,56 @@ ibbStatus busService_Start(busService *svc)
         }
         natsSubscription_SetPendingLimits(ep->sub, max_pending, 256 * 1024 * 1024);
         track_sub(svc, ep->sub);
+    }
+    return IBB_OK;
+}
+
+static void drop_sub(natsSubscription **sub);
+
+ibbStatus busService_SetServing(busService *svc, bool on)
+{
+    if (svc == NULL)
+        return IBB_ERR_INVALID_ARG;
+    if (svc->closing || svc->stopped)
+        return IBB_ERR_STATE;
+    if (svc->paused == !on)
+        return IBB_OK;
+    svc->paused = !on;
+    if (!svc->started_subs)
+        return IBB_OK; /* Start will (not) subscribe */
+    if (!on) {
+        for (size_t i = 0; i < svc->neps; i++)
+            drop_sub(&svc->eps[i]->sub);
+        IBB_INFO("bus.serving", "name=%s id=%s serving=false", svc->name, svc->id);
+        return IBB_OK;
+    }
+    ibbStatus st = subscribe_endpoints(svc);
+    if (st == IBB_OK && natsConnection_FlushTimeout(svc->nc, 2000) != NATS_OK)
+        IBB_WARN("bus.flush", "detail=\"subscriptions not confirmed by the server yet (not connected?)\"");
+    IBB_INFO("bus.serving", "name=%s id=%s serving=%s", svc->name, svc->id, st == IBB_OK ? "true" : "failed");
+    return st;
+}
+
+void busService_SetRole(busService *svc, const char *role)
+{
+    if (svc == NULL)
+        return;
+    pthread_mutex_lock(&svc->mu);
+    snprintf(svc->role, sizeof svc->role, "%s", role ? role : "");
+    pthread_mutex_unlock(&svc->mu);
+}
+
+ibbStatus busService_Start(busService *svc)
+{
+    if (svc == NULL)
+        return IBB_ERR_INVALID_ARG;
+    if (svc->started_subs || svc->closing)
+        return IBB_ERR_STATE;
+    svc->started_subs = true;
+    if (!svc->paused) {
+        ibbStatus est = subscribe_endpoints(svc);
+        if (est != IBB_OK)
+            return est;
     }
     ibbStatus st = bus_microSubscribe(svc);
     if (st != IBB_OK)

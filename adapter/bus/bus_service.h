@@ -87,6 +87,12 @@ ibbStatus busService_Create(busService **out, busConn *conn, uv_loop_t *loop, co
 ibbStatus busService_AddEndpoint(busService *svc, const busEndpointDef *def);
 /* Subscribes every endpoint (queue group) and the nine $SRV subjects. */
 ibbStatus busService_Start(busService *svc);
+/* Hot standby (loop thread): false unsubscribes every endpoint (requests go to the other instances of
+ * the queue group; $SRV discovery still answers), true subscribes them again. Before Start it decides
+ * whether Start subscribes the endpoints. IBB_ERR_STATE after Stop / Close. */
+ibbStatus busService_SetServing(busService *svc, bool on);
+/* Adds "role": role to the $SRV metadata ("" removes it). Any thread. */
+void busService_SetRole(busService *svc, const char *role);
 /* Graceful step 1: drains the subscriptions (no new requests); requests in flight still get answered. */
 void busService_Stop(busService *svc);
 /* Step 2: answers whatever is still open with `unavailable`, closes handles, cb(svc, arg) on the loop. */

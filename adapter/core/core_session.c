@@ -85,6 +85,8 @@ struct coreSession {
     int n_reply_handlers;
     coreStillWantedFn still_wanted;
     void *still_wanted_ud;
+    coreWriteGateFn write_gate;       /* HA fencing: asked before every write and connect */
+    void *write_gate_ud;
     sessHandler read_done_handlers[CORE_MAX_HANDLERS];
     int n_read_done_handlers;
     int64_t read_time_ns;       /* CLOCK_REALTIME when the current socket read arrived */
@@ -275,6 +277,11 @@ static void write_bytes(coreSession *s, const char *data, size_t len)
     sessConn *c = s->conn;
     if (!c || !c->tcp_init || len == 0)
         return;
+    if (s->write_gate && !s->write_gate(s->write_gate_ud)) {
+        s->stats.fenced++;
+        fail(s, IBB_ERR_STATE, "fenced: this process may not write to IB (its lease ended)");
+        return;
+    }
     sessWrite *w = malloc(sizeof *w + len);
     if (!w) {
         fail(s, IBB_ERR_NOMEM, "out of memory writing to the socket");
@@ -365,6 +372,12 @@ static bool keep_queued(void *ud, int tag, int64_t key)
         return true;
     IBB_DEBUG("ib.send_dropped_stale", "msg=%s req_id=%" PRId64, ib_requestName(tag), key);
     return false;
+}
+
+void coreSession_SetWriteGate(coreSession *s, coreWriteGateFn fn, void *ud)
+{
+    s->write_gate = fn;
+    s->write_gate_ud = fn ? ud : NULL;
 }
 
 void coreSession_SetStillWanted(coreSession *s, coreStillWantedFn fn, void *ud)
@@ -754,6 +767,12 @@ static void start_connect(coreSession *s)
 {
     close_conn(s);
     reset_link_state(s);
+    if (s->write_gate && !s->write_gate(s->write_gate_ud)) { /* fenced: not even a TCP connect */
+        s->stats.fenced++;
+        uv_timer_start(&s->backoff_timer, on_backoff_timer, (uint64_t)s->cfg.backoff_min_ms, 0);
+        set_state(s, CORE_STATE_BACKOFF, IBB_ERR_STATE);
+        return;
+    }
     sessConn *c = calloc(1, sizeof *c);
     if (!c) { /* try again later rather than sit in "backoff" forever */
         IBB_ERROR("ib.connect_failed", "reason=nomem");

@@ -73,6 +73,7 @@ typedef struct coreSessionStats {
     uint64_t dropped;         /* queued requests dropped when a connection closed */
     uint64_t dropped_stale;   /* queued requests dropped because nobody wanted them any more
                                  (coreSession_SetStillWanted); they spent no pacing token */
+    uint64_t fenced;          /* writes or connects refused by the write gate (HA fencing) */
     uint64_t bytes_in, bytes_out;
     size_t queue_cancel, queue_normal; /* current pacer depth */
 } coreSessionStats;
@@ -123,6 +124,13 @@ typedef bool (*coreStillWantedFn)(void *ud, int request, int64_t req_id);
 void coreSession_SetStillWanted(coreSession *s, coreStillWantedFn fn, void *ud);
 /* The request id of req that the still-wanted callback is asked about; 0 when it is never dropped. */
 int64_t coreSession_RequestKey(const ibRequest *req);
+
+/* Hot-standby fencing: fn(ud) is asked right before every write to the IB socket (the handshake
+ * included) and before every connect. false = nothing is written: the connection is closed (a write) or
+ * not opened (a connect), counted in stats.fenced, and the session backs off as after any failure.
+ * fn runs on the loop thread and must be cheap (it is on the send path). NULL = no gate (the default). */
+typedef bool (*coreWriteGateFn)(void *ud);
+void coreSession_SetWriteGate(coreSession *s, coreWriteGateFn fn, void *ud);
 
 coreState coreSession_State(const coreSession *s);
 int coreSession_ServerVersion(const coreSession *s);          /* 0 before the handshake */

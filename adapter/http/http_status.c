@@ -173,6 +173,8 @@ static const statusMetric SIMPLE[] = {
     {"ibb_ha_enabled", "gauge", "ha.enabled", "1 when ib-bridge runs with high availability."},
     {"ibb_ha_epoch", "gauge", "ha.epoch", "HA leadership epoch of the answering instance."},
     {"ibb_ha_takeovers_total", "counter", "ha.takeovers", "HA takeovers seen by the answering instance."},
+    {"ibb_ha_leader_since_timestamp_seconds", "gauge", "ha.leader_since_ns",
+     "When the answering instance became active (Unix seconds; 0 when not active or without HA)."},
 };
 
 /* orders.ack_rtt (per-bucket counts, one more bucket than bounds) as a cumulative Prometheus histogram. */
@@ -222,6 +224,8 @@ void http_statusRender(const httpApp *app, busBuf *out)
             continue;
         if (strstr(SIMPLE[i].path, "_ms"))
             v /= 1000;
+        else if (strstr(SIMPLE[i].path, "_ns"))
+            v /= 1e9;
         head(out, SIMPLE[i].name, SIMPLE[i].type, SIMPLE[i].help);
         sample(out, SIMPLE[i].name, "", v);
     }

@@ -105,6 +105,155 @@ static void dec_tick_req_params(ibReader *r, ibTickReqParams *t)
     t->snapshot_permissions = R_INT(r);
 }
 
+/* ---- wave-2 market data (PROTOCOL.md §3.12-3.15) ----------------------------------------------- */
+/* in 12 (8 fields) and in 13 (9, plus isSmartDepth from 146): §3.12. */
+static void dec_depth(ibReader *r, int sv, bool l2, ibMktDepth *d)
+{
+    version(r);
+    d->req_id = R_INT(r);
+    d->position = R_INT(r);
+    d->market_maker = l2 ? R_STR(r) : "";
+    d->operation = R_INT(r);
+    d->side = R_INT(r);
+    d->price = R_DBL(r);
+    d->size = R_DEC(r);
+    d->is_smart_depth = false;
+    if (l2 && sv >= IB_SV_SMART_DEPTH)
+        d->is_smart_depth = R_BOOL(r);
+    if (d->operation < IB_DEPTH_INSERT || d->operation > IB_DEPTH_DELETE ||
+        (d->side != IB_DEPTH_ASK && d->side != IB_DEPTH_BID) || d->position < 0)
+        ibReader_Fail(r, IBB_ERR_PROTOCOL);
+}
+
+/* in 99, no version; the body follows tickType (§3.13). */
+static void dec_tick_by_tick(ibReader *r, ibTickByTick *t)
+{
+    memset(t, 0, sizeof *t);
+    t->exchange = t->special_conditions = "";
+    t->req_id = R_INT(r);
+    t->tick_type = R_INT(r);
+    t->time = R_INT(r);
+    switch (t->tick_type) {
+    case IB_TBT_NONE: break;
+    case IB_TBT_LAST:
+    case IB_TBT_ALL_LAST:
+        t->price = R_DBL(r);
+        t->size = R_DEC(r);
+        t->attr_mask = R_INT(r);
+        t->exchange = R_STR(r);
+        t->special_conditions = R_STR(r);
+        break;
+    case IB_TBT_BID_ASK:
+        t->bid_price = R_DBL(r);
+        t->ask_price = R_DBL(r);
+        t->bid_size = R_DEC(r);
+        t->ask_size = R_DEC(r);
+        t->attr_mask = R_INT(r);
+        break;
+    case IB_TBT_MIDPOINT: t->mid_point = R_DBL(r); break;
+    default: ibReader_Fail(r, IBB_ERR_PROTOCOL); break;
+    }
+}
+
+/* in 50, version 3, 11 fields (§3.14). */
+static void dec_real_time_bar(ibReader *r, ibRealTimeBar *b)
+{
+    version(r);
+    b->req_id = R_INT(r);
+    b->time = R_INT(r);
+    b->open = R_DBL(r);
+    b->high = R_DBL(r);
+    b->low = R_DBL(r);
+    b->close = R_DBL(r);
+    b->volume = R_DEC(r);
+    b->wap = R_DEC(r);
+    b->count = R_INT(r);
+}
+
+/* A reader over `count` fields starting at `start` (an empty one for 0). */
+static void sub_reader(ibReader *out, const char *start, const char *end, int count)
+{
+    if (count == 0 || start >= end) {
+        out->p = out->end = end;
+        out->index = 0;
+        out->err = IBB_OK;
+        out->err_index = -1;
+    } else {
+        ibReader_Init(out, start, (size_t)(end - start));
+    }
+}
+
+/* in 75, no version: exchange, underlyingConId, tradingClass, multiplier, expirations, strikes. */
+static void dec_sec_def_opt_params(ibReader *r, ibSecDefOptParams *p)
+{
+    memset(p, 0, sizeof *p);
+    p->req_id = R_INT(r);
+    p->exchange = R_STR(r);
+    p->underlying_con_id = R_INT(r);
+    p->trading_class = R_STR(r);
+    p->multiplier = R_STR(r);
+    p->expiration_count = ibReader_Count(r, MAX_BARS, 1);
+    const char *exp_start = r->p;
+    for (int i = 0; i < p->expiration_count && r->err == IBB_OK; i++)
+        R_STR(r);
+    const char *exp_end = r->p;
+    p->strike_count = ibReader_Count(r, MAX_BARS, 1);
+    const char *strike_start = r->p;
+    for (int i = 0; i < p->strike_count && r->err == IBB_OK; i++)
+        R_DBL(r);
+    if (r->err != IBB_OK)
+        return;
+    sub_reader(&p->exp_reader, exp_start, exp_end, p->expiration_count);
+    sub_reader(&p->strike_reader, strike_start, r->p, p->strike_count);
+}
+
+bool ibSecDefOptParams_NextExpiration(ibSecDefOptParams *p, const char **expiration)
+{
+    if (!p || !expiration || p->exp_reader.err != IBB_OK || p->exp_reader.index >= p->expiration_count ||
+        ibReader_AtEnd(&p->exp_reader))
+        return false;
+    *expiration = ibReader_Str(&p->exp_reader);
+    return p->exp_reader.err == IBB_OK;
+}
+
+bool ibSecDefOptParams_NextStrike(ibSecDefOptParams *p, double *strike)
+{
+    if (!p || !strike || p->strike_reader.err != IBB_OK || p->strike_reader.index >= p->strike_count ||
+        ibReader_AtEnd(&p->strike_reader))
+        return false;
+    *strike = ibReader_Double(&p->strike_reader);
+    return p->strike_reader.err == IBB_OK;
+}
+
+/* IB's "not computed" value of one greek -> IB_UNSET_DOUBLE (OFF-PY processTickOptionComputationMsg). */
+static double greek(double v, double sentinel) { return v == sentinel ? IB_UNSET_DOUBLE : v; }
+
+/* in 21: no version and a tickAttrib from 156; below, version 6 (or a short form) (§3.15). */
+static void dec_option_computation(ibReader *r, int sv, ibTickOptionComputation *o)
+{
+    int64_t ver = sv;
+    if (sv < IB_SV_PRICE_BASED_VOLATILITY)
+        ver = version(r);
+    o->req_id = R_INT(r);
+    o->tick_type = R_INT(r);
+    o->tick_attrib = sv >= IB_SV_PRICE_BASED_VOLATILITY ? R_INT(r) : 0;
+    double iv = R_DBL(r);
+    o->implied_vol = iv < 0 ? IB_UNSET_DOUBLE : iv;
+    o->delta = greek(R_DBL(r), -2);
+    o->opt_price = o->pv_dividend = IB_UNSET_DOUBLE;
+    o->gamma = o->vega = o->theta = o->und_price = IB_UNSET_DOUBLE;
+    if (ver >= 6 || o->tick_type == IB_TICK_MODEL_OPTION || o->tick_type == IB_TICK_DELAYED_MODEL_OPTION) {
+        o->opt_price = greek(R_DBL(r), -1);
+        o->pv_dividend = greek(R_DBL(r), -1);
+    }
+    if (ver >= 6) {
+        o->gamma = greek(R_DBL(r), -2);
+        o->vega = greek(R_DBL(r), -2);
+        o->theta = greek(R_DBL(r), -2);
+        o->und_price = greek(R_DBL(r), -1);
+    }
+}
+
 /* ---- historical ------------------------------------------------------------------------------- */
 static void read_bar(ibReader *r, ibBar *b)
 {
@@ -880,6 +1029,13 @@ static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
         m->u.account_download_end.account = R_STR(r);
         break;
     case IB_MSG_ERROR: dec_error(r, sv, &m->u.error); break;
+    case IB_MSG_MARKET_DEPTH: dec_depth(r, sv, false, &m->u.depth); break;
+    case IB_MSG_MARKET_DEPTH_L2: dec_depth(r, sv, true, &m->u.depth); break;
+    case IB_MSG_TICK_BY_TICK: dec_tick_by_tick(r, &m->u.tick_by_tick); break;
+    case IB_MSG_REAL_TIME_BAR: dec_real_time_bar(r, &m->u.real_time_bar); break;
+    case IB_MSG_SEC_DEF_OPT_PARAMS: dec_sec_def_opt_params(r, &m->u.sec_def_opt_params); break;
+    case IB_MSG_SEC_DEF_OPT_PARAMS_END: m->u.end.req_id = R_INT(r); break; /* no version */
+    case IB_MSG_TICK_OPTION_COMPUTATION: dec_option_computation(r, sv, &m->u.option_computation); break;
     default:
         return IBB_ERR_UNKNOWN_MSG;
     }
@@ -922,6 +1078,13 @@ int64_t ibReply_ReqId(const ibReply *r)
     case IB_MSG_CONTRACT_DATA: return r->u.contract_data.req_id;
     case IB_MSG_EXEC_DETAILS: return r->u.exec_details.req_id;
     case IB_MSG_ACCOUNT_SUMMARY: return r->u.account_summary.req_id;
+    case IB_MSG_SEC_DEF_OPT_PARAMS_END: return r->u.end.req_id;
+    case IB_MSG_MARKET_DEPTH:
+    case IB_MSG_MARKET_DEPTH_L2: return r->u.depth.req_id;
+    case IB_MSG_TICK_BY_TICK: return r->u.tick_by_tick.req_id;
+    case IB_MSG_REAL_TIME_BAR: return r->u.real_time_bar.req_id;
+    case IB_MSG_SEC_DEF_OPT_PARAMS: return r->u.sec_def_opt_params.req_id;
+    case IB_MSG_TICK_OPTION_COMPUTATION: return r->u.option_computation.req_id;
     default: return 0;
     }
 }
@@ -935,7 +1098,8 @@ bool ibReply_IsMarketData(const ibReply *r)
     case IB_MSG_TICK_GENERIC:
     case IB_MSG_TICK_REQ_PARAMS:
     case IB_MSG_MARKET_DATA_TYPE:
-    case IB_MSG_TICK_SNAPSHOT_END: return true;
+    case IB_MSG_TICK_SNAPSHOT_END:
+    case IB_MSG_TICK_OPTION_COMPUTATION: return true;
     default: return false;
     }
 }

@@ -117,6 +117,98 @@ static void enc_contract_details(enc *e, const ibReqContractDetails *d)
         put_str(e, c->issuer_id);
 }
 
+/* ---- wave-2 market data (PROTOCOL.md §3.12-3.15) ------------------------------------------------ */
+/* reqMktDepth: 18 fields at 176; primaryExchange from 149, isSmartDepth from 146 (§3.12). */
+static void enc_mkt_depth(enc *e, const ibReqMktDepth *d)
+{
+    const ibContract *c = &d->contract;
+    if (d->num_rows < 1)
+        e->bad = true;
+    put_int(e, IB_REQ_MKT_DEPTH);
+    put_int(e, 5);
+    put_int(e, d->req_id);
+    put_int(e, c->con_id);
+    put_str(e, c->symbol);
+    put_str(e, c->sec_type);
+    put_str(e, c->last_trade_date);
+    put_dbl_max(e, c->strike);
+    put_str(e, c->right);
+    put_str(e, c->multiplier);
+    put_str(e, c->exchange);
+    if (e->sv >= IB_SV_MKT_DEPTH_PRIM_EXCHANGE)
+        put_str(e, c->primary_exchange);
+    put_str(e, c->currency);
+    put_str(e, c->local_symbol);
+    put_str(e, c->trading_class);
+    put_int(e, d->num_rows);
+    if (e->sv >= IB_SV_SMART_DEPTH)
+        put_bool(e, d->is_smart_depth);
+    put_str(e, "");                     /* mktDepthOptions: internal use only, always empty */
+}
+
+/* reqTickByTickData: no version; 17 fields from 140 (§3.13). */
+static void enc_tick_by_tick(enc *e, const ibReqTickByTick *t)
+{
+    int type = ib_tickByTickTypeParse(t->tick_type);
+    if (type < IB_TBT_LAST || t->number_of_ticks < 0)
+        e->bad = true;
+    put_int(e, IB_REQ_TICK_BY_TICK);
+    put_int(e, t->req_id);
+    put_contract12(e, &t->contract);
+    put_str(e, t->tick_type);
+    if (e->sv >= IB_SV_TICK_BY_TICK_IGNORE_SIZE) {
+        put_int(e, t->number_of_ticks);
+        put_bool(e, t->ignore_size);
+    }
+}
+
+/* reqRealTimeBars: version 3, 19 fields (§3.14). */
+static void enc_real_time_bars(enc *e, const ibReqRealTimeBars *b)
+{
+    if (is_empty(b->what_to_show) || b->bar_size <= 0)
+        e->bad = true;
+    put_int(e, IB_REQ_REAL_TIME_BARS);
+    put_int(e, 3);
+    put_int(e, b->req_id);
+    put_contract12(e, &b->contract);
+    put_int(e, b->bar_size);
+    put_str(e, b->what_to_show);
+    put_bool(e, b->use_rth);
+    put_str(e, "");                     /* realTimeBarsOptions */
+}
+
+/* reqSecDefOptParams: no version, 6 fields (§3.15). */
+static void enc_sec_def_opt_params(enc *e, const ibReqSecDefOptParams *o)
+{
+    if (is_empty(o->underlying_symbol) || is_empty(o->underlying_sec_type))
+        e->bad = true;
+    put_int(e, IB_REQ_SEC_DEF_OPT_PARAMS);
+    put_int(e, o->req_id);
+    put_str(e, o->underlying_symbol);
+    put_str(e, o->fut_fop_exchange);
+    put_str(e, o->underlying_sec_type);
+    put_int(e, o->underlying_con_id);
+}
+
+/* The official clients refuse these below their gates (error 503 UPDATE_TWS, client side). */
+static bool below_gate(int sv, const ibRequest *r)
+{
+    switch (r->id) {
+    case IB_REQ_COMPLETED_ORDERS: return sv < IB_SV_COMPLETED_ORDERS;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: return sv < IB_SV_SEC_DEF_OPT_PARAMS;
+    case IB_REQ_CANCEL_TICK_BY_TICK: return sv < IB_SV_TICK_BY_TICK;
+    case IB_REQ_TICK_BY_TICK:
+        return sv < IB_SV_TICK_BY_TICK || (sv < IB_SV_TICK_BY_TICK_IGNORE_SIZE &&
+                                            (r->u.tick_by_tick.number_of_ticks != 0 ||
+                                             r->u.tick_by_tick.ignore_size));
+    case IB_REQ_MKT_DEPTH:
+        return (sv < IB_SV_SMART_DEPTH && r->u.mkt_depth.is_smart_depth) ||
+               (sv < IB_SV_MKT_DEPTH_PRIM_EXCHANGE && !is_empty(r->u.mkt_depth.contract.primary_exchange));
+    case IB_REQ_CANCEL_MKT_DEPTH: return sv < IB_SV_SMART_DEPTH && r->u.cancel_mkt_depth.is_smart_depth;
+    default: return false;
+    }
+}
+
 /* ---- orders ----------------------------------------------------------------------------------- */
 /* The 115 fields of placeOrder at 176 (PROTOCOL.md §3.3; vector placeOrder_LMT at 176), with the official defaults for
  * everything ibOrder does not carry. #n in comments = index in that vector's fields. */
@@ -437,6 +529,32 @@ static bool enc_body(enc *e, const ibRequest *r)
         put_int(e, IB_REQ_COMPLETED_ORDERS);    /* no version, no reqId (PROTOCOL.md §3.16) */
         put_bool(e, r->u.api_only);
         return true;
+    case IB_REQ_MKT_DEPTH:
+        enc_mkt_depth(e, &r->u.mkt_depth);
+        return true;
+    case IB_REQ_CANCEL_MKT_DEPTH:
+        put_id_version(e, IB_REQ_CANCEL_MKT_DEPTH, 1);
+        put_int(e, r->u.cancel_mkt_depth.req_id);
+        if (e->sv >= IB_SV_SMART_DEPTH)
+            put_bool(e, r->u.cancel_mkt_depth.is_smart_depth);
+        return true;
+    case IB_REQ_TICK_BY_TICK:
+        enc_tick_by_tick(e, &r->u.tick_by_tick);
+        return true;
+    case IB_REQ_CANCEL_TICK_BY_TICK:
+        put_int(e, IB_REQ_CANCEL_TICK_BY_TICK); /* no version (§3.13) */
+        put_int(e, r->u.cancel.req_id);
+        return true;
+    case IB_REQ_REAL_TIME_BARS:
+        enc_real_time_bars(e, &r->u.real_time_bars);
+        return true;
+    case IB_REQ_CANCEL_REAL_TIME_BARS:
+        put_id_version(e, IB_REQ_CANCEL_REAL_TIME_BARS, 1);
+        put_int(e, r->u.cancel.req_id);
+        return true;
+    case IB_REQ_SEC_DEF_OPT_PARAMS:
+        enc_sec_def_opt_params(e, &r->u.sec_def_opt_params);
+        return true;
     }
     return false;
 }
@@ -447,8 +565,8 @@ ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req)
         return IBB_ERR_INVALID_ARG;
     if (sv < IB_SV_MIN_CLIENT || sv >= SV_PROTOBUF)
         return IBB_ERR_UNSUPPORTED_VERSION;  /* >= 201 switches to binary ids + protobuf */
-    if (req->id == IB_REQ_COMPLETED_ORDERS && sv < IB_SV_COMPLETED_ORDERS)
-        return IBB_ERR_UNSUPPORTED_VERSION;  /* as the official Java client refuses it */
+    if (below_gate(sv, req))
+        return IBB_ERR_UNSUPPORTED_VERSION;  /* as the official clients refuse them */
     if (w->err != IBB_OK)
         return w->err;
     size_t mark = w->len;
@@ -497,6 +615,19 @@ void ibRequest_Init(ibRequest *req, ibRequestId id)
         break;
     case IB_REQ_ACCOUNT_SUMMARY:
         req->u.account_summary.group = "All";
+        break;
+    case IB_REQ_MKT_DEPTH:
+        req->u.mkt_depth.contract.strike = IB_UNSET_DOUBLE;
+        req->u.mkt_depth.num_rows = 10;
+        break;
+    case IB_REQ_TICK_BY_TICK:
+        req->u.tick_by_tick.contract.strike = IB_UNSET_DOUBLE;
+        req->u.tick_by_tick.tick_type = "Last";
+        break;
+    case IB_REQ_REAL_TIME_BARS:
+        req->u.real_time_bars.contract.strike = IB_UNSET_DOUBLE;
+        req->u.real_time_bars.bar_size = 5;
+        req->u.real_time_bars.what_to_show = "TRADES";
         break;
     default:
         break;

@@ -27,8 +27,14 @@ enum {
     IB_SV_MARKET_CAP_PRICE = 131,
     IB_SV_LAST_LIQUIDITY = 136,
     IB_SV_ORDER_CONTAINER = 145,
+    IB_SV_SEC_DEF_OPT_PARAMS = 104,    /* reqSecDefOptParams (PROTOCOL.md §3.15) */
+    IB_SV_TICK_BY_TICK = 137,          /* reqTickByTickData (§3.13) */
+    IB_SV_TICK_BY_TICK_IGNORE_SIZE = 140, /* numberOfTicks, ignoreSize */
+    IB_SV_SMART_DEPTH = 146,           /* isSmartDepth in reqMktDepth, cancelMktDepth, in 13 (§3.12) */
+    IB_SV_MKT_DEPTH_PRIM_EXCHANGE = 149, /* primaryExchange in reqMktDepth */
     IB_SV_COMPLETED_ORDERS = 150,
     IB_SV_ENCODE_MSG_ASCII7 = 153,
+    IB_SV_PRICE_BASED_VOLATILITY = 156, /* tickOptionComputation loses its version, gains tickAttrib */
     IB_SV_DURATION = 158,
     IB_SV_POST_TO_ATS = 160,
     IB_SV_AUTO_CANCEL_PARENT = 162,
@@ -52,12 +58,16 @@ typedef enum ibRequestId {           /* client -> server */
     IB_REQ_EXECUTIONS = 7,
     IB_REQ_IDS = 8,
     IB_REQ_CONTRACT_DETAILS = 9,
+    IB_REQ_MKT_DEPTH = 10,             /* §3.12 */
+    IB_REQ_CANCEL_MKT_DEPTH = 11,
     IB_REQ_AUTO_OPEN_ORDERS = 15,
     IB_REQ_ALL_OPEN_ORDERS = 16,
     IB_REQ_MANAGED_ACCTS = 17,
     IB_REQ_HISTORICAL_DATA = 20,
     IB_REQ_CANCEL_HISTORICAL_DATA = 25,
     IB_REQ_CURRENT_TIME = 49,
+    IB_REQ_REAL_TIME_BARS = 50,        /* §3.14 */
+    IB_REQ_CANCEL_REAL_TIME_BARS = 51,
     IB_REQ_GLOBAL_CANCEL = 58,
     IB_REQ_MARKET_DATA_TYPE = 59,
     IB_REQ_POSITIONS = 61,
@@ -65,6 +75,9 @@ typedef enum ibRequestId {           /* client -> server */
     IB_REQ_CANCEL_ACCOUNT_SUMMARY = 63,
     IB_REQ_CANCEL_POSITIONS = 64,
     IB_REQ_START_API = 71,
+    IB_REQ_SEC_DEF_OPT_PARAMS = 78,    /* sv >= 104, §3.15 */
+    IB_REQ_TICK_BY_TICK = 97,          /* sv >= 137, §3.13 */
+    IB_REQ_CANCEL_TICK_BY_TICK = 98,
     IB_REQ_COMPLETED_ORDERS = 99,      /* sv >= 150 */
 } ibRequestId;
 
@@ -80,11 +93,15 @@ typedef enum ibReplyId {             /* server -> client */
     IB_MSG_NEXT_VALID_ID = 9,
     IB_MSG_CONTRACT_DATA = 10,
     IB_MSG_EXEC_DETAILS = 11,
+    IB_MSG_MARKET_DEPTH = 12,          /* updateMktDepth, §3.12 */
+    IB_MSG_MARKET_DEPTH_L2 = 13,       /* updateMktDepthL2 */
     IB_MSG_MANAGED_ACCOUNTS = 15,
     IB_MSG_HISTORICAL_DATA = 17,
+    IB_MSG_TICK_OPTION_COMPUTATION = 21, /* §3.15 */
     IB_MSG_TICK_GENERIC = 45,
     IB_MSG_TICK_STRING = 46,
     IB_MSG_CURRENT_TIME = 49,
+    IB_MSG_REAL_TIME_BAR = 50,         /* realtimeBar, §3.14 */
     IB_MSG_CONTRACT_DATA_END = 52,
     IB_MSG_OPEN_ORDER_END = 53,
     IB_MSG_ACCOUNT_DOWNLOAD_END = 54,
@@ -96,8 +113,11 @@ typedef enum ibReplyId {             /* server -> client */
     IB_MSG_POSITION_END = 62,
     IB_MSG_ACCOUNT_SUMMARY = 63,
     IB_MSG_ACCOUNT_SUMMARY_END = 64,
+    IB_MSG_SEC_DEF_OPT_PARAMS = 75,    /* securityDefinitionOptionParameter, §3.15 */
+    IB_MSG_SEC_DEF_OPT_PARAMS_END = 76,
     IB_MSG_TICK_REQ_PARAMS = 81,
     IB_MSG_HISTORICAL_DATA_UPDATE = 90,
+    IB_MSG_TICK_BY_TICK = 99,          /* §3.13 */
     IB_MSG_COMPLETED_ORDER = 101,
     IB_MSG_COMPLETED_ORDERS_END = 102,
 } ibReplyId;
@@ -106,6 +126,8 @@ typedef enum ibReplyId {             /* server -> client */
 enum {
     IB_TICK_BID_SIZE = 0, IB_TICK_BID = 1, IB_TICK_ASK = 2, IB_TICK_ASK_SIZE = 3, IB_TICK_LAST = 4,
     IB_TICK_LAST_SIZE = 5, IB_TICK_HIGH = 6, IB_TICK_LOW = 7, IB_TICK_VOLUME = 8, IB_TICK_CLOSE = 9,
+    IB_TICK_BID_OPTION = 10, IB_TICK_ASK_OPTION = 11, IB_TICK_LAST_OPTION = 12, IB_TICK_MODEL_OPTION = 13,
+    IB_TICK_CUST_OPTION = 53, IB_TICK_DELAYED_MODEL_OPTION = 83,
     IB_TICK_OPEN = 14, IB_TICK_LAST_TIMESTAMP = 45, IB_TICK_HALTED = 49,
     IB_TICK_DELAYED_BID = 66, IB_TICK_DELAYED_ASK = 67, IB_TICK_DELAYED_LAST = 68,
     IB_TICK_DELAYED_BID_SIZE = 69, IB_TICK_DELAYED_ASK_SIZE = 70, IB_TICK_DELAYED_LAST_SIZE = 71,
@@ -208,6 +230,52 @@ typedef struct ibReqAccountSummary {
 } ibReqAccountSummary;
 typedef struct ibReqAccountUpdates { bool subscribe; const char *account; } ibReqAccountUpdates;
 
+/* reqMktDepth (out 10, PROTOCOL.md §3.12). SMART depth: exchange "SMART" and is_smart_depth. */
+typedef struct ibReqMktDepth {
+    int64_t req_id;
+    ibContract contract;             /* contract12; primary_exchange only from sv 149 */
+    int64_t num_rows;                /* rows per side */
+    bool is_smart_depth;             /* sv >= 146; refused below */
+} ibReqMktDepth;
+/* cancelMktDepth (out 11): the request's is_smart_depth again (sv >= 146). */
+typedef struct ibCancelMktDepth { int64_t req_id; bool is_smart_depth; } ibCancelMktDepth;
+
+/* Tick-by-tick types: the wire's tickType of in 99; the request spells them as text. */
+typedef enum ibTickByTickType {
+    IB_TBT_NONE = 0, IB_TBT_LAST = 1, IB_TBT_ALL_LAST = 2, IB_TBT_BID_ASK = 3, IB_TBT_MIDPOINT = 4,
+} ibTickByTickType;
+/* "Last", "AllLast", "BidAsk", "MidPoint" (case-sensitive, as IB), NULL for another value. */
+const char *ib_tickByTickTypeName(int type);
+/* The type a request's text names, or -1 (exact, case-sensitive match). */
+int ib_tickByTickTypeParse(const char *name);
+
+/* reqTickByTickData (out 97, no version, sv >= 137, §3.13). */
+typedef struct ibReqTickByTick {
+    int64_t req_id;
+    ibContract contract;             /* contract12 */
+    const char *tick_type;           /* "Last" | "AllLast" | "BidAsk" | "MidPoint" */
+    int64_t number_of_ticks;         /* sv >= 140 */
+    bool ignore_size;                /* sv >= 140 */
+} ibReqTickByTick;
+
+/* reqRealTimeBars (out 50, version 3, §3.14). */
+typedef struct ibReqRealTimeBars {
+    int64_t req_id;
+    ibContract contract;             /* contract12 */
+    int64_t bar_size;                /* 5: the only size IB serves (ibRequest_Init sets it) */
+    const char *what_to_show;        /* TRADES, BID, ASK, MIDPOINT */
+    bool use_rth;
+} ibReqRealTimeBars;
+
+/* reqSecDefOptParams (out 78, no version, sv >= 104, §3.15). */
+typedef struct ibReqSecDefOptParams {
+    int64_t req_id;
+    const char *underlying_symbol;
+    const char *fut_fop_exchange;    /* "" = all exchanges */
+    const char *underlying_sec_type; /* STK, IND, FUT */
+    int64_t underlying_con_id;
+} ibReqSecDefOptParams;
+
 typedef struct ibRequest {
     ibRequestId id;
     union {
@@ -216,7 +284,8 @@ typedef struct ibRequest {
         ibReqMarketDataType market_data_type;    /* IB_REQ_MARKET_DATA_TYPE */
         ibReqMktData mkt_data;                   /* IB_REQ_MKT_DATA */
         ibCancelById cancel;                     /* CANCEL_MKT_DATA / CANCEL_HISTORICAL_DATA /
-                                                    CANCEL_ACCOUNT_SUMMARY */
+                                                    CANCEL_ACCOUNT_SUMMARY / CANCEL_TICK_BY_TICK /
+                                                    CANCEL_REAL_TIME_BARS */
         ibReqHistoricalData historical;          /* IB_REQ_HISTORICAL_DATA */
         ibReqContractDetails contract_details;   /* IB_REQ_CONTRACT_DETAILS */
         ibPlaceOrder place_order;                /* IB_REQ_PLACE_ORDER */
@@ -224,6 +293,11 @@ typedef struct ibRequest {
         ibReqExecutions executions;              /* IB_REQ_EXECUTIONS */
         ibReqAccountSummary account_summary;     /* IB_REQ_ACCOUNT_SUMMARY */
         ibReqAccountUpdates account_updates;     /* IB_REQ_ACCOUNT_UPDATES */
+        ibReqMktDepth mkt_depth;                 /* IB_REQ_MKT_DEPTH */
+        ibCancelMktDepth cancel_mkt_depth;       /* IB_REQ_CANCEL_MKT_DEPTH */
+        ibReqTickByTick tick_by_tick;            /* IB_REQ_TICK_BY_TICK (cancel: u.cancel) */
+        ibReqRealTimeBars real_time_bars;        /* IB_REQ_REAL_TIME_BARS (cancel: u.cancel) */
+        ibReqSecDefOptParams sec_def_opt_params; /* IB_REQ_SEC_DEF_OPT_PARAMS */
         bool auto_bind;                          /* IB_REQ_AUTO_OPEN_ORDERS */
         bool api_only;                           /* IB_REQ_COMPLETED_ORDERS: `99, apiOnly`, no
                                                     version, no reqId; 1 = API orders only */
@@ -238,7 +312,10 @@ void ibRequest_Init(ibRequest *req, ibRequestId id);
 
 /* Appends one framed request at server version `sv`. IBB_ERR_INVALID_ARG for an id this codec
  * does not encode or a missing required field; IBB_ERR_UNSUPPORTED_VERSION when sv < 100 (or
- * reqCompletedOrders below IB_SV_COMPLETED_ORDERS). */
+ * reqCompletedOrders below IB_SV_COMPLETED_ORDERS, tick-by-tick below IB_SV_TICK_BY_TICK or with
+ * numberOfTicks / ignoreSize below IB_SV_TICK_BY_TICK_IGNORE_SIZE, SMART depth below
+ * IB_SV_SMART_DEPTH, a depth primaryExchange below IB_SV_MKT_DEPTH_PRIM_EXCHANGE,
+ * reqSecDefOptParams below IB_SV_SEC_DEF_OPT_PARAMS), as the official clients refuse them. */
 ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req);
 
 /* ib-sim side: decodes one client payload. The startApi payload and every other one; the
@@ -421,6 +498,76 @@ typedef struct ibPortfolioValue {
 typedef struct ibAccountTime { const char *time; } ibAccountTime;
 typedef struct ibAccountDownloadEnd { const char *account; } ibAccountDownloadEnd;
 
+/* updateMktDepth (in 12) and updateMktDepthL2 (in 13), PROTOCOL.md §3.12: one row operation. */
+enum { IB_DEPTH_INSERT = 0, IB_DEPTH_UPDATE = 1, IB_DEPTH_DELETE = 2 };  /* operation */
+enum { IB_DEPTH_ASK = 0, IB_DEPTH_BID = 1 };                            /* side */
+typedef struct ibMktDepth {
+    int64_t req_id;
+    int64_t position;                /* 0-based row of that side */
+    const char *market_maker;        /* in 13 only; "" for in 12 */
+    int64_t operation;               /* IB_DEPTH_INSERT / UPDATE / DELETE */
+    int64_t side;                    /* IB_DEPTH_ASK / IB_DEPTH_BID */
+    double price;
+    double size;                     /* Decimal */
+    bool is_smart_depth;             /* in 13 at sv >= 146; false otherwise */
+} ibMktDepth;
+
+/* tickByTick (in 99, no version), §3.13. Which fields are set depends on tick_type; the others
+ * are 0 / "". attr_mask bits: see IB_TBT_ATTR_*. */
+enum {
+    IB_TBT_ATTR_PAST_LIMIT = 1, IB_TBT_ATTR_UNREPORTED = 2,        /* Last, AllLast */
+    IB_TBT_ATTR_BID_PAST_LOW = 1, IB_TBT_ATTR_ASK_PAST_HIGH = 2,   /* BidAsk */
+};
+typedef struct ibTickByTick {
+    int64_t req_id;
+    int64_t tick_type;               /* ibTickByTickType; 0 carries no body */
+    int64_t time;                    /* epoch seconds */
+    double price, size;              /* Last / AllLast (size Decimal) */
+    const char *exchange;            /* Last / AllLast */
+    const char *special_conditions;  /* Last / AllLast */
+    double bid_price, ask_price, bid_size, ask_size; /* BidAsk (sizes Decimal) */
+    double mid_point;                /* MidPoint */
+    int64_t attr_mask;               /* Last / AllLast / BidAsk */
+} ibTickByTick;
+
+/* realtimeBar (in 50, version 3), §3.14: one 5-second bar; time = its start, epoch seconds. */
+typedef struct ibRealTimeBar {
+    int64_t req_id;
+    int64_t time;
+    double open, high, low, close;
+    double volume, wap;              /* Decimal */
+    int64_t count;
+} ibRealTimeBar;
+
+/* securityDefinitionOptionParameter (in 75, no version), §3.15: one exchange / trading class of a
+ * chain. Decoding validates the lists and leaves readers over them (no allocation): read them
+ * with ibSecDefOptParams_NextExpiration / _NextStrike. Encoding (ib-sim) writes `expirations` and
+ * `strikes` when set, else what the readers hold (so a decoded reply re-encodes). */
+typedef struct ibSecDefOptParams {
+    int64_t req_id;
+    const char *exchange;
+    int64_t underlying_con_id;
+    const char *trading_class;
+    const char *multiplier;
+    int expiration_count;
+    int strike_count;
+    const char *const *expirations;  /* encoder input: "yyyymmdd" x expiration_count, or NULL */
+    const double *strikes;           /* encoder input: strike_count doubles, or NULL */
+    ibReader exp_reader, strike_reader; /* set by the decoder */
+} ibSecDefOptParams;
+bool ibSecDefOptParams_NextExpiration(ibSecDefOptParams *p, const char **expiration);
+bool ibSecDefOptParams_NextStrike(ibSecDefOptParams *p, double *strike);
+
+/* tickOptionComputation (in 21), §3.15. IB's "not computed" values (impliedVol < 0, delta -2,
+ * optPrice -1, pvDividend -1, gamma -2, vega -2, theta -2, undPrice -1) decode as
+ * IB_UNSET_DOUBLE and are written back as those sentinels. */
+typedef struct ibTickOptionComputation {
+    int64_t req_id;
+    int64_t tick_type;               /* IB_TICK_BID_OPTION .. MODEL_OPTION, CUST 53, delayed 80-83 */
+    int64_t tick_attrib;             /* sv >= 156: 0 return-based, 1 price-based; 0 below */
+    double implied_vol, delta, opt_price, pv_dividend, gamma, vega, theta, und_price;
+} ibTickOptionComputation;
+
 typedef struct ibError {
     int64_t id;                      /* -1 for notices, else reqId / orderId */
     int64_t code;
@@ -439,7 +586,8 @@ typedef struct ibReply {
         ibTickReqParams tick_req_params;
         ibMarketDataType market_data_type;
         ibReqIdOnly end;                         /* TICK_SNAPSHOT_END, CONTRACT_DATA_END,
-                                                    EXEC_DETAILS_END, ACCOUNT_SUMMARY_END */
+                                                    EXEC_DETAILS_END, ACCOUNT_SUMMARY_END,
+                                                    SEC_DEF_OPT_PARAMS_END */
         ibHistoricalData historical;
         ibHistoricalDataUpdate historical_update;
         ibContractData contract_data;
@@ -458,6 +606,11 @@ typedef struct ibReply {
         ibAccountTime account_time;
         ibAccountDownloadEnd account_download_end;
         ibError error;
+        ibMktDepth depth;                        /* MARKET_DEPTH, MARKET_DEPTH_L2 */
+        ibTickByTick tick_by_tick;               /* TICK_BY_TICK */
+        ibRealTimeBar real_time_bar;             /* REAL_TIME_BAR */
+        ibSecDefOptParams sec_def_opt_params;    /* SEC_DEF_OPT_PARAMS (END: u.end) */
+        ibTickOptionComputation option_computation; /* TICK_OPTION_COMPUTATION */
         /* no body: OPEN_ORDER_END, POSITION_END, COMPLETED_ORDERS_END */
     } u;
 } ibReply;
@@ -473,11 +626,12 @@ ibbStatus ib_decodeServerVersion(const char *payload, size_t len, ibServerVersio
 ibbStatus ib_decodeReply(int sv, const char *payload, size_t len, ibReply *reply);
 
 /* The request id a decoded reply answers (tick*, marketDataType, tickReqParams, the *End messages,
- * historical data, contract data, executions, account summary), or 0 for a reply that carries none
+ * historical data, contract data, executions, account summary, depth, tick-by-tick, real-time bars,
+ * option parameters, option computations), or 0 for a reply that carries none
  * (order status, errors, positions, ...). */
 int64_t ibReply_ReqId(const ibReply *r);
 /* True for the replies of a reqMktData stream or snapshot: tickPrice/Size/String/Generic,
- * marketDataType, tickReqParams, tickSnapshotEnd. */
+ * marketDataType, tickReqParams, tickSnapshotEnd, tickOptionComputation. */
 bool ibReply_IsMarketData(const ibReply *r);
 
 /* ib-sim side: the server's version reply, "<sv>\0<time>\0" framed. */

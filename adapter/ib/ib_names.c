@@ -1,5 +1,8 @@
 /* ib_names.c — names of message ids for logs and counters (OFF-PY message.py, camelCase as in the
- * official EWrapper / EClient method names). Static strings; never NULL. */
+ * official EWrapper / EClient method names). Static strings; never NULL, except
+ * ib_tickByTickTypeName for a type that has no name. */
+#include <string.h>
+
 #include "ib_msgs.h"
 
 const char *ib_replyName(int id)
@@ -16,6 +19,8 @@ const char *ib_replyName(int id)
     case IB_MSG_NEXT_VALID_ID: return "nextValidId";
     case IB_MSG_CONTRACT_DATA: return "contractDetails";
     case IB_MSG_EXEC_DETAILS: return "execDetails";
+    case IB_MSG_MARKET_DEPTH: return "updateMktDepth";
+    case IB_MSG_MARKET_DEPTH_L2: return "updateMktDepthL2";
     case IB_MSG_MANAGED_ACCOUNTS: return "managedAccounts";
     case IB_MSG_HISTORICAL_DATA: return "historicalData";
     case 18: return "bondContractDetails";
@@ -35,11 +40,14 @@ const char *ib_replyName(int id)
     case IB_MSG_POSITION_END: return "positionEnd";
     case IB_MSG_ACCOUNT_SUMMARY: return "accountSummary";
     case IB_MSG_ACCOUNT_SUMMARY_END: return "accountSummaryEnd";
+    case IB_MSG_SEC_DEF_OPT_PARAMS: return "securityDefinitionOptionParameter";
+    case IB_MSG_SEC_DEF_OPT_PARAMS_END: return "securityDefinitionOptionParameterEnd";
     case IB_MSG_TICK_REQ_PARAMS: return "tickReqParams";
     case 88: return "headTimestamp";
     case IB_MSG_HISTORICAL_DATA_UPDATE: return "historicalDataUpdate";
     case 94: return "pnl";
     case 95: return "pnlSingle";
+    case IB_MSG_TICK_BY_TICK: return "tickByTick";
     case 101: return "completedOrder";
     case 102: return "completedOrdersEnd";
     case 106: return "historicalSchedule";
@@ -60,6 +68,8 @@ const char *ib_requestName(int id)
     case IB_REQ_EXECUTIONS: return "reqExecutions";
     case IB_REQ_IDS: return "reqIds";
     case IB_REQ_CONTRACT_DETAILS: return "reqContractDetails";
+    case IB_REQ_MKT_DEPTH: return "reqMktDepth";
+    case IB_REQ_CANCEL_MKT_DEPTH: return "cancelMktDepth";
     case IB_REQ_AUTO_OPEN_ORDERS: return "reqAutoOpenOrders";
     case IB_REQ_ALL_OPEN_ORDERS: return "reqAllOpenOrders";
     case IB_REQ_MANAGED_ACCTS: return "reqManagedAccts";
@@ -75,6 +85,9 @@ const char *ib_requestName(int id)
     case IB_REQ_CANCEL_ACCOUNT_SUMMARY: return "cancelAccountSummary";
     case IB_REQ_CANCEL_POSITIONS: return "cancelPositions";
     case IB_REQ_START_API: return "startApi";
+    case IB_REQ_SEC_DEF_OPT_PARAMS: return "reqSecDefOptParams";
+    case IB_REQ_TICK_BY_TICK: return "reqTickByTickData";
+    case IB_REQ_CANCEL_TICK_BY_TICK: return "cancelTickByTickData";
     case 92: return "reqPnL";
     case 93: return "cancelPnL";
     case 94: return "reqPnLSingle";
@@ -82,4 +95,23 @@ const char *ib_requestName(int id)
     case 99: return "reqCompletedOrders";
     default: return "unknown";
     }
+}
+
+const char *ib_tickByTickTypeName(int type)
+{
+    switch (type) {
+    case IB_TBT_LAST: return "Last";
+    case IB_TBT_ALL_LAST: return "AllLast";
+    case IB_TBT_BID_ASK: return "BidAsk";
+    case IB_TBT_MIDPOINT: return "MidPoint";
+    default: return NULL;
+    }
+}
+
+int ib_tickByTickTypeParse(const char *name)
+{
+    for (int t = IB_TBT_LAST; t <= IB_TBT_MIDPOINT && name; t++)
+        if (strcmp(name, ib_tickByTickTypeName(t)) == 0)
+            return t;
+    return -1;
 }

@@ -36,6 +36,9 @@ static void init_request(ibRequest *req, ibRequestId id)
         req->u.historical.format_date = 1;
         break;
     case IB_REQ_CONTRACT_DETAILS: init_contract(&req->u.contract_details.contract); break;
+    case IB_REQ_MKT_DEPTH: init_contract(&req->u.mkt_depth.contract); break;
+    case IB_REQ_TICK_BY_TICK: init_contract(&req->u.tick_by_tick.contract); break;
+    case IB_REQ_REAL_TIME_BARS: init_contract(&req->u.real_time_bars.contract); break;
     case IB_REQ_PLACE_ORDER:
         init_contract(&req->u.place_order.contract);
         req->u.place_order.order.lmt_price = IB_UNSET_DOUBLE;
@@ -326,6 +329,62 @@ static void read_historical(ibReader *r, int sv, ibReqHistoricalData *h)
     ibReader_Str(r);                  /* chartOptions */
 }
 
+/* ---- wave-2 market data (PROTOCOL.md §3.12-3.15) ----------------------------------------------- */
+static void read_mkt_depth(ibReader *r, int sv, ibReqMktDepth *d)
+{
+    ibReader_Int(r);                  /* version 5 */
+    d->req_id = ibReader_Int(r);
+    ibContract *c = &d->contract;
+    c->con_id = ibReader_Int(r);
+    c->symbol = ibReader_Str(r);
+    c->sec_type = ibReader_Str(r);
+    c->last_trade_date = ibReader_Str(r);
+    c->strike = ibReader_DoubleMax(r);
+    c->right = ibReader_Str(r);
+    c->multiplier = ibReader_Str(r);
+    c->exchange = ibReader_Str(r);
+    if (sv >= IB_SV_MKT_DEPTH_PRIM_EXCHANGE)
+        c->primary_exchange = ibReader_Str(r);
+    c->currency = ibReader_Str(r);
+    c->local_symbol = ibReader_Str(r);
+    c->trading_class = ibReader_Str(r);
+    d->num_rows = ibReader_Int(r);
+    if (sv >= IB_SV_SMART_DEPTH)
+        d->is_smart_depth = ibReader_Bool(r);
+    ibReader_Str(r);                  /* mktDepthOptions */
+}
+
+static void read_tick_by_tick(ibReader *r, int sv, ibReqTickByTick *t)
+{
+    t->req_id = ibReader_Int(r);      /* no version */
+    read_contract12(r, &t->contract);
+    t->tick_type = ibReader_Str(r);
+    if (sv >= IB_SV_TICK_BY_TICK_IGNORE_SIZE) {
+        t->number_of_ticks = ibReader_Int(r);
+        t->ignore_size = ibReader_Bool(r);
+    }
+}
+
+static void read_real_time_bars(ibReader *r, ibReqRealTimeBars *b)
+{
+    ibReader_Int(r);                  /* version 3 */
+    b->req_id = ibReader_Int(r);
+    read_contract12(r, &b->contract);
+    b->bar_size = ibReader_Int(r);
+    b->what_to_show = ibReader_Str(r);
+    b->use_rth = ibReader_Bool(r);
+    ibReader_Str(r);                  /* realTimeBarsOptions */
+}
+
+static void read_sec_def_opt_params(ibReader *r, ibReqSecDefOptParams *o)
+{
+    o->req_id = ibReader_Int(r);      /* no version */
+    o->underlying_symbol = ibReader_Str(r);
+    o->fut_fop_exchange = ibReader_Str(r);
+    o->underlying_sec_type = ibReader_Str(r);
+    o->underlying_con_id = ibReader_Int(r);
+}
+
 static void read_contract_details(ibReader *r, int sv, ibReqContractDetails *d)
 {
     ibReader_Int(r); /* version */
@@ -417,6 +476,23 @@ static void read_body(ibReader *r, int sv, ibRequest *req)
     case IB_REQ_COMPLETED_ORDERS:
         req->u.api_only = ibReader_Bool(r);   /* no version field */
         break;
+    case IB_REQ_MKT_DEPTH: read_mkt_depth(r, sv, &req->u.mkt_depth); break;
+    case IB_REQ_CANCEL_MKT_DEPTH:
+        ibReader_Int(r);                      /* version 1 */
+        req->u.cancel_mkt_depth.req_id = ibReader_Int(r);
+        if (sv >= IB_SV_SMART_DEPTH)
+            req->u.cancel_mkt_depth.is_smart_depth = ibReader_Bool(r);
+        break;
+    case IB_REQ_TICK_BY_TICK: read_tick_by_tick(r, sv, &req->u.tick_by_tick); break;
+    case IB_REQ_CANCEL_TICK_BY_TICK:
+        req->u.cancel.req_id = ibReader_Int(r); /* no version */
+        break;
+    case IB_REQ_REAL_TIME_BARS: read_real_time_bars(r, &req->u.real_time_bars); break;
+    case IB_REQ_CANCEL_REAL_TIME_BARS:
+        ibReader_Int(r);                      /* version 1 */
+        req->u.cancel.req_id = ibReader_Int(r);
+        break;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: read_sec_def_opt_params(r, &req->u.sec_def_opt_params); break;
     case IB_REQ_GLOBAL_CANCEL:
         if (sv < SV_CME_TAGGING_FIELDS) {
             ibReader_Int(r);
@@ -446,6 +522,9 @@ static bool known_request(int64_t id)
     case IB_REQ_CURRENT_TIME: case IB_REQ_GLOBAL_CANCEL: case IB_REQ_MARKET_DATA_TYPE:
     case IB_REQ_POSITIONS: case IB_REQ_ACCOUNT_SUMMARY: case IB_REQ_CANCEL_ACCOUNT_SUMMARY:
     case IB_REQ_CANCEL_POSITIONS: case IB_REQ_START_API: case IB_REQ_COMPLETED_ORDERS:
+    case IB_REQ_MKT_DEPTH: case IB_REQ_CANCEL_MKT_DEPTH: case IB_REQ_TICK_BY_TICK:
+    case IB_REQ_CANCEL_TICK_BY_TICK: case IB_REQ_REAL_TIME_BARS: case IB_REQ_CANCEL_REAL_TIME_BARS:
+    case IB_REQ_SEC_DEF_OPT_PARAMS:
         return true;
     default:
         return false;

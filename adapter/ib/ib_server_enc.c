@@ -492,6 +492,130 @@ static void put_portfolio(ibWriter *w, const ibPortfolioValue *p)
     ibWriter_Str(w, p->account);
 }
 
+/* ---- wave-2 market data (PROTOCOL.md §3.12-3.15) ----------------------------------------------- */
+/* in 12 / in 13 (with marketMaker, and isSmartDepth from 146). */
+static void put_depth(ibWriter *w, int sv, int id, const ibMktDepth *d)
+{
+    ibWriter_Int(w, id);
+    ibWriter_Int(w, 1);
+    ibWriter_Int(w, d->req_id);
+    ibWriter_Int(w, d->position);
+    if (id == IB_MSG_MARKET_DEPTH_L2)
+        ibWriter_Str(w, d->market_maker);
+    ibWriter_Int(w, d->operation);
+    ibWriter_Int(w, d->side);
+    ibWriter_Double(w, d->price);
+    ibWriter_Decimal(w, d->size);
+    if (id == IB_MSG_MARKET_DEPTH_L2 && sv >= IB_SV_SMART_DEPTH)
+        ibWriter_Bool(w, d->is_smart_depth);
+}
+
+static ibbStatus put_tick_by_tick(ibWriter *w, const ibTickByTick *t)
+{
+    ibWriter_Int(w, IB_MSG_TICK_BY_TICK);
+    ibWriter_Int(w, t->req_id);
+    ibWriter_Int(w, t->tick_type);
+    ibWriter_Int(w, t->time);
+    switch (t->tick_type) {
+    case IB_TBT_NONE: return IBB_OK;
+    case IB_TBT_LAST:
+    case IB_TBT_ALL_LAST:
+        ibWriter_Double(w, t->price);
+        ibWriter_Decimal(w, t->size);
+        ibWriter_Int(w, t->attr_mask);
+        ibWriter_Str(w, t->exchange);
+        ibWriter_Str(w, t->special_conditions);
+        return IBB_OK;
+    case IB_TBT_BID_ASK:
+        ibWriter_Double(w, t->bid_price);
+        ibWriter_Double(w, t->ask_price);
+        ibWriter_Decimal(w, t->bid_size);
+        ibWriter_Decimal(w, t->ask_size);
+        ibWriter_Int(w, t->attr_mask);
+        return IBB_OK;
+    case IB_TBT_MIDPOINT:
+        ibWriter_Double(w, t->mid_point);
+        return IBB_OK;
+    default: return IBB_ERR_INVALID_ARG;
+    }
+}
+
+static void put_real_time_bar(ibWriter *w, const ibRealTimeBar *b)
+{
+    ibWriter_Int(w, IB_MSG_REAL_TIME_BAR);
+    ibWriter_Int(w, 3);
+    ibWriter_Int(w, b->req_id);
+    ibWriter_Int(w, b->time);
+    ibWriter_Double(w, b->open);
+    ibWriter_Double(w, b->high);
+    ibWriter_Double(w, b->low);
+    ibWriter_Double(w, b->close);
+    ibWriter_Decimal(w, b->volume);
+    ibWriter_Decimal(w, b->wap);
+    ibWriter_Int(w, b->count);
+}
+
+static ibbStatus put_sec_def_opt_params(ibWriter *w, const ibSecDefOptParams *p)
+{
+    if (p->expiration_count < 0 || p->strike_count < 0)
+        return IBB_ERR_INVALID_ARG;
+    ibWriter_Int(w, IB_MSG_SEC_DEF_OPT_PARAMS);
+    ibWriter_Int(w, p->req_id);
+    ibWriter_Str(w, p->exchange);
+    ibWriter_Int(w, p->underlying_con_id);
+    ibWriter_Str(w, p->trading_class);
+    ibWriter_Str(w, p->multiplier);
+    ibSecDefOptParams copy = *p;       /* the readers are consumed on a copy */
+    ibWriter_Int(w, p->expiration_count);
+    for (int i = 0; i < p->expiration_count; i++) {
+        const char *e = NULL;
+        if (p->expirations)
+            e = p->expirations[i];
+        else if (!ibSecDefOptParams_NextExpiration(&copy, &e))
+            return IBB_ERR_INVALID_ARG;
+        ibWriter_Str(w, e);
+    }
+    ibWriter_Int(w, p->strike_count);
+    for (int i = 0; i < p->strike_count; i++) {
+        double k = 0;
+        if (p->strikes)
+            k = p->strikes[i];
+        else if (!ibSecDefOptParams_NextStrike(&copy, &k))
+            return IBB_ERR_INVALID_ARG;
+        ibWriter_Double(w, k);
+    }
+    return IBB_OK;
+}
+
+/* A greek, or IB's "not computed" value for it when unset. */
+static void put_greek(ibWriter *w, double v, const char *sentinel)
+{
+    if (ib_isUnsetDouble(v))
+        ibWriter_Str(w, sentinel);
+    else
+        ibWriter_Double(w, v);
+}
+
+/* in 21: 12 fields; no version and a tickAttrib from 156, version 6 below (§3.15). */
+static void put_option_computation(ibWriter *w, int sv, const ibTickOptionComputation *o)
+{
+    ibWriter_Int(w, IB_MSG_TICK_OPTION_COMPUTATION);
+    if (sv < IB_SV_PRICE_BASED_VOLATILITY)
+        ibWriter_Int(w, 6);
+    ibWriter_Int(w, o->req_id);
+    ibWriter_Int(w, o->tick_type);
+    if (sv >= IB_SV_PRICE_BASED_VOLATILITY)
+        ibWriter_Int(w, o->tick_attrib);
+    put_greek(w, o->implied_vol < 0 ? IB_UNSET_DOUBLE : o->implied_vol, "-1");
+    put_greek(w, o->delta, "-2");
+    put_greek(w, o->opt_price, "-1");
+    put_greek(w, o->pv_dividend, "-1");
+    put_greek(w, o->gamma, "-2");
+    put_greek(w, o->vega, "-2");
+    put_greek(w, o->theta, "-2");
+    put_greek(w, o->und_price, "-1");
+}
+
 static void put_version_req_id(ibWriter *w, int msg, int64_t req_id)
 {
     ibWriter_Int(w, msg);
@@ -632,6 +756,16 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
         ibWriter_Str(w, r->u.account_download_end.account);
         return IBB_OK;
     case IB_MSG_ERROR: put_error(w, sv, &r->u.error); return IBB_OK;
+    case IB_MSG_MARKET_DEPTH:
+    case IB_MSG_MARKET_DEPTH_L2: put_depth(w, sv, (int)r->id, &r->u.depth); return IBB_OK;
+    case IB_MSG_TICK_BY_TICK: return put_tick_by_tick(w, &r->u.tick_by_tick);
+    case IB_MSG_REAL_TIME_BAR: put_real_time_bar(w, &r->u.real_time_bar); return IBB_OK;
+    case IB_MSG_SEC_DEF_OPT_PARAMS: return put_sec_def_opt_params(w, &r->u.sec_def_opt_params);
+    case IB_MSG_SEC_DEF_OPT_PARAMS_END:
+        ibWriter_Int(w, r->id);             /* no version (§3.15) */
+        ibWriter_Int(w, r->u.end.req_id);
+        return IBB_OK;
+    case IB_MSG_TICK_OPTION_COMPUTATION: put_option_computation(w, sv, &r->u.option_computation); return IBB_OK;
     }
     return IBB_ERR_INVALID_ARG;
 }

@@ -9,7 +9,9 @@
  * rate limit, output), sim_universe.c (instruments, contract lookup and details), sim_market.c
  * (random walks, market data), sim_history.c (bars, pacing, keepUpToDate), sim_orders.c
  * (orders, fills, executions, completed orders, the next trading day), sim_account.c (positions,
- * account summary and updates), sim_control.c (the control port: fault injection and counters). */
+ * account summary and updates), sim_control.c (the control port: fault injection and counters),
+ * sim_depth.c (market depth, tick-by-tick), sim_options.c (option chains, option quotes and greeks);
+ * real-time bars live in sim_history.c next to the bars they share. */
 #ifndef SIM_H
 #define SIM_H
 
@@ -26,6 +28,7 @@
 #define SIM_MAX_ERROR_CODES 64
 #define SIM_REQ_NAMES 128
 #define SIM_TICK_PERIOD_MS 10 /* default tick_period_ms */
+#define SIM_DEPTH_MAX_ROWS 50  /* rows per side of an instrument's book (reqMktDepth rows 1..50) */
 
 /* ---- configuration ----------------------------------------------------------------------------- */
 typedef struct simConfig {
@@ -47,6 +50,9 @@ typedef struct simConfig {
     int summary_interval_s;      /* account summary / updates refresh */
     double start_cash;
     int extra_stocks;            /* synthetic stocks SIM0001.. added to the universe */
+    int max_depth;               /* simultaneous reqMktDepth (all clients), error 309 past it */
+    int max_tick_by_tick;        /* simultaneous reqTickByTickData (all clients), 10190 past it */
+    int tbt_pacing_s;            /* one tick-by-tick request per instrument per N s (322); 0 = off */
 } simConfig;
 
 /* ---- instruments --------------------------------------------------------------------------------- */
@@ -72,6 +78,14 @@ typedef struct simInstrument {
     bool new_high, new_low;
     int lines;                   /* streaming subscriptions (all connections) */
     int working_orders;
+    /* order book (sim_depth.c): kept while depth_subs > 0, from its own PRNG so the walk above
+     * stays the same whoever watches the book */
+    int depth_subs, tbt_subs;
+    bool book_valid;
+    uint64_t book_rng;
+    int64_t book_best_t[2];                      /* [IB_DEPTH_ASK], [IB_DEPTH_BID] */
+    double book_size[2][SIM_DEPTH_MAX_ROWS];     /* row k is best -/+ k ticks */
+    uint64_t tbt_last_req_ms;                    /* the 15 s rule (tbt_pacing_s) */
 } simInstrument;
 
 /* ---- accounts, orders, executions ---------------------------------------------------------------- */
@@ -108,15 +122,38 @@ typedef enum simConnState { SIM_CONN_HANDSHAKE = 0, SIM_CONN_AWAIT_START, SIM_CO
 
 typedef struct simMktSub {
     int64_t req_id;
-    int inst;
+    int inst;                    /* for an option: its underlying */
     bool snapshot;
     int md_type;
     char generic[64];
+    bool option;                 /* an option of inst's chain (sim_options.c) */
+    char right;                  /* 'C' / 'P' */
+    double strike;
+    int64_t expiry;              /* yyyymmdd */
 } simMktSub;
 typedef struct simHistSub {
     int64_t req_id; int inst; int bar_secs; int format_date; bool use_rth; char what[24];
 } simHistSub;
+typedef struct simRtbSub { int64_t req_id; int inst; int what; bool use_rth; int64_t next_start; } simRtbSub;
 typedef struct simSumSub { int64_t req_id; char tags[512]; } simSumSub;
+/* A depth subscription and the rows this client has been sent (its copy of the book). */
+typedef struct simDepthRow { int64_t price_t; double size; } simDepthRow;
+typedef struct simDepthSub {
+    int64_t req_id;
+    int inst;
+    int rows;
+    bool smart;                  /* SMART depth: updateMktDepthL2 with market makers */
+    int n[2];
+    simDepthRow view[2][SIM_DEPTH_MAX_ROWS];
+} simDepthSub;
+typedef struct simTbtSub {
+    int64_t req_id;
+    int inst;
+    int type;                    /* ibTickByTickType */
+    bool ignore_size;
+    int64_t last_bid_t, last_ask_t;  /* what was last sent (BidAsk, MidPoint) */
+    double last_bid_size, last_ask_size;
+} simTbtSub;
 
 typedef struct simServer simServer;
 
@@ -136,6 +173,9 @@ typedef struct simConn {
     simMktSub *subs; int n_subs, cap_subs;
     simHistSub *hsubs; int n_hsubs, cap_hsubs;
     simSumSub *sums; int n_sums, cap_sums;
+    simDepthSub *dsubs; int n_dsubs, cap_dsubs;
+    simTbtSub *tsubs; int n_tsubs, cap_tsubs;
+    simRtbSub *rsubs; int n_rsubs, cap_rsubs;
     bool pos_sub;
     bool acct_sub;
     char acct_sub_id[32];
@@ -144,6 +184,17 @@ typedef struct simConn {
     uint64_t last_violation_ms;
     uint64_t strikes[8]; int n_strikes;
 } simConn;
+
+/* Per-connection counters of the last SIM_CONN_HIST connections (stats "conns"): who sent what, kept
+ * after the connection closed (the HA tests check a fenced client sent nothing after a pause). */
+#define SIM_CONN_HIST 64
+typedef struct simConnHist {
+    uint64_t serial;             /* 0 = unused slot */
+    int64_t client_id;
+    char peer[64];
+    uint64_t msgs, bytes;        /* requests decoded / bytes read from this connection */
+    uint64_t opened_ms, last_msg_ms, closed_ms; /* loop time (uv_now); 0 = not yet */
+} simConnHist;
 
 typedef struct simInject { int code; int req_type; } simInject;
 typedef struct simCodeCount { int code; uint64_t n; } simCodeCount;
@@ -162,6 +213,7 @@ struct simServer {
     simConn *conns;
     int n_conns;
     uint64_t conn_serial;
+    simConnHist conn_hist[SIM_CONN_HIST];  /* slot serial % SIM_CONN_HIST */
     /* universe */
     simInstrument *insts;
     int n_insts;
@@ -176,6 +228,8 @@ struct simServer {
     /* historical pacing */
     simHistRecord *hist; int n_hist, cap_hist;
     /* timers and modes */
+    uint64_t rtb_req_ms[60]; int rtb_req_pos;   /* the last 60 reqRealTimeBars (60 per 10 min) */
+    uv_timer_t rtb_timer;
     uv_timer_t tick_timer, hist_timer, summary_timer, reset_timer, stall_timer;
     uv_signal_t sig_int, sig_term;
     uint64_t last_tick_ms;
@@ -192,6 +246,7 @@ struct simServer {
     uint64_t stat_requests[SIM_REQ_NAMES + 1];
     simCodeCount stat_errors[SIM_MAX_ERROR_CODES];
     uint64_t stat_orders, stat_fills, stat_ticks, stat_ticks_dropped, stat_hist_requests, stat_decode_errors;
+    uint64_t stat_depth_ops, stat_depth_resets, stat_tbt_events, stat_rt_bars;
 };
 
 /* ---- sim_server.c ------------------------------------------------------------------------------- */
@@ -242,10 +297,49 @@ int sim_linesInUse(simServer *srv);
 double sim_mid(const simInstrument *in);
 double sim_tickPrice(const simInstrument *in, int64_t ticks);
 
+/* ---- sim_depth.c -------------------------------------------------------------------------------- */
+/* reqMktDepth / cancelMktDepth: a book per instrument moved with its quotes, sent as insert /
+ * update / delete row operations (in 12, or in 13 with market makers for SMART depth); at most
+ * cfg.max_depth subscriptions (309). */
+void sim_handleMktDepth(simConn *c, const ibReqMktDepth *r);
+void sim_handleCancelMktDepth(simConn *c, int64_t req_id);
+/* reqTickByTickData / cancel: trades (Last, AllLast) and quotes (BidAsk, MidPoint) as they
+ * happen; at most cfg.max_tick_by_tick (10190), one request per instrument per tbt_pacing_s (322). */
+void sim_handleTickByTick(simConn *c, const ibReqTickByTick *r);
+void sim_handleCancelTickByTick(simConn *c, int64_t req_id);
+/* After a walk step of an instrument with depth or tick-by-tick subscribers. */
+void sim_depthOnStep(simServer *srv, simInstrument *in);
+/* Control port `depthreset`: error 317 on every depth subscription, then the book again from
+ * inserts. Returns the number of subscriptions reset. */
+int sim_depthReset(simServer *srv);
+/* Drops this connection's depth and tick-by-tick subscriptions (close, 1101). */
+void sim_dropConnDepth(simConn *c);
+int sim_depthInUse(const simServer *srv);
+int sim_tickByTickInUse(const simServer *srv);
+
+/* ---- sim_options.c ------------------------------------------------------------------------------ */
+/* reqSecDefOptParams: the chain of a stock (SMART and CBOE, multiplier 100), then the End; 200 for
+ * anything else. */
+void sim_handleSecDefOptParams(simConn *c, const ibReqSecDefOptParams *r);
+bool sim_isOptionContract(const ibContract *c);
+/* An option of a stock's chain: fills sub's option fields and returns the underlying, or sends
+ * 200 and returns -1. */
+int sim_resolveOption(simConn *c, const ibContract *k, int64_t req_id, simMktSub *sub);
+/* An option's bid/ask and its computations (10, 11, 13; 12 too in the image) from Black-Scholes. */
+void sim_optionTicks(simConn *c, const simMktSub *s, const simInstrument *und, bool image);
+
 /* ---- sim_history.c ------------------------------------------------------------------------------ */
 void sim_historyStart(simServer *srv);
 void sim_handleHistorical(simConn *c, const ibReqHistoricalData *r);
 void sim_handleCancelHistorical(simConn *c, int64_t req_id);
+/* reqRealTimeBars (PROTOCOL.md §3.14): a 5-second bar when each 5 s of the clock ends, the same
+ * bar the historical price path gives for that interval; each subscription is a market-data line
+ * (101); more than 60 requests in 10 minutes -> 162 pacing; barSize other than 5 or an unknown
+ * whatToShow -> 321. */
+void sim_handleRealTimeBars(simConn *c, const ibReqRealTimeBars *r);
+void sim_handleCancelRealTimeBars(simConn *c, int64_t req_id);
+void sim_dropConnRealTimeBars(simConn *c);
+int sim_realTimeBarsInUse(const simServer *srv);
 /* The historical price function (deterministic in seed, instrument and time). */
 double sim_histPrice(const simServer *srv, const simInstrument *in, int64_t t);
 

@@ -13,6 +13,8 @@
  *                              restart: executions forgotten, non-GTC working orders cancelled
  *                              silently and forgotten, completed orders forgotten (kept with
  *                              keep-completed); ids keep counting; connections are not touched
+ *   depthreset                 error 317 on every market-depth subscription, then its book again
+ *                              from inserts (PROTOCOL.md §3.12)
  *   help, quit
  * Every command answers one line starting with "ok" or "error". */
 #include <stdarg.h>
@@ -106,6 +108,25 @@ static char *stats_json(simServer *srv)
         jcat(&j, "%s%lld", first ? "" : ",", (long long)c->client_id);
         first = false;
     }
+    jcat(&j, "],\"conns\":[");
+    first = true;
+    uint64_t from = srv->conn_serial > SIM_CONN_HIST ? srv->conn_serial - SIM_CONN_HIST + 1 : 1;
+    for (uint64_t s = from; s <= srv->conn_serial; s++) {
+        const simConnHist *h = &srv->conn_hist[s % SIM_CONN_HIST];
+        if (h->serial != s)
+            continue;
+        int64_t cid = h->client_id;
+        for (simConn *c = srv->conns; c; c = c->next)
+            if (c->serial == s)
+                cid = c->client_id;
+        jcat(&j,
+             "%s{\"serial\":%llu,\"client_id\":%lld,\"peer\":\"%s\",\"msgs\":%llu,\"bytes\":%llu,"
+             "\"opened_ms\":%llu,\"last_msg_ms\":%llu,\"closed_ms\":%llu}",
+             first ? "" : ",", (unsigned long long)s, (long long)cid, h->peer, (unsigned long long)h->msgs,
+             (unsigned long long)h->bytes, (unsigned long long)h->opened_ms, (unsigned long long)h->last_msg_ms,
+             (unsigned long long)h->closed_ms);
+        first = false;
+    }
     jcat(&j, "],\"requests\":{");
     first = true;
     for (int i = 0; i <= SIM_REQ_NAMES; i++) {
@@ -137,13 +158,21 @@ static char *stats_json(simServer *srv)
          "},\"orders\":%llu,\"working_orders\":%d,\"completed_orders\":%d,\"executions\":%d,"
          "\"fills\":%llu,\"ticks\":%llu,\"ticks_dropped\":%llu,"
          "\"historical_requests\":%llu,\"decode_errors\":%llu,\"listening\":%s,\"market_data_paused\":%s,"
-         "\"stalled\":%s,\"server_version\":%d,\"port\":%d}",
+         "\"stalled\":%s,\"server_version\":%d,\"port\":%d,",
          (unsigned long long)srv->stat_orders, working, completed, srv->n_execs,
          (unsigned long long)srv->stat_fills,
          (unsigned long long)srv->stat_ticks, (unsigned long long)srv->stat_ticks_dropped,
          (unsigned long long)srv->stat_hist_requests, (unsigned long long)srv->stat_decode_errors,
          srv->listening ? "true" : "false", srv->md_paused ? "true" : "false",
          srv->stalled ? "true" : "false", srv->cfg.server_version, srv->bound_port);
+    jcat(&j,
+         "\"depth_subscriptions\":%d,\"max_depth\":%d,\"depth_ops\":%llu,\"depth_resets\":%llu,"
+         "\"tick_by_tick_subscriptions\":%d,\"max_tick_by_tick\":%d,\"tick_by_tick_events\":%llu,"
+         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu}",
+         sim_depthInUse(srv), srv->cfg.max_depth, (unsigned long long)srv->stat_depth_ops,
+         (unsigned long long)srv->stat_depth_resets, sim_tickByTickInUse(srv), srv->cfg.max_tick_by_tick,
+         (unsigned long long)srv->stat_tbt_events, sim_realTimeBarsInUse(srv),
+         (unsigned long long)srv->stat_rt_bars);
     return j.p;
 }
 
@@ -254,6 +283,12 @@ bool sim_injectCheck(simConn *c, const ibRequest *req)
         case IB_REQ_ACCOUNT_SUMMARY: id = req->u.account_summary.req_id; break;
         case IB_REQ_PLACE_ORDER: id = req->u.place_order.order.order_id; break;
         case IB_REQ_CANCEL_ORDER: id = req->u.cancel_order.order_id; break;
+        case IB_REQ_MKT_DEPTH: id = req->u.mkt_depth.req_id; break;
+        case IB_REQ_TICK_BY_TICK: id = req->u.tick_by_tick.req_id; break;
+        case IB_REQ_REAL_TIME_BARS: id = req->u.real_time_bars.req_id; break;
+        case IB_REQ_SEC_DEF_OPT_PARAMS: id = req->u.sec_def_opt_params.req_id; break;
+        case IB_REQ_CANCEL_TICK_BY_TICK: case IB_REQ_CANCEL_REAL_TIME_BARS: id = req->u.cancel.req_id; break;
+        case IB_REQ_CANCEL_MKT_DEPTH: id = req->u.cancel_mkt_depth.req_id; break;
         case IB_REQ_CANCEL_MKT_DATA: case IB_REQ_CANCEL_HISTORICAL_DATA: case IB_REQ_CANCEL_ACCOUNT_SUMMARY:
             id = req->u.cancel.req_id; break;
         default: break;
@@ -359,10 +394,13 @@ static void command(ctrlConn *cc, char *line)
                  "ok newday forgot_orders=%d forgot_executions=%d kept_working=%d kept_completed=%d",
                  orders, execs, working, kept);
         reply(cc, msg);
+    } else if (!strcasecmp(cmd, "depthreset")) {
+        snprintf(msg, sizeof msg, "ok depthreset %d", sim_depthReset(srv));
+        reply(cc, msg);
     } else if (!strcasecmp(cmd, "help")) {
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
                   "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
-                  "newday [keep-completed] | quit");
+                  "newday [keep-completed] | depthreset | quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

@@ -512,8 +512,125 @@ static void on_hist_timer(uv_timer_t *t)
     sim_flushAll(srv);
 }
 
+/* ---- real-time bars (§3.14) ---------------------------------------------------------------------- */
+
+#define RTB_SECS 5
+
+void sim_handleRealTimeBars(simConn *c, const ibReqRealTimeBars *r)
+{
+    simServer *srv = c->srv;
+    for (int i = 0; i < c->n_rsubs; i++) {
+        if (c->rsubs[i].req_id == r->req_id) {
+            sim_sendError(c, r->req_id, 322, "Error processing request.-'bW' : cause - Duplicate ticker id");
+            return;
+        }
+    }
+    int what = parse_what(r->what_to_show);
+    if (what < 0 || what == WHAT_BID_ASK) {
+        invalid(c, r->req_id, "What to show field is missing or incorrect.");
+        return;
+    }
+    if (r->bar_size != RTB_SECS) {
+        invalid(c, r->req_id, "Invalid bar size: only 5 second bars are supported.");
+        return;
+    }
+    int inst = sim_resolveContract(c, &r->contract, r->req_id);
+    if (inst < 0)
+        return;
+    uint64_t now = sim_nowMs();
+    uint64_t oldest = srv->rtb_req_ms[srv->rtb_req_pos];  /* the 60th request before this one */
+    if (srv->cfg.hist_pacing && oldest && now - oldest < 600000u) {
+        hmds_error(c, r->req_id, "Historical data request pacing violation");
+        return;
+    }
+    if (sim_linesInUse(srv) >= srv->cfg.max_lines) {
+        sim_sendError(c, r->req_id, 101, "Max number of tickers has been reached");
+        return;
+    }
+    if (c->n_rsubs == c->cap_rsubs) {
+        int cap = c->cap_rsubs ? c->cap_rsubs * 2 : 4;
+        simRtbSub *n = realloc(c->rsubs, (size_t)cap * sizeof *n);
+        if (!n)
+            return;
+        c->rsubs = n;
+        c->cap_rsubs = cap;
+    }
+    srv->rtb_req_ms[srv->rtb_req_pos] = now;
+    srv->rtb_req_pos = (srv->rtb_req_pos + 1) % 60;
+    int64_t t = sim_epoch();
+    c->rsubs[c->n_rsubs++] = (simRtbSub){ .req_id = r->req_id, .inst = inst, .what = what,
+                                          .use_rth = r->use_rth, .next_start = t - t % RTB_SECS };
+    srv->insts[inst].lines++;
+}
+
+static void remove_rsub(simConn *c, int i)
+{
+    c->srv->insts[c->rsubs[i].inst].lines--;
+    c->rsubs[i] = c->rsubs[--c->n_rsubs];
+}
+
+void sim_handleCancelRealTimeBars(simConn *c, int64_t req_id)
+{
+    for (int i = 0; i < c->n_rsubs; i++) {
+        if (c->rsubs[i].req_id == req_id) {
+            remove_rsub(c, i);
+            return;
+        }
+    }
+}
+
+void sim_dropConnRealTimeBars(simConn *c)
+{
+    while (c->n_rsubs > 0)
+        remove_rsub(c, c->n_rsubs - 1);
+}
+
+int sim_realTimeBarsInUse(const simServer *srv)
+{
+    int n = 0;
+    for (const simConn *c = srv->conns; c; c = c->next)
+        n += c->closing ? 0 : c->n_rsubs;
+    return n;
+}
+
+/* Every second: each subscription gets the bars whose 5 s have ended (none while paused). */
+static void on_rtb_timer(uv_timer_t *t)
+{
+    simServer *srv = t->data;
+    int64_t now = sim_epoch();
+    for (simConn *c = srv->conns; c; c = c->next) {
+        if (c->closing || c->state != SIM_CONN_READY)
+            continue;
+        for (int i = 0; i < c->n_rsubs; i++) {
+            simRtbSub *s = &c->rsubs[i];
+            if (srv->md_paused || srv->stalled) {
+                s->next_start = now - now % RTB_SECS;   /* bars of a pause are lost, as at IB */
+                continue;
+            }
+            while (s->next_start + RTB_SECS <= now) {
+                ibBar bar;
+                memset(&bar, 0, sizeof bar);
+                make_bar(srv, &srv->insts[s->inst], (barSlot){ s->next_start, s->next_start + RTB_SECS },
+                         s->what, s->use_rth, &bar);
+                ibReply rep = { .id = IB_MSG_REAL_TIME_BAR };
+                rep.u.real_time_bar = (ibRealTimeBar){ .req_id = s->req_id, .time = s->next_start,
+                                                       .open = bar.open, .high = bar.high, .low = bar.low,
+                                                       .close = bar.close, .volume = bar.volume,
+                                                       .wap = bar.wap, .count = bar.count };
+                sim_send(c, &rep, NULL);
+                srv->stat_rt_bars++;
+                s->next_start += RTB_SECS;
+            }
+        }
+    }
+    sim_flushAll(srv);
+}
+
 void sim_historyStart(simServer *srv)
 {
+    uv_timer_init(srv->loop, &srv->rtb_timer);
+    srv->rtb_timer.data = srv;
+    uv_timer_start(&srv->rtb_timer, on_rtb_timer, 250, 250);
     uv_timer_init(srv->loop, &srv->hist_timer);
     srv->hist_timer.data = srv;
     uint64_t ms = srv->cfg.hist_update_ms > 0 ? (uint64_t)srv->cfg.hist_update_ms : 5000;

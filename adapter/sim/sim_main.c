@@ -35,6 +35,9 @@ static void usage(FILE *f)
 "  --summary-interval N  account summary / updates refresh in seconds (default 180)\n"
 "  --start-cash X        starting cash per account in USD (default 1000000)\n"
 "  --extra-stocks N      add N synthetic US stocks SIM0001..SIMnnnn to the built-in universe\n"
+"  --max-depth N         simultaneous market-depth subscriptions, error 309 past it (default 3)\n"
+"  --max-tick-by-tick N  simultaneous tick-by-tick subscriptions, error 10190 past it (default 5)\n"
+"  --tbt-pacing-s N      one tick-by-tick request per instrument per N s, error 322 (default 15; 0 = off)\n"
 "  --log-level L         debug, info, warn, error, off (default info; logs go to stderr)\n"
 "  --help, --version\n"
 "\n"
@@ -50,6 +53,7 @@ static void usage(FILE *f)
 "  stall <secs>                  stop reading and writing every connection for secs\n"
 "  garbage [frame|length|fields] send a malformed frame to every client\n"
 "  inject <code> <request>       answer the next <request> (e.g. reqHistoricalData or 20) with error <code>\n"
+"  depthreset                    error 317 on every depth subscription, then the book again\n"
 "  inject clear | help | quit\n");
 }
 
@@ -79,7 +83,8 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
 static int parse_args(simConfig *cfg, int argc, char **argv)
 {
     enum { O_PORT = 1000, O_HOST, O_CONTROL, O_SEED, O_ACCOUNTS, O_SV, O_TICK, O_LINES, O_CLIENTS, O_RATE,
-           O_STRIKES, O_NOPACING, O_HISTMS, O_SUMMARY, O_CASH, O_LOG, O_HELP, O_VERSION, O_EXTRA, O_TICKMS };
+           O_STRIKES, O_NOPACING, O_HISTMS, O_SUMMARY, O_CASH, O_LOG, O_HELP, O_VERSION, O_EXTRA, O_TICKMS,
+           O_DEPTH, O_TBT, O_TBTPACE };
     static const struct option opts[] = {
         {"port", required_argument, 0, O_PORT},
         {"host", required_argument, 0, O_HOST},
@@ -101,6 +106,9 @@ static int parse_args(simConfig *cfg, int argc, char **argv)
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {"extra-stocks", required_argument, 0, O_EXTRA},
+        {"max-depth", required_argument, 0, O_DEPTH},
+        {"max-tick-by-tick", required_argument, 0, O_TBT},
+        {"tbt-pacing-s", required_argument, 0, O_TBTPACE},
         {0, 0, 0, 0},
     };
     int o;
@@ -126,6 +134,9 @@ static int parse_args(simConfig *cfg, int argc, char **argv)
         case O_SUMMARY: ok = parse_int(a, 1, 86400, &cfg->summary_interval_s); break;
         case O_CASH: { char *end; cfg->start_cash = strtod(a, &end); ok = *a && !*end; break; }
         case O_EXTRA: ok = parse_int(a, 0, 9999, &cfg->extra_stocks); break;
+        case O_DEPTH: ok = parse_int(a, 0, 1000, &cfg->max_depth); break;
+        case O_TBT: ok = parse_int(a, 0, 1000, &cfg->max_tick_by_tick); break;
+        case O_TBTPACE: ok = parse_int(a, 0, 3600, &cfg->tbt_pacing_s); break;
         case O_LOG: {
             int l = ibbLog_ParseLevel(a);
             ok = l >= 0;
@@ -177,6 +188,9 @@ int main(int argc, char **argv)
     cfg->hist_update_ms = 5000;
     cfg->summary_interval_s = 180;
     cfg->start_cash = 1000000;
+    cfg->max_depth = 3;                 /* IB's default (PROTOCOL.md §3.12) */
+    cfg->max_tick_by_tick = 5;
+    cfg->tbt_pacing_s = 15;
     int rc = parse_args(cfg, argc, argv);
     if (rc >= 0)
         return rc;

@@ -219,6 +219,10 @@ static void send_trade(simConn *c, const simMktSub *s, const simInstrument *in)
 
 static void send_update(simConn *c, const simMktSub *s, const simInstrument *in)
 {
+    if (s->option) {
+        sim_optionTicks(c, s, in, false);
+        return;
+    }
     switch (in->kind) {
     case 0:
         tick_price(c, s, IB_TICK_BID, sim_tickPrice(in, in->bid_t), in->bid_size, 1);
@@ -241,6 +245,10 @@ static void send_update(simConn *c, const simMktSub *s, const simInstrument *in)
 /* The initial image of a subscription (and the whole of a snapshot). */
 static void send_image(simConn *c, const simMktSub *s, const simInstrument *in)
 {
+    if (s->option) {
+        sim_optionTicks(c, s, in, true);
+        return;
+    }
     ibReply r = { .id = IB_MSG_TICK_REQ_PARAMS };
     r.u.tick_req_params = (ibTickReqParams){ s->req_id, in->min_tick,
                                              in->session == SIM_SESS_STK ? "9c0001" : "", 3 };
@@ -288,7 +296,9 @@ void sim_handleMktData(simConn *c, const ibReqMktData *r)
         sim_sendError(c, r->req_id, 322, "Error processing request.-'bW' : cause - Duplicate ticker id");
         return;
     }
-    int inst = sim_resolveContract(c, &r->contract, r->req_id);
+    simMktSub sub = { .req_id = r->req_id };
+    int inst = sim_isOptionContract(&r->contract) ? sim_resolveOption(c, &r->contract, r->req_id, &sub)
+                                                  : sim_resolveContract(c, &r->contract, r->req_id);
     if (inst < 0)
         return;
     bool snapshot = r->snapshot || r->regulatory_snapshot;
@@ -301,7 +311,9 @@ void sim_handleMktData(simConn *c, const ibReqMktData *r)
         sim_sendError(c, r->req_id, 101, "Max number of tickers has been reached");
         return;
     }
-    simMktSub sub = { .req_id = r->req_id, .inst = inst, .snapshot = snapshot, .md_type = c->md_type };
+    sub.inst = inst;
+    sub.snapshot = snapshot;
+    sub.md_type = c->md_type;
     snprintf(sub.generic, sizeof sub.generic, "%s", r->generic_ticks ? r->generic_ticks : "");
     simInstrument *in = &srv->insts[inst];
     /* during a nightly reset a streaming request takes its line; data starts when the farm is back */
@@ -365,6 +377,8 @@ void sim_dropConnMarketData(simConn *c)
 {
     while (c->n_subs > 0)
         remove_sub(c, c->n_subs - 1);
+    sim_dropConnDepth(c);
+    sim_dropConnRealTimeBars(c);
 }
 
 void sim_dropAllMarketData(simServer *srv)
@@ -404,7 +418,7 @@ static void on_tick(uv_timer_t *t)
         dt = 0.2;                           /* after a stall, do not burst */
     for (int i = 0; i < srv->n_insts; i++) {
         simInstrument *in = &srv->insts[i];
-        if (in->lines == 0 && in->working_orders == 0) {
+        if (in->lines == 0 && in->working_orders == 0 && in->depth_subs == 0 && in->tbt_subs == 0) {
             /* phase-shift instruments (golden-ratio spread, deterministic) so that they do not all
              * step in the same timer period: IB's own ticks arrive spread out, not in lockstep */
             in->step_acc = fmod((double)i * 0.6180339887498949, 1.0);
@@ -417,6 +431,8 @@ static void on_tick(uv_timer_t *t)
             step(in);
             if (in->lines)
                 broadcast(srv, in);
+            if (in->depth_subs || in->tbt_subs)
+                sim_depthOnStep(srv, in);
             if (in->working_orders)
                 sim_ordersOnQuote(srv, i);
         }

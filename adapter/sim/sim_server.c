@@ -174,9 +174,17 @@ static void on_conn_closed(uv_handle_t *h)
         }
     }
     srv->n_conns--;
+    simConnHist *hh = &srv->conn_hist[c->serial % SIM_CONN_HIST];
+    if (hh->serial == c->serial) {
+        hh->closed_ms = uv_now(srv->loop);
+        hh->client_id = c->client_id;
+    }
     ibFramer_Destroy(c->framer);
     ibWriter_Free(&c->out);
     free(c->subs);
+    free(c->dsubs);
+    free(c->tsubs);
+    free(c->rsubs);
     free(c->hsubs);
     free(c->sums);
     free(c->rate_ring);
@@ -334,6 +342,13 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_CANCEL_ACCOUNT_SUMMARY: sim_handleCancelAccountSummary(c, req->u.cancel.req_id); break;
     case IB_REQ_ACCOUNT_UPDATES: sim_handleAccountUpdates(c, &req->u.account_updates); break;
     case IB_REQ_START_API: break; /* a second startApi is ignored, as TWS does */
+    case IB_REQ_MKT_DEPTH: sim_handleMktDepth(c, &req->u.mkt_depth); break;
+    case IB_REQ_CANCEL_MKT_DEPTH: sim_handleCancelMktDepth(c, req->u.cancel_mkt_depth.req_id); break;
+    case IB_REQ_TICK_BY_TICK: sim_handleTickByTick(c, &req->u.tick_by_tick); break;
+    case IB_REQ_CANCEL_TICK_BY_TICK: sim_handleCancelTickByTick(c, req->u.cancel.req_id); break;
+    case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
+    case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: sim_handleSecDefOptParams(c, &req->u.sec_def_opt_params); break;
     }
 }
 
@@ -383,6 +398,11 @@ static void handle_payload(simConn *c, const char *payload, size_t len)
     int idx = (st == IBB_OK || st == IBB_ERR_UNKNOWN_MSG) && req.id > 0 && req.id < SIM_REQ_NAMES
                   ? (int)req.id : SIM_REQ_NAMES;
     srv->stat_requests[idx]++;
+    simConnHist *h = &srv->conn_hist[c->serial % SIM_CONN_HIST];
+    if (h->serial == c->serial) {
+        h->msgs++;
+        h->last_msg_ms = uv_now(srv->loop);
+    }
     if (c->state == SIM_CONN_READY && rate_check(c)) {
         sim_closeConn(c, true, "rate_limit");
         return;
@@ -431,6 +451,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         free(buf->base);
         return;
     }
+    simConnHist *h = &c->srv->conn_hist[c->serial % SIM_CONN_HIST];
+    if (h->serial == c->serial)
+        h->bytes += (uint64_t)nread;
     ibbStatus st = ibFramer_Feed(c->framer, buf->base, (size_t)nread);
     free(buf->base);
     while (st == IBB_OK && !c->closing) {
@@ -489,6 +512,12 @@ static void on_connection(uv_stream_t *server, int status)
         snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&sa)->sin_port));
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    simConnHist *h = &srv->conn_hist[c->serial % SIM_CONN_HIST];
+    memset(h, 0, sizeof *h);
+    h->serial = c->serial;
+    h->client_id = -1;
+    snprintf(h->peer, sizeof h->peer, "%s", c->peer);
+    h->opened_ms = uv_now(srv->loop);
     c->next = srv->conns;
     srv->conns = c;
     srv->n_conns++;

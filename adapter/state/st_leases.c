@@ -136,6 +136,9 @@ static char **copy_keys(const char *const *keys, size_t nkeys, size_t *n)
     return out;
 }
 
+static ibbStatus put_lease(stLeases *lt, lease *old, const char *fixed_id, const char *const *keys, size_t nkeys,
+                           int64_t ttl_ms, int64_t now_ms, char *id_out);
+
 ibbStatus stLeases_Grant(stLeases *lt, const char *lease_id, const char *const *keys, size_t nkeys,
                          int64_t ttl_ms, int64_t now_ms, char *id_out)
 {
@@ -144,6 +147,26 @@ ibbStatus stLeases_Grant(stLeases *lt, const char *lease_id, const char *const *
     lease *old = (lease_id && *lease_id) ? ibbMap_Get(lt->leases, lease_id) : NULL;
     if (lease_id && *lease_id && (!old || old->expires_ms <= now_ms))
         return IBB_ERR_NOT_FOUND;
+    return put_lease(lt, old, NULL, keys, nkeys, ttl_ms, now_ms, id_out);
+}
+
+ibbStatus stLeases_Restore(stLeases *lt, const char *lease_id, const char *const *keys, size_t nkeys,
+                           int64_t ttl_ms, int64_t now_ms)
+{
+    if (!lt || (nkeys && !keys) || !lease_id || strlen(lease_id) != ST_LEASE_ID_LEN || ttl_ms <= 0)
+        return IBB_ERR_INVALID_ARG;
+    for (const char *p = lease_id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return IBB_ERR_INVALID_ARG;
+    if (ibbMap_Get(lt->leases, lease_id))
+        return IBB_ERR_CONFLICT;
+    char id[ST_LEASE_ID_LEN + 1];
+    return put_lease(lt, NULL, lease_id, keys, nkeys, ttl_ms, now_ms, id);
+}
+
+static ibbStatus put_lease(stLeases *lt, lease *old, const char *fixed_id, const char *const *keys, size_t nkeys,
+                           int64_t ttl_ms, int64_t now_ms, char *id_out)
+{
     lease *l = calloc(1, sizeof *l);
     if (!l)
         return IBB_ERR_NOMEM;
@@ -155,6 +178,8 @@ ibbStatus stLeases_Grant(stLeases *lt, const char *lease_id, const char *const *
     l->expires_ms = ttl_ms > 0 ? now_ms + ttl_ms : INT64_MAX;
     if (old)
         memcpy(l->id, old->id, sizeof l->id);
+    else if (fixed_id)
+        memcpy(l->id, fixed_id, sizeof l->id);
     else
         new_id(l->id);
     /* Take the new keys before dropping the old ones so a renewal never cancels a kept key. */

@@ -32,6 +32,11 @@ void stLeases_Destroy(stLeases *lt);   /* NULL-safe; calls no hooks */
  * IBB_ERR_NOT_FOUND for an unknown or expired lease id. Duplicate keys are counted once. */
 ibbStatus stLeases_Grant(stLeases *lt, const char *lease_id, const char *const *keys, size_t nkeys,
                          int64_t ttl_ms, int64_t now_ms, char *id_out);
+/* Recreates a lease known elsewhere (a hot standby taking over: leases live in KV) under its own id
+ * (ST_LEASE_ID_LEN lower-case hex chars), expiring at now + ttl_ms (> 0). IBB_ERR_CONFLICT when the id
+ * is already in the table, IBB_ERR_INVALID_ARG for a malformed id. */
+ibbStatus stLeases_Restore(stLeases *lt, const char *lease_id, const char *const *keys, size_t nkeys,
+                           int64_t ttl_ms, int64_t now_ms);
 /* Ends a lease now. IBB_ERR_NOT_FOUND when unknown. */
 ibbStatus stLeases_End(stLeases *lt, const char *lease_id);
 /* Ends every lease whose expiry is <= now; returns how many. */

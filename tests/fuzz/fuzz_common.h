@@ -67,6 +67,26 @@ static inline int fuzz_walk_bars(ibReply *r)
     return n;
 }
 
+/* Reads every expiration and strike a decoded securityDefinitionOptionParameter hands out. */
+static inline int fuzz_walk_opt_params(ibReply *r)
+{
+    if (r->id != IB_MSG_SEC_DEF_OPT_PARAMS)
+        return 0;
+    ibSecDefOptParams *p = &r->u.sec_def_opt_params;
+    const char *e;
+    double k;
+    int ne = 0, nk = 0;
+    while (ibSecDefOptParams_NextExpiration(p, &e)) {
+        (void)strlen(e);
+        ne++;
+    }
+    while (ibSecDefOptParams_NextStrike(p, &k))
+        nk++;
+    FUZZ_CHECK(ne == p->expiration_count && nk == p->strike_count, "%d/%d expirations, %d/%d strikes",
+               ne, p->expiration_count, nk, p->strike_count);
+    return ne + nk;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The stream engine of fuzz_ib_frames and fuzz_ib_requests. Feeds the stream twice: once whole,
  * once in the chunks of the header's pattern, and checks that

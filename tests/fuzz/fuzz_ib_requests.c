@@ -82,6 +82,23 @@ static void touch_request(const ibRequest *r)
         touch(r->u.account_summary.tags);
         break;
     case IB_REQ_ACCOUNT_UPDATES: touch(r->u.account_updates.account); break;
+    case IB_REQ_MKT_DEPTH: touch_contract(&r->u.mkt_depth.contract); break;
+    case IB_REQ_TICK_BY_TICK:
+        touch_contract(&r->u.tick_by_tick.contract);
+        touch(r->u.tick_by_tick.tick_type);
+        (void)ib_tickByTickTypeParse(r->u.tick_by_tick.tick_type);
+        break;
+    case IB_REQ_REAL_TIME_BARS:
+        touch_contract(&r->u.real_time_bars.contract);
+        touch(r->u.real_time_bars.what_to_show);
+        break;
+    case IB_REQ_SEC_DEF_OPT_PARAMS: {
+        const ibReqSecDefOptParams *o = &r->u.sec_def_opt_params;
+        touch(o->underlying_symbol);
+        touch(o->fut_fop_exchange);
+        touch(o->underlying_sec_type);
+        break;
+    }
     default: break;
     }
 }

@@ -405,7 +405,7 @@ Test(enc, invalid_arguments_leave_writer_intact)
     cr_assert_eq(ib_encodeRequest(&w, 176, &r), IBB_ERR_INVALID_ARG);
     ibRequest_Init(&r, IB_REQ_HISTORICAL_DATA);                /* no bar size / duration */
     cr_assert_eq(ib_encodeRequest(&w, 176, &r), IBB_ERR_INVALID_ARG);
-    ibRequest_Init(&r, (ibRequestId)50);                       /* not encoded by this codec */
+    ibRequest_Init(&r, (ibRequestId)82);                       /* not encoded by this codec */
     cr_assert_eq(ib_encodeRequest(&w, 176, &r), IBB_ERR_INVALID_ARG);
 
     cr_assert_eq(ibWriter_Len(&w), keep);
@@ -789,8 +789,9 @@ Test(dec, historical)
 Test(dec, unknown_ids_are_reported_with_id)
 {
     ibReply m;
-    cr_assert_eq(dec(vec_at(69), 176, &m), IBB_ERR_UNKNOWN_MSG);   /* realtimeBar */
-    cr_assert_eq((int)m.id, 50);
+    cr_assert_eq(dec(vec_at(69), 176, &m), IBB_OK);                /* realtimeBar: decoded since §3.14 */
+    cr_assert_eq((int)m.id, IB_MSG_REAL_TIME_BAR);
+    cr_assert_eq(m.u.real_time_bar.count, 1);
     cr_assert_eq(dec(vec_at(73), 164, &m), IBB_ERR_UNKNOWN_MSG);   /* headTimestamp */
     cr_assert_eq((int)m.id, 88);
     cr_assert_str_eq(ib_replyName(88), "headTimestamp");
@@ -820,7 +821,7 @@ Test(dec, every_server_vector)
             cr_assert_eq(st, IBB_ERR_TRAILING, "vector %d '%s': %s", i, v->message, ibbStatus_Name(st));
             trailing++;
         } else if (st == IBB_ERR_UNKNOWN_MSG) {
-            cr_assert(m.id == 50 || m.id == 88, "vector %d '%s' should decode", i, v->message);
+            cr_assert(m.id == 88, "vector %d '%s' should decode", i, v->message);
             unknown++;
         } else {
             cr_assert_eq(st, IBB_OK, "vector %d '%s' at %d: %s", i, v->message, sv, ibbStatus_Name(st));
@@ -833,7 +834,7 @@ Test(dec, every_server_vector)
                 ok, trailing, unknown, handshake);
     cr_assert_eq(ok + trailing + unknown + handshake, 47);
     cr_assert_eq(trailing, 2);
-    cr_assert_eq(unknown, 2);
+    cr_assert_eq(unknown, 1, "headTimestamp (realtimeBar decodes since §3.14)");
     cr_assert_eq(handshake, 2);
 }
 

@@ -276,6 +276,6 @@ function eq(a, b, msg) {
 }
 
 module.exports = {
-  ROOT, sleep, freePort, startNats, startResponder, connect, F64, mpEncode, mpDecode, plain, Requester,
+  ROOT, sleep, freePort, waitPort, track, startNats, startResponder, connect, F64, mpEncode, mpDecode, plain, Requester,
   errHeaders, jsonOf, isJsonBody, te, td, validator, runner, assert, eq,
 };

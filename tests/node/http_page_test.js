@@ -78,6 +78,7 @@ test('the page asks for the read token, never shows it, then shows the IB link u
   assert.match(await text('#ib-sv'), /^\d+$/);
   assert.match(await text('#gauges'), /Market-data lines/);
   assert.match(await text('#gauges'), /Historical window/);
+  await waitText('#ha', /instance \S+: active, epoch 0, takeovers 0 \(HA off\)/, 2000, 'HA role of the instance');
   assert.deepEqual(consoleErrors, []);
 });
 

@@ -73,8 +73,10 @@ async function judge(st, placed, oldStats, before = 0) {
   }
   const fresh = await st.simStats();
   tally.second_orders = fresh.orders;
-  // Every order IB got (and filled: market orders) must come back Filled; the rest were never sent.
-  tally.misreported = Math.abs(tally.filled - reached) + tally.unknown + tally.other + tally.unanswered;
+  // Every order IB got (and filled: market orders) must come back Filled; the rest were never sent
+  // (Unacknowledged) or may have been (Unknown: ib-bridge was killed between its 'sending' record and the
+  // socket, so it cannot tell — an honest answer, counted apart, not a mis-report).
+  tally.misreported = Math.abs(tally.filled - reached) + tally.other + tally.unanswered;
   tally.lost = Math.max(0, reached - tally.filled);
   return tally;
 }

@@ -69,6 +69,7 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
       console.log('ledger chaos:', JSON.stringify(tally));
       eq(tally.second_orders, 0, 'the fresh ib-sim received no second order');
       eq(tally.misreported, 0, 'every answer matches what IB did');
+      eq(tally.unknown, 0, 'no ib-bridge was killed here: nothing is in doubt');
       eq(tally.filled, old.orders - base, 'every order IB filled answered Filled');
       eq(tally.filled + tally.unacknowledged, placed.length, 'the rest never reached IB');
       eq(tally.not_duplicate, 0, 'every answer after the restart is a repeat');

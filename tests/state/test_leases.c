@@ -105,3 +105,24 @@ Test(leases, visit_lists_every_lease_up_to_max)
     cr_assert_eq(one.calls, 1);
     stLeases_Destroy(lt);
 }
+
+Test(leases, restore_keeps_the_id)
+{
+    stLeases *lt = make();
+    const char *ab[] = {"AAPL", "MSFT"};
+    const char *id = "0123456789abcdef0123456789abcdef";
+    cr_assert_eq(stLeases_Restore(lt, id, ab, 2, 5000, 100), IBB_OK);
+    cr_assert_eq(acquired, 2, "restored keys are acquired like granted ones");
+    cr_assert_eq(stLeases_ExpiresAt(lt, id), 5100);
+    cr_assert_eq(stLeases_Restore(lt, id, ab, 2, 5000, 100), IBB_ERR_CONFLICT, "already there");
+    cr_assert_eq(stLeases_Restore(lt, "not-hex", ab, 2, 5000, 100), IBB_ERR_INVALID_ARG);
+    cr_assert_eq(stLeases_Restore(lt, "0123456789ABCDEF0123456789abcdef", ab, 2, 5000, 100), IBB_ERR_INVALID_ARG);
+    cr_assert_eq(stLeases_Restore(lt, "ffffffffffffffffffffffffffffffff", ab, 2, 0, 100), IBB_ERR_INVALID_ARG,
+                 "a restored lease always expires");
+    char id2[ST_LEASE_ID_LEN + 1];
+    cr_assert_eq(stLeases_Grant(lt, id, ab, 1, 1000, 200, id2), IBB_OK, "a restored lease can be renewed");
+    cr_assert_str_eq(id2, id);
+    cr_assert_eq(stLeases_End(lt, id), IBB_OK);
+    cr_assert_eq(stLeases_LeaseCount(lt), 0);
+    stLeases_Destroy(lt);
+}

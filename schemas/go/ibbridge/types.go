@@ -307,15 +307,29 @@ type OrdersStatus struct {
 	} `codec:"ack_rtt,omitempty" json:"ack_rtt,omitempty"`
 }
 
+// HAStatus is ib.rpc.status "ha" (schemas/status_reply.json).
+type HAStatus struct {
+	Enabled       bool   `codec:"enabled" json:"enabled"`
+	Role          string `codec:"role" json:"role"` // "active" or "standby"
+	Instance      string `codec:"instance" json:"instance"`
+	Epoch         int64  `codec:"epoch" json:"epoch"` // the leader lease's revision (Ibb-Epoch header)
+	LeaderSinceNs int64  `codec:"leader_since_ns" json:"leader_since_ns"`
+	Takeovers     int64  `codec:"takeovers" json:"takeovers"`
+}
+
 // Status is schemas/status_reply.json. Connected is the one flag a health check needs.
 type Status struct {
-	Version     string       `codec:"version" json:"version"`
-	UptimeS     int64        `codec:"uptime_s" json:"uptime_s"`
-	Connected   bool         `codec:"connected" json:"connected"`
-	OrdersReady bool         `codec:"orders_ready" json:"orders_ready"`
-	Orders      OrdersStatus `codec:"orders" json:"orders"`
-	IB          IBLink       `codec:"ib" json:"ib"`
-	NATS        struct {
+	Version     string `codec:"version" json:"version"`
+	UptimeS     int64  `codec:"uptime_s" json:"uptime_s"`
+	Connected   bool   `codec:"connected" json:"connected"`
+	OrdersReady bool   `codec:"orders_ready" json:"orders_ready"`
+	// Orders: the order store, the repair of records an earlier run left unfinished, and the queue of
+	// durable idempotency-record writes NATS has not acknowledged yet.
+	Orders OrdersStatus `codec:"orders" json:"orders"`
+	// HA: this instance's role in a hot-standby group (enabled false when ha.enabled is off).
+	HA   HAStatus `codec:"ha" json:"ha"`
+	IB   IBLink   `codec:"ib" json:"ib"`
+	NATS struct {
 		Connected bool `codec:"connected" json:"connected"`
 	} `codec:"nats" json:"nats"`
 	MarketData struct {
@@ -464,7 +478,8 @@ type OrderEvent struct {
 // ConnEvent is schemas/conn_event.json (<prefix>.evt.conn). Source "ib": Event is the session
 // state (disconnected, connecting, handshaking, ready, backoff) or an IB notice
 // (connectivity_lost, farm_ok, ...); State up, down, connecting or degraded. Source "nats": the
-// adapter's NATS link (connected, disconnected, reconnected, closed, error).
+// adapter's NATS link (connected, disconnected, reconnected, closed, error). Source "ha": this
+// instance took the leader lease (ha_active) or released it (ha_standby).
 type ConnEvent struct {
 	Source        string `codec:"source" json:"source"`
 	Event         string `codec:"event" json:"event"`
