@@ -552,6 +552,7 @@ void brOrd_onPlace(busRequest *req, void *arg)
         busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
+    p->t0_ns = uv_hrtime();
     if (!parse_place(req, p)) {
         free(p);
         return;
@@ -602,6 +603,8 @@ void brOrd_placeAnswer(brBridge *b, stOrder *o, const char *note)
         return;
     x->pl = NULL;
     if (o->acked) {
+        if (p->t0_ns)
+            brOrd_observeAck(brOrd_mod(b), uv_hrtime() - p->t0_ns);
         brOrd_testHook(b, BR_ORD_HOOK_AFTER_ACK, o->client_order_id);
         IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
                  o->client_order_id, o->status);
