@@ -5,8 +5,9 @@
 // the REST target (>= 20,000 req/s with p99 <= 5 ms) is met when one concurrency meets both.
 'use strict';
 const { execFile } = require('node:child_process');
-const WebSocket = require('ws');
-const { connect, JSONCodec } = require('nats');
+const npm = require('../node/npm');
+const WebSocket = npm('ws');
+const { connect, JSONCodec } = npm('nats');
 const h = require('../node/http_harness');
 
 const DUR = Number(process.env.BENCH_SECS || 10);

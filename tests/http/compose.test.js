@@ -5,7 +5,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const YAML = require('yaml');
+const npm = require('../node/npm');
+const YAML = npm('yaml');
 
 const ROOT = path.resolve(__dirname, '../..');
 const doc = YAML.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));

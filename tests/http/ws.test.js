@@ -6,7 +6,8 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const npm = require('../node/npm');
+const WebSocket = npm('ws');
 const h = require('../node/http_harness');
 
 const TOKEN = 'ws-read-token';

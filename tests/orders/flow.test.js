@@ -7,7 +7,8 @@ const bus = require('../node/bus_lib');
 const { startStack } = require('../node/stack');
 const { streamEvents, waitFor, waitOrderEvents, validators, simOrders } = require('../node/orders_lib');
 const sim = require('../node/sim_lib');
-const { EventName } = require('@stoqey/ib');
+const npm = require('../node/npm');
+const { EventName } = npm('@stoqey/ib');
 
 const t = bus.runner('orders.flow');
 const V = validators();

@@ -2,7 +2,7 @@
 // standalone.test.js — the repository stands alone: no tracked file names a path outside it.
 //   node tests/repo/standalone.test.js [REPO_ROOT]     exit 0 when clean, 1 listing every offence
 // Looks for (1) a relative path that climbs above the repository root from the file it is written
-// in ("../../x" in tests/node/a.js), (2) the repository root followed by ".." in scripts and CMake
+// in ("../../x" in tests/http/a.js), (2) the repository root followed by ".." in scripts and CMake
 // (IBB_ROOT/.., CMAKE_SOURCE_DIR/..), (3) the sibling folder this project once read its vectors and
 // notes from, and (4) absolute paths of the machines it was written on. Reads `git ls-files`: run
 // it in a git checkout (ctest does); anything else is a failure, never a skip.

@@ -14,7 +14,7 @@ const NODE_DIR = path.join(__dirname, '..', 'node');
 const bus = require(path.join(NODE_DIR, 'bus_lib'));
 const sim = require(path.join(NODE_DIR, 'sim_lib'));
 const { startBridge, waitReady, request, SANITIZER_RE } = require(path.join(NODE_DIR, 'stack'));
-const { nkeyAuthenticator, nkeys } = require(require.resolve('nats', { paths: [NODE_DIR] }));
+const { nkeyAuthenticator, nkeys } = require(path.join(NODE_DIR, 'npm'))('nats');
 
 const BRIDGE = process.env.IB_BRIDGE_BIN;
 const HTTP = process.env.IBB_HTTP_BIN;

@@ -23,9 +23,10 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
-const { IBApi } = require("@stoqey/ib");
-const { EventName } = require("@stoqey/ib");
-const { Decoder } = require("@stoqey/ib/dist/core/io/decoder");
+const npm = require("../node/npm");
+const { IBApi } = npm("@stoqey/ib");
+const { EventName } = npm("@stoqey/ib");
+const { Decoder } = npm("@stoqey/ib/dist/core/io/decoder");
 const lib = require("../node/sim_lib");
 
 const AAPL = { symbol: "AAPL", secType: "STK", exchange: "SMART", currency: "USD" };

@@ -7,7 +7,8 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const net = require("node:net");
-const { EventName } = require("@stoqey/ib");
+const npm = require("../node/npm");
+const { EventName } = npm("@stoqey/ib");
 const lib = require("../node/sim_lib");
 
 const AAPL_FIELDS = ["0", "AAPL", "STK", "", "", "", "", "SMART", "", "USD", "", ""];

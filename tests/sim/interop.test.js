@@ -6,7 +6,8 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { EventName } = require("@stoqey/ib");
+const npm = require("../node/npm");
+const { EventName } = npm("@stoqey/ib");
 const lib = require("../node/sim_lib");
 
 const AAPL = { symbol: "AAPL", secType: "STK", exchange: "SMART", currency: "USD" };

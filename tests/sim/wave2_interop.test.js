@@ -18,7 +18,8 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { EventName } = require("@stoqey/ib");
+const npm = require("../node/npm");
+const { EventName } = npm("@stoqey/ib");
 const lib = require("../node/sim_lib");
 
 const stk = (symbol, exchange = "SMART") => ({ symbol, secType: "STK", exchange, currency: "USD" });
