@@ -193,6 +193,8 @@ typedef void (*brSnapFn)(brBridge *b, void *ctx, const stQuote *q, const char *s
  * fn runs once (possibly before this returns) unless cancelled; at the latest after timeout_ms. */
 /* Snapshots in flight: each holds an IB market-data line until it ends (counted against the budget). */
 size_t br_quoteSnapshotLines(const brBridge *b);
+/* For ib.rpc.status: quote events published, quote KV writes sent and refused (0s without the module). */
+void br_quoteCounters(const brBridge *b, uint64_t *events, uint64_t *kv_writes, uint64_t *kv_errors);
 void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn fn, void *ctx);
 /* Withdraws a pending br_quoteSnapshot (fn/ctx as given; key as given): fn will not run. A snapshot
  * nobody waits for any more is cancelled at IB. Unknown waits are ignored. */

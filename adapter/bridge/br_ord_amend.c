@@ -26,8 +26,7 @@ static stOrder *find_target(brBridge *b, busRequest *req, bool allow_cid)
     if (st == IBB_OK) {
         o = stOrders_ById(b->orders, id);
     } else if (st != IBB_ERR_NOT_FOUND) {
-        busRequest_BadField(req, "order_id", st, "integer");
-        busRequest_Release(req);
+        busRequest_FailField(req, "order_id", st, "integer");
         return NULL;
     } else if (allow_cid && (st = busObj_StrCopy(body, "client_order_id", cid, sizeof cid)) == IBB_OK) {
         o = stOrders_ByClientId(b->orders, cid);
@@ -35,22 +34,19 @@ static stOrder *find_target(brBridge *b, busRequest *req, bool allow_cid)
         if (st != IBB_ERR_NOT_FOUND)
             busRequest_BadField(req, "client_order_id", st, "string of at most 64 characters");
         else
-            busRequest_Error(req, "bad_request",
+            busRequest_Fail(req, "bad_request",
                              allow_cid ? "give 'order_id' (integer) or 'client_order_id'"
                                        : "field 'order_id' is required (integer)",
                              0);
-        busRequest_Release(req);
         return NULL;
     }
     if (!o) {
-        busRequest_Error(req, "not_found",
+        busRequest_Fail(req, "not_found",
                          "no order of this ib-bridge has that id (ib.rpc.order.list shows them)", 0);
-        busRequest_Release(req);
         return NULL;
     }
     if (o->terminal) {
-        busRequest_Errorf(req, "conflict", 0, "order %" PRId64 " is already %s", o->order_id, o->status);
-        busRequest_Release(req);
+        busRequest_Failf(req, "conflict", 0, "order %" PRId64 " is already %s", o->order_id, o->status);
         return NULL;
     }
     if (!br_requireIb(b, req)) {
@@ -58,8 +54,7 @@ static stOrder *find_target(brBridge *b, busRequest *req, bool allow_cid)
         return NULL;
     }
     if (!brOrd_ensureExt(b, o)) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return NULL;
     }
     return o;
@@ -180,8 +175,7 @@ static bool parse_modify(busRequest *req, double *qty, double *lmt, double *aux)
             return brOrd_bad(req, "field 'qty' must be a positive number%s", "");
         *qty = v;
     } else if (st != IBB_ERR_NOT_FOUND) {
-        busRequest_BadField(req, "qty", st, "number");
-        busRequest_Release(req);
+        busRequest_FailField(req, "qty", st, "number");
         return false;
     }
     if (!brOrd_priceField(req, body, "limit_price", false, lmt) ||
@@ -208,8 +202,7 @@ static bool modify_allowed(busRequest *req, const stOrder *o, const brOrdExt *x,
         why = "the contract of this order is not known yet; retry in a moment";
     if (!why)
         return true;
-    busRequest_Error(req, "conflict", why, 0);
-    busRequest_Release(req);
+    busRequest_Fail(req, "conflict", why, 0);
     return false;
 }
 
@@ -227,8 +220,7 @@ static bool modify_risk_ok(brBridge *b, busRequest *req, const stOrder *o, const
     char msg[300];
     if (stRisk_Check(&b->risk, &ro, br_nowMs(b), &limit, msg, sizeof msg) == IBB_OK)
         return true;
-    busRequest_Errorf(req, "risk_limit", 0, "risk limit %s: %s", limit, msg);
-    busRequest_Release(req);
+    busRequest_Failf(req, "risk_limit", 0, "risk limit %s: %s", limit, msg);
     return false;
 }
 

@@ -58,6 +58,7 @@ typedef struct brOrdPlacement {
     bool snap_wait;                    /* waiting for br_quoteSnapshot(key) to price a market order */
     char price_note[240];              /* why a market order has no reference price (for the reply) */
     brOrdRecord rec;                   /* BR_ORD_PL_AWAIT_RECON: the stored record */
+    uint64_t t0_ns;                    /* uv_hrtime when the request arrived (round-trip histogram) */
 } brOrdPlacement;
 
 typedef struct brOrdExt {              /* stOrder.user */
@@ -103,6 +104,8 @@ typedef struct brOrdUp {
     void (*recon_done)(brBridge *b);
 } brOrdUp;
 
+#define BR_ORD_RTT_NBUCKETS 12
+
 typedef struct brOrders {
     brOrdUp up;
     brOrdStore *store;
@@ -129,7 +132,17 @@ typedef struct brOrders {
     bool repaired;                     /* the records an earlier run left unfinished are settled */
     size_t orphans_found;              /* how many the startup scan found */
     ibbMap *settling;                  /* cid -> orphans waiting for stream evidence or their durable write */
+    /* for ib.rpc.status (orders.final, orders.ack_rtt): orders that reached a final status, and the time
+     * from a place request to IB's acknowledgement, in BR_ORD_RTT_BOUNDS_MS buckets (not cumulative) */
+    uint64_t final_filled, final_cancelled, final_rejected;
+    uint64_t rtt_buckets[BR_ORD_RTT_NBUCKETS + 1], rtt_count;
+    double rtt_sum_s;
 } brOrders;
+
+/* Upper bounds (ms) of the acknowledgement round-trip buckets; the last bucket is everything above. */
+#define BR_ORD_RTT_BOUNDS_MS {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}
+/* Records one place request → IB acknowledgement round trip. */
+void brOrd_observeAck(brOrders *m, uint64_t ns);
 
 static inline brOrders *brOrd_mod(const brBridge *b) { return b->mod[BR_MOD_ORDERS]; }
 static inline brOrdExt *brOrd_ext(const stOrder *o) { return o->user; }

@@ -256,6 +256,13 @@ void brOrd_publishStatus(brBridge *b, stOrder *o, int64_t ib_code, const char *m
         type = "rejected";
     if (working)
         x->submitted_pub = true;
+    brOrders *m = brOrd_mod(b);
+    if (m && strcmp(type, "filled") == 0)
+        m->final_filled++;
+    else if (m && strcmp(type, "cancelled") == 0)
+        m->final_cancelled++;
+    else if (m && strcmp(type, "rejected") == 0)
+        m->final_rejected++;
     char id[160];
     snprintf(id, sizeof id, "%" PRId64 ":status:%s:%.8g:%.8g", o->order_id, s, o->filled, o->remaining);
     brOrdEvtExtra e = {.ib_code = ib_code, .message = message};

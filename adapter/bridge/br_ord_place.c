@@ -460,8 +460,7 @@ static bool upper_choice(busRequest *req, const msgpack_object *body, const char
         return true;
     }
     if (st != IBB_OK) {
-        busRequest_BadField(req, field, st, "string");
-        busRequest_Release(req);
+        busRequest_FailField(req, field, st, "string");
         return false;
     }
     char v[16];
@@ -478,8 +477,7 @@ static bool upper_choice(busRequest *req, const msgpack_object *body, const char
     char list[80] = "";
     for (int i = 0; choices[i]; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
-    busRequest_Errorf(req, "bad_request", 0, "field '%s' must be one of %s", field, list);
-    busRequest_Release(req);
+    busRequest_Failf(req, "bad_request", 0, "field '%s' must be one of %s", field, list);
     return false;
 }
 
@@ -490,8 +488,7 @@ static bool parse_place(busRequest *req, brOrdPlacement *p)
     size_t n;
     ibbStatus st = busObj_Str(body, "client_order_id", &s, &n);
     if (st != IBB_OK) {
-        busRequest_BadField(req, "client_order_id", st, "string");
-        busRequest_Release(req);
+        busRequest_FailField(req, "client_order_id", st, "string");
         return false;
     }
     if (!valid_cid(s, n))
@@ -509,8 +506,7 @@ static bool parse_place(busRequest *req, brOrdPlacement *p)
     double q;
     st = busObj_Double(body, "qty", &q);
     if (st != IBB_OK) {
-        busRequest_BadField(req, "qty", st, "number");
-        busRequest_Release(req);
+        busRequest_FailField(req, "qty", st, "number");
         return false;
     }
     if (!isfinite(q) || q <= 0)
@@ -534,14 +530,12 @@ static bool parse_place(busRequest *req, brOrdPlacement *p)
                          brOrd_apiType(p->type));
     st = busObj_Bool(body, "outside_rth", &p->outside_rth);
     if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
-        busRequest_BadField(req, "outside_rth", st, "boolean");
-        busRequest_Release(req);
+        busRequest_FailField(req, "outside_rth", st, "boolean");
         return false;
     }
     st = busObj_StrCopy(body, "account", p->account, sizeof p->account);
     if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
-        busRequest_BadField(req, "account", st, "string of at most 31 characters");
-        busRequest_Release(req);
+        busRequest_FailField(req, "account", st, "string of at most 31 characters");
         return false;
     }
     return true;
@@ -555,10 +549,10 @@ void brOrd_onPlace(busRequest *req, void *arg)
         return;
     brOrdPlacement *p = calloc(1, sizeof *p);
     if (!p) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
+    p->t0_ns = uv_hrtime();
     if (!parse_place(req, p)) {
         free(p);
         return;
@@ -592,8 +586,7 @@ void brOrd_onPlace(busRequest *req, void *arg)
     p->waiters = NULL;
     if (ibbMap_Put(m->placing, p->cid, p) != IBB_OK) {
         free(p);
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
     brOrd_waiterAdd(&p->waiters, req);
@@ -610,6 +603,8 @@ void brOrd_placeAnswer(brBridge *b, stOrder *o, const char *note)
         return;
     x->pl = NULL;
     if (o->acked) {
+        if (p->t0_ns)
+            brOrd_observeAck(brOrd_mod(b), uv_hrtime() - p->t0_ns);
         brOrd_testHook(b, BR_ORD_HOOK_AFTER_ACK, o->client_order_id);
         IBB_INFO("order.acked", "order_id=%" PRId64 " client_order_id=%s status=%s", o->order_id,
                  o->client_order_id, o->status);

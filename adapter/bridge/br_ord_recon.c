@@ -41,16 +41,21 @@ static stOrder *ledger_from_record(brBridge *b, const brOrdRecord *r)
     return o;
 }
 
-/* The record's new state, written durably; parked repeats are answered once it is (on_written in
- * br_orders.c: brOrd_reconWritten, then the handlers). */
+/* The record's new state, written durably over the record (never re-creating one its writer took
+ * back); the ledger takes what the bucket then holds (brOrd_reconWritten), and parked repeats are
+ * answered with it: nothing is final before it is durable. */
 static void settle_write(brBridge *b, const brOrdRecord *r, const char *state, const char *status)
 {
     brOrdRecord n = *r;
     snprintf(n.state, sizeof n.state, "%s", state);
     snprintf(n.status, sizeof n.status, "%s", status);
     n.updated_ns = br_wallNs();
-    brOrdStore_Write(brOrd_mod(b)->store, &n);
+    brOrdStore_Settle(brOrd_mod(b)->store, &n);
 }
+
+/* A "sending" record this recent may still be taken back or finished by the instance that wrote it (an
+ * HA takeover while it was placing): its verdict waits this long before the evidence is weighed. */
+#define SENDING_GRACE_NS (5LL * 1000 * 1000 * 1000)
 
 static const char *const UNKNOWN_WHY =
     "ib-bridge sent this order to IB, but neither IB (open orders, executions, completed orders) nor the "
@@ -99,17 +104,10 @@ static void on_evidence(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidenc
                  r->client_order_id, r->order_id, ev->status);
         settle_write(b, r, "acked", ev->status);
     } else if (!strcmp(r->state, "pending")) { /* never written to the socket: positive evidence */
-        if ((o = ledger_from_record(b, r)))
-            finish_order(b, o, "Unacknowledged",
-                         "the order was recorded but never sent to IB (ib-bridge stopped before sending it)");
         settle_write(b, r, "unacknowledged", "Unacknowledged");
     } else if (!strcmp(r->state, "acked")) { /* IB had it; nothing newer is known: the record stands */
         settle_write(b, r, "acked", r->status);
     } else {
-        if ((o = ledger_from_record(b, r)))
-            finish_order(b, o, "Unknown", UNKNOWN_WHY);
-        IBB_WARN("order.unknown", "client_order_id=%s order_id=%" PRId64 " note=\"check the order with IB\"",
-                 r->client_order_id, r->order_id);
         settle_write(b, r, "unknown", "Unknown");
     }
     free(r);
@@ -123,8 +121,14 @@ static void settle_orphan(brBridge *b, const brOrdRecord *r)
     stOrder *o = stOrders_ByClientId(b->orders, r->client_order_id);
     if (o && brOrd_ext(o) && brOrd_ext(o)->pl)
         return; /* ours from this process, still in flight */
-    if (ibbMap_Get(m->settling, r->client_order_id) || ibbMap_Put(m->settling, r->client_order_id, m) != IBB_OK)
-        return; /* being settled already (or out of memory: the next start repairs it) */
+    if (ibbMap_Get(m->settling, r->client_order_id))
+        return; /* being settled already */
+    if (!o && !strcmp(r->state, "sending") && br_wallNs() - r->updated_ns < SENDING_GRACE_NS) {
+        settle_later(b, r); /* its writer may still take it back: the housekeeping tick looks again */
+        return;
+    }
+    if (ibbMap_Put(m->settling, r->client_order_id, m) != IBB_OK)
+        return; /* out of memory: the next start repairs it */
     if (o && (o->acked || o->terminal)) { /* IB (or this process) knows it */
         const char *state = !strcmp(o->status, "Unacknowledged") ? "unacknowledged"
                             : !strcmp(o->status, "Unknown")      ? "unknown"
@@ -170,13 +174,36 @@ void brOrd_settleOrphans(brBridge *b)
 
 void brOrd_settleNow(brBridge *b, const brOrdRecord *r) { settle_orphan(b, r); }
 
+/* The durable verdict on a record IB did not know: the ledger takes it (and publishes it). */
+static void ledger_takes(brBridge *b, const brOrdRecord *stored)
+{
+    bool unacked = !strcmp(stored->state, "unacknowledged"), unknown = !strcmp(stored->state, "unknown");
+    if (!unacked && !unknown)
+        return; /* acked / rejected: IB's own word, in the ledger already or told by IB at its next round */
+    stOrder *o = stOrders_ByClientId(b->orders, stored->client_order_id);
+    if (o && o->terminal && !strcmp(o->status, stored->status))
+        return;
+    if (o && (o->acked || (brOrd_ext(o) && brOrd_ext(o)->pl)))
+        return; /* IB knows it (or this process is placing it): IB's word wins */
+    if (!o && !(o = ledger_from_record(b, stored)))
+        return;
+    if (unknown)
+        IBB_WARN("order.unknown", "client_order_id=%s order_id=%" PRId64 " note=\"check the order with IB\"",
+                 stored->client_order_id, stored->order_id);
+    finish_order(b, o, stored->status,
+                 unacked ? "the order was recorded but never sent to IB (ib-bridge stopped or lost the link "
+                           "before sending it)"
+                         : UNKNOWN_WHY);
+}
+
 void brOrd_reconWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
 {
-    (void)stored;
     brOrders *m = brOrd_mod(b);
     if (!ibbMap_Get(m->settling, cid))
         return;
     ibbMap_Del(m->settling, cid);
+    if (stored)
+        ledger_takes(b, stored);
     brOrd_checkRepaired(b);
 }
 

@@ -19,8 +19,7 @@ void brOrd_waiterAdd(brOrdWaiter **list, busRequest *req)
 {
     brOrdWaiter *w = malloc(sizeof *w);
     if (!w) {
-        busRequest_Error(req, "internal", "out of memory", 0);
-        busRequest_Release(req);
+        busRequest_Fail(req, "internal", "out of memory", 0);
         return;
     }
     w->req = req;
@@ -42,8 +41,7 @@ void brOrd_waitersError(brOrdWaiter **list, const char *slug, int ib_code, const
     *list = NULL;
     while (w) {
         brOrdWaiter *n = w->next;
-        busRequest_Error(w->req, slug, msg, ib_code);
-        busRequest_Release(w->req);
+        busRequest_Fail(w->req, slug, msg, ib_code);
         free(w);
         w = n;
     }
@@ -86,8 +84,7 @@ void brOrd_replyPlaced(busRequest *req, int64_t order_id, const char *cid, const
 
 bool brOrd_bad(busRequest *req, const char *fmt, const char *a)
 {
-    busRequest_Errorf(req, "bad_request", 0, fmt, a);
-    busRequest_Release(req);
+    busRequest_Failf(req, "bad_request", 0, fmt, a);
     return false;
 }
 
@@ -95,11 +92,10 @@ bool brOrd_readOnly(brBridge *b, busRequest *req)
 {
     if (!b->risk.lim.read_only)
         return false;
-    busRequest_Error(req, "read_only",
+    busRequest_Fail(req, "read_only",
                      "ib-bridge runs with read_only = true (config ib.read_only / IBB_READ_ONLY): "
                      "order requests are refused",
                      0);
-    busRequest_Release(req);
     return true;
 }
 
@@ -113,8 +109,7 @@ bool brOrd_priceField(busRequest *req, const msgpack_object *body, const char *f
     if (st == IBB_ERR_NOT_FOUND && !required)
         return true;
     if (st != IBB_OK) {
-        busRequest_BadField(req, field, st, "number");
-        busRequest_Release(req);
+        busRequest_FailField(req, field, st, "number");
         return false;
     }
     if (!isfinite(v) || v <= 0)

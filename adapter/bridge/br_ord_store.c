@@ -55,6 +55,7 @@ typedef struct wrEntry {
     char cid[ST_CLIENT_ORDER_ID_MAX + 1];
     brOrdRecord want;            /* the newest record wanted in the bucket */
     bool forget;                 /* want a delete instead (never sent) */
+    bool must_exist;             /* settle: write only over an existing record */
     uint64_t gen;                /* bumped by every new want: a finished job with an older gen writes again */
     bool inflight;
     int attempts;
@@ -74,7 +75,7 @@ typedef struct job {
     wrEntry *we;                 /* JOB_WRITE */
     uint64_t we_gen;
     brOrdRecord rec;             /* JOB_WRITE: wanted in, stored out; JOB_EVENT: order id in order_id */
-    bool forget, deleted, conflicted;
+    bool forget, deleted, conflicted, must_exist;
     brOrdEvidence ev;
     /* results */
     ibbStatus st;
@@ -293,6 +294,11 @@ static void write_work(job *j)
             j->st = busJs_KvDeleteRev(s->js, j->key, cur.rev, j->err, sizeof j->err);
             j->deleted = j->st == IBB_OK;
         } else {
+            if (!have && j->must_exist) { /* taken back by its writer: nothing to settle */
+                j->st = IBB_OK;
+                j->deleted = true;
+                return;
+            }
             if (have && brOrdRecord_Rank(&cur) > brOrdRecord_Rank(&j->rec)) {
                 j->rec = cur; /* stale write: the newer stored state stands */
                 j->st = IBB_OK;
@@ -499,6 +505,7 @@ static void write_kick(brOrdStore *s, wrEntry *e)
     j->we_gen = e->gen;
     j->rec = e->want;
     j->forget = e->forget;
+    j->must_exist = e->must_exist;
     if (!queue_job(s, j)) {
         free(j);
         return;
@@ -563,7 +570,12 @@ static wrEntry *write_entry(brOrdStore *s, const char *cid)
     return e;
 }
 
-void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec)
+static void write_record(brOrdStore *s, const brOrdRecord *rec, bool must_exist);
+
+void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec) { write_record(s, rec, false); }
+void brOrdStore_Settle(brOrdStore *s, const brOrdRecord *rec) { write_record(s, rec, true); }
+
+static void write_record(brOrdStore *s, const brOrdRecord *rec, bool must_exist)
 {
     wrEntry *e = write_entry(s, rec->client_order_id);
     if (!e) {
@@ -574,6 +586,7 @@ void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec)
         return; /* an older state than the one already queued */
     e->want = *rec;
     e->forget = false;
+    e->must_exist = must_exist;
     e->gen++;
     write_kick(s, e);
 }

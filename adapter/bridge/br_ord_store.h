@@ -88,6 +88,9 @@ void brOrdStore_Create_(brOrdStore *s, const brOrdRecord *rec, brOrdStoreFn fn, 
  * record) is dropped and the stored record stands. The store's `written` callback reports the outcome
  * once the record's queue is empty. created_ns 0 keeps the stored record's. */
 void brOrdStore_Write(brOrdStore *s, const brOrdRecord *rec);
+/* As brOrdStore_Write, for a record that must already exist (the reconciler settling one): when it is
+ * gone (its writer took it back: never sent), nothing is written and `written` reports NULL. */
+void brOrdStore_Settle(brOrdStore *s, const brOrdRecord *rec);
 /* Durable delete of a record this process never sent (placement failed before the socket): done only
  * while the stored record is still pending or sending; retried like writes. */
 void brOrdStore_Forget(brOrdStore *s, const char *cid);

@@ -90,12 +90,49 @@ bool br_ordersReady(const brBridge *b)
     return b->mod[BR_MOD_ORDERS] && brOrdStore_Ready(brOrd_mod(b)->store) && brOrd_mod(b)->repaired;
 }
 
+void brOrd_observeAck(brOrders *m, uint64_t ns)
+{
+    static const double bounds[BR_ORD_RTT_NBUCKETS] = BR_ORD_RTT_BOUNDS_MS;
+    double ms = (double)ns / 1e6;
+    int i = 0;
+    while (i < BR_ORD_RTT_NBUCKETS && ms > bounds[i])
+        i++;
+    m->rtt_buckets[i]++;
+    m->rtt_count++;
+    m->rtt_sum_s += ms / 1000;
+}
+
+/* orders.final and orders.ack_rtt (schemas/status_reply.json). */
+static void pack_counts(const brOrders *m, msgpack_packer *pk)
+{
+    static const double bounds[BR_ORD_RTT_NBUCKETS] = BR_ORD_RTT_BOUNDS_MS;
+    busPack_Str(pk, "final");
+    msgpack_pack_map(pk, 3);
+    busPack_KeyInt(pk, "filled", m ? (int64_t)m->final_filled : 0);
+    busPack_KeyInt(pk, "cancelled", m ? (int64_t)m->final_cancelled : 0);
+    busPack_KeyInt(pk, "rejected", m ? (int64_t)m->final_rejected : 0);
+    busPack_Str(pk, "ack_rtt");
+    msgpack_pack_map(pk, 4);
+    busPack_Str(pk, "bounds_ms");
+    msgpack_pack_array(pk, BR_ORD_RTT_NBUCKETS);
+    for (int i = 0; i < BR_ORD_RTT_NBUCKETS; i++)
+        msgpack_pack_double(pk, bounds[i]);
+    busPack_Str(pk, "buckets");
+    msgpack_pack_array(pk, BR_ORD_RTT_NBUCKETS + 1);
+    for (int i = 0; i <= BR_ORD_RTT_NBUCKETS; i++)
+        msgpack_pack_uint64(pk, m ? m->rtt_buckets[i] : 0);
+    busPack_KeyInt(pk, "count", m ? (int64_t)m->rtt_count : 0);
+    busPack_Str(pk, "sum_s");
+    msgpack_pack_double(pk, m ? m->rtt_sum_s : 0);
+}
+
 void br_ordersPackStatus(const brBridge *b, msgpack_packer *pk)
 {
     const brOrders *m = b->mod[BR_MOD_ORDERS];
     brOrdStoreBacklog bl;
     brOrdStore_Backlog(m ? m->store : NULL, &bl);
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 6);
+    pack_counts(m, pk);
     busPack_KeyBool(pk, "store_ready", m && brOrdStore_Ready(m->store));
     busPack_KeyBool(pk, "repaired", m && m->repaired);
     busPack_KeyInt(pk, "unsettled", m ? (int64_t)(m->n_orphans + ibbMap_Count(m->settling)) : 0);

@@ -40,6 +40,14 @@ size_t br_quoteSnapshotLines(const brBridge *b)
     return b->mod[BR_MOD_QUOTES] ? ibbMap_Count(mod(b)->snaps) : 0;
 }
 
+void br_quoteCounters(const brBridge *b, uint64_t *events, uint64_t *kv_writes, uint64_t *kv_errors)
+{
+    const quotes *m = b->mod[BR_MOD_QUOTES] ? mod(b) : NULL;
+    *events = m ? m->events : 0;
+    *kv_writes = m ? brQuoteKv_Writes(m->kv) : 0;
+    *kv_errors = m ? brQuoteKv_WriteErrors(m->kv) : 0;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* packing                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */

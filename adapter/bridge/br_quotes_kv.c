@@ -43,7 +43,7 @@ struct brQuoteKv {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     busBuf jb;
-    uint64_t writes;
+    uint64_t writes, write_errors;
 };
 
 ibbStatus brQuoteKv_KeyOf(const char *key, char *out, size_t cap)
@@ -152,6 +152,8 @@ static void write_slot(brQuoteKv *kv, brQuoteKvSlot *s)
     }
     if (busKv_Put(kv->conn, s->subject, data, len) == IBB_OK)
         kv->writes++;
+    else
+        kv->write_errors++;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -226,6 +228,7 @@ void brQuoteKv_Drop(brQuoteKv *kv, brQuoteKvSlot *s)
 
 bool brQuoteKv_Ready(const brQuoteKv *kv) { return kv && kv->ready; }
 uint64_t brQuoteKv_Writes(const brQuoteKv *kv) { return kv ? kv->writes : 0; }
+uint64_t brQuoteKv_WriteErrors(const brQuoteKv *kv) { return kv ? kv->write_errors : 0; }
 
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
 

@@ -40,6 +40,8 @@ void brQuoteKv_Touch(brQuoteKv *kv, brQuoteKvSlot *slot);
 void brQuoteKv_Drop(brQuoteKv *kv, brQuoteKvSlot *slot);
 bool brQuoteKv_Ready(const brQuoteKv *kv);
 uint64_t brQuoteKv_Writes(const brQuoteKv *kv);
+/* Writes the connection refused (publish failed: NATS down or the payload too big). */
+uint64_t brQuoteKv_WriteErrors(const brQuoteKv *kv);
 void brQuoteKv_Close(brQuoteKv *kv);
 void brQuoteKv_Destroy(brQuoteKv *kv);
 /* Maps an instrument key to its KV key (rules above). IBB_ERR_LIMIT when out is too small. */

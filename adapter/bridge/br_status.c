@@ -176,6 +176,44 @@ static void pack_ib(brBridge *b, msgpack_packer *pk)
     busPack_KeyInt(pk, "dropped_stale", (int64_t)st.dropped_stale);
 }
 
+/* market_data.lease_list: the first LEASE_LIST_MAX leases, {kind, keys, consumers (leases holding each
+ * key), ttl_s (-1: never expires)}. Quote-stream leases are the only kind so far. */
+#define LEASE_LIST_MAX 50
+
+typedef struct leaseVisit {
+    brBridge *b;
+    msgpack_packer *pk;
+    int64_t now_ms;
+} leaseVisit;
+
+static void pack_lease(void *ud, const char *const *keys, size_t nkeys, int64_t expires_ms)
+{
+    leaseVisit *lv = ud;
+    msgpack_packer *pk = lv->pk;
+    msgpack_pack_map(pk, 4);
+    busPack_KeyStr(pk, "kind", "stream");
+    busPack_Str(pk, "keys");
+    msgpack_pack_array(pk, nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        busPack_Str(pk, keys[i]);
+    busPack_Str(pk, "consumers");
+    msgpack_pack_array(pk, nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        msgpack_pack_int64(pk, stLeases_RefCount(lv->b->leases, keys[i]));
+    busPack_KeyInt(pk, "ttl_s", expires_ms == INT64_MAX ? -1 : (expires_ms - lv->now_ms + 999) / 1000);
+}
+
+static void pack_lease_list(brBridge *b, msgpack_packer *pk)
+{
+    size_t n = b->leases ? stLeases_LeaseCount(b->leases) : 0;
+    n = n > LEASE_LIST_MAX ? LEASE_LIST_MAX : n;
+    busPack_Str(pk, "lease_list");
+    msgpack_pack_array(pk, n);
+    leaseVisit lv = {.b = b, .pk = pk, .now_ms = br_nowMs(b)};
+    if (n)
+        stLeases_Visit(b->leases, n, pack_lease, &lv);
+}
+
 static void on_status(busRequest *req, void *arg)
 {
     brBridge *b = arg;
@@ -195,7 +233,13 @@ static void on_status(busRequest *req, void *arg)
     msgpack_pack_map(pk, 1);
     busPack_KeyBool(pk, "connected", busConn_IsConnected(b->conn));
     busPack_Str(pk, "market_data");
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 8);
+    pack_lease_list(b, pk);
+    uint64_t qev, kvw, kve;
+    br_quoteCounters(b, &qev, &kvw, &kve);
+    busPack_KeyInt(pk, "quote_events", (int64_t)qev);
+    busPack_KeyInt(pk, "kv_writes", (int64_t)kvw);
+    busPack_KeyInt(pk, "kv_write_errors", (int64_t)kve);
     size_t snaps = br_quoteSnapshotLines(b);
     busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps);
     busPack_KeyInt(pk, "snapshots_in_flight", (int64_t)snaps);

@@ -39,6 +39,10 @@ typedef struct httpApp {
     uint64_t mode_handle;        /* the status request asking it, or 0 */
     int64_t mode_asked_us, mode_known_us;
     int draining;                /* shutting down: new work refused */
+    json_t *status;              /* newest ib.rpc.status reply (http_status.c), or NULL; owned */
+    int64_t status_at_us, status_asked_us;
+    uint64_t status_handle;      /* the status poll in flight, or 0 */
+    uint64_t status_polls, status_failures;
 } httpApp;
 
 typedef struct httpSess {
@@ -54,7 +58,8 @@ enum { HTTP_MODE_UNKNOWN = 0, HTTP_MODE_PAPER = 1, HTTP_MODE_LIVE = 2 };
 /* Authorization: returns the level the request's bearer token grants (HTTP_ACC_*; HTTP_ACC_TRADE when
  * auth is off), or -1 when no token was sent, -2 when the token is unknown. */
 int http_authLevel(httpApp *app, struct lws *wsi);
-/* CORS: 0 = no Origin header, 1 = allowed (origin copied to out), -1 = not on the allow-list. */
+/* CORS: 0 = no Origin header, 1 = allowed (the same origin as the Host header, i.e. a page this gateway
+ * served, or on the allow-list; origin copied to out), -1 = not allowed. */
 int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen);
 /* 1 when the query string carries something that looks like a credential. */
 int http_queryHasToken(struct lws *wsi);
@@ -68,6 +73,21 @@ void http_modeNote(httpApp *app, json_t *status);
 /* From the tick: with authentication off, asks ib.rpc.status at start (again every second until it
  * answers) and every 5 s after, so a live ib-bridge closes the order routes. */
 void http_modeTick(httpApp *app);
+
+/* http_status.c */
+
+/* From the tick: asks ib.rpc.status once a second (one poll at a time) and caches the answer. */
+void http_statusTick(httpApp *app);
+void http_statusFree(httpApp *app);
+/* 1 when the cached status answered within the last 5 s. */
+int http_statusFresh(const httpApp *app);
+/* Appends the adapter's metrics (from the cached status; never waits) to a Prometheus exposition. */
+void http_statusRender(const httpApp *app, busBuf *out);
+
+/* http_page.c */
+
+/* The operator page served at GET / (HTML with its CSS and JavaScript inline). */
+extern const unsigned char http_pageHtml[];
 
 /* http_rest.c */
 void http_restInit(httpApp *app);

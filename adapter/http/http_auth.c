@@ -75,6 +75,16 @@ int http_originCheck(httpApp *app, struct lws *wsi, char *out, size_t outlen)
     out[0] = '\0';
     if (lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) <= 0)
         return 0;
+    /* same origin: a page this gateway served (the operator page at /) talking back to it */
+    char host[200], self[220];
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0) {
+        const char *scheme = strncasecmp(o, "https://", 8) == 0 ? "https://" : "http://";
+        snprintf(self, sizeof self, "%s%s", scheme, host);
+        if (strcasecmp(self, o) == 0) {
+            snprintf(out, outlen, "%s", o);
+            return 1;
+        }
+    }
     const ibbStrList *l = &app->cfg->cors_origins;
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->items[i], "*") == 0 || strcasecmp(l->items[i], o) == 0) {

@@ -18,7 +18,7 @@
 #include "ibb_log.h"
 
 enum { M_GET = 1, M_POST = 2, M_PATCH = 4, M_DELETE = 8, M_OPTIONS = 16, M_OTHER = 32 };
-enum { K_BUS = 0, K_HEALTH, K_METRICS };
+enum { K_BUS = 0, K_HEALTH, K_METRICS, K_PAGE, K_STATUS };
 enum { P_NONE = 0, P_SYMBOL, P_ORDER };
 
 struct httpReq;
@@ -67,6 +67,8 @@ static int build_cancel(httpReq *r, json_t *body, json_t **out);
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
     {M_GET, "/metrics", P_NONE, "/metrics", NULL, HTTP_ACC_PUBLIC, K_METRICS, NULL, 0},
+    {M_GET, "/", P_NONE, "/", NULL, HTTP_ACC_PUBLIC, K_PAGE, NULL, 0},
+    {M_GET, "/status", P_NONE, "/status", NULL, HTTP_ACC_PUBLIC, K_STATUS, NULL, 0},
     {M_POST, "/connect", P_NONE, "/connect", "rpc.admin.connect", HTTP_ACC_TRADE, K_BUS, build_passthrough,
      0},
     {M_POST, "/disconnect", P_NONE, "/disconnect", "rpc.admin.disconnect", HTTP_ACC_TRADE, K_BUS,
@@ -663,6 +665,32 @@ static int trade_gate(httpApp *app, struct lws *wsi, httpReq *r)
     return 0;
 }
 
+/* GET /status: the cached ib.rpc.status with how old it is (never waits for the bus). The gateway's
+ * own part is public, so the operator page learns that it needs a token without a failed request;
+ * the status needs the read token when auth is on (`auth`: "none", "ok", "required", "refused"). */
+static int status_reply(httpApp *app, struct lws *wsi, httpReq *r)
+{
+    int lvl = app->auth_on ? http_authLevel(app, wsi) : HTTP_ACC_TRADE;
+    const char *auth = !app->auth_on          ? "none"
+                       : lvl >= HTTP_ACC_READ ? "ok"
+                       : lvl == -1            ? "required"
+                                              : "refused";
+    busBuf_Reset(&r->resp);
+    busBuf_Printf(&r->resp, "{\"gateway\":{\"auth\":\"%s\",\"nats\":\"%s\",\"status_fresh\":%s,"
+                            "\"status_age_ms\":%lld,\"draining\":%s},\"status\":",
+                  auth, httpBus_Connected(app->bus) ? "connected" : "disconnected",
+                  http_statusFresh(app) ? "true" : "false",
+                  app->status ? (long long)((http_nowUs() - app->status_at_us) / 1000) : -1LL,
+                  app->draining ? "true" : "false");
+    char *txt = app->status && lvl >= HTTP_ACC_READ ? json_dumps(app->status, JSON_COMPACT) : NULL;
+    busBuf_Puts(&r->resp, txt ? txt : "null");
+    free(txt);
+    busBuf_Puts(&r->resp, "}");
+    r->status = 200;
+    r->ctype = "application/json";
+    return finish(wsi, r);
+}
+
 static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
 {
     route *rt = r->route;
@@ -671,10 +699,20 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     if (rt->kind == K_METRICS) {
         busBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
+        http_statusRender(app, &r->resp);
         r->status = 200;
         r->ctype = "text/plain; version=0.0.4";
         return finish(wsi, r);
     }
+    if (rt->kind == K_PAGE) {
+        busBuf_Reset(&r->resp);
+        busBuf_Puts(&r->resp, (const char *)http_pageHtml);
+        r->status = 200;
+        r->ctype = "text/html; charset=utf-8";
+        return finish(wsi, r);
+    }
+    if (rt->kind == K_STATUS)
+        return status_reply(app, wsi, r);
     json_t *body = NULL;
     if (r->body.len) {
         json_error_t je;

@@ -98,6 +98,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     httpBus_Tick(app->bus);
     httpHub_Tick(app->hub);
     http_modeTick(app);
+    http_statusTick(app);
     if (g_signals && !app->draining) {
         IBB_INFO("http.shutdown", "pending=%d", httpBus_Pending(app->bus));
         app->draining = 1;
@@ -224,6 +225,7 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
         lws_context_destroy(app->ctx);
     app->ctx = NULL;
     httpHub_Destroy(app->hub);
+    http_statusFree(app);
     httpBus_Destroy(app->bus);
     close_loop(app);
     return st;

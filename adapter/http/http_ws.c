@@ -1,5 +1,7 @@
 /* http_ws.c — WebSocket quotes: /ws/quotes/{symbol} (one symbol, as the Python bridge had) and
- * /ws/quotes (subscribe/unsubscribe messages for many symbols).
+ * /ws/quotes (subscribe/unsubscribe messages for many symbols); and /ws/events: ib-bridge's
+ * connection events (ib.evt.conn) and order events (ib.evt.order.>) as {"type":"conn"|"order",
+ * "data":...}, the last EVT_KEEP of each kind replayed to a client when it connects (the operator page).
  *
  * The hub keeps one wsTopic per symbol: one ib.rpc.subscribe lease (renewed at half its ttl) and
  * one bus subscription to the subject the lease reply names, shared by every client following the
@@ -21,6 +23,7 @@
 #include "ibb_log.h"
 
 #define NBUCKETS 256
+#define EVT_KEEP 16
 
 enum { T_LEASING = 0, T_ACTIVE };
 
@@ -55,6 +58,7 @@ struct wsClient {
     struct lws *wsi;
     struct wsClient *prev, *next;
     char single[72];         /* the symbol of /ws/quotes/{symbol}; "" for /ws/quotes */
+    int events;              /* a /ws/events client */
     wsSlot *slots;
     int nslots, rr;
     wsFrame **ctl;           /* ring of control messages; grows up to 2 * max_symbols + 16 */
@@ -70,6 +74,9 @@ struct httpHub {
     wsClient *clients;       /* every open client (for shutdown) */
     int nclients;
     int rest_topics;         /* topics created by httpHub_Touch (capped: IB lines are scarce) */
+    uint64_t evt_subs[2];    /* ib.evt.conn, ib.evt.order.> (subscribed with the first /ws/events client) */
+    wsFrame *evt_keep[2][EVT_KEEP];   /* the newest events of each kind, a ring (owned references) */
+    int evt_next[2];
 };
 
 #define HUB_REST_MAX 20
@@ -126,7 +133,8 @@ static void client_ctl(wsClient *c, wsFrame *f)
     if (!f)
         return;
     if (c->ctl_n == c->ctl_cap) {
-        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16;
+        /* an events client also takes the replay (2 * EVT_KEEP) and bursts of order events */
+        int limit = 2 * (int)c->app->cfg->ws_max_symbols + 16 + (c->events ? 2 * EVT_KEEP + 256 : 0);
         int cap = c->ctl_cap ? c->ctl_cap * 2 : 8;
         cap = cap > limit ? limit : cap;
         wsFrame **v = cap > c->ctl_cap ? malloc(sizeof *v * (size_t)cap) : NULL;
@@ -476,6 +484,71 @@ static void unfollow(wsClient *c, wsSlot *s)
     topic_remove_client(t, c);
 }
 
+/* ---------------------------------------------------------------- events (/ws/events) */
+
+static const char *const EVT_TYPES[2] = {"conn", "order"};
+
+static void on_event(httpHub *hub, int kind, const char *data, size_t len)
+{
+    busBuf b;
+    busBuf_InitPre(&b, LWS_PRE);
+    busBuf_Printf(&b, "{\"type\":\"%s\",\"data\":", EVT_TYPES[kind]);
+    if (len && data[0] == '{')
+        busBuf_Append(&b, data, len);
+    else if (http_msgpackToJson(data, len, &b) != IBB_OK) {
+        busBuf_Free(&b);
+        return;
+    }
+    busBuf_Puts(&b, "}");
+    wsFrame *f = b.oom ? NULL : frame_new(busBuf_CStr(&b), b.len);
+    busBuf_Free(&b);
+    if (!f)
+        return;
+    wsFrame **slot = &hub->evt_keep[kind][hub->evt_next[kind]];
+    hub->evt_next[kind] = (hub->evt_next[kind] + 1) % EVT_KEEP;
+    frame_unref(*slot);
+    *slot = f;   /* the ring's reference */
+    for (wsClient *c = hub->clients; c; c = c->next)
+        if (c->events && !c->closing) {
+            f->refs++;
+            client_ctl(c, f);
+        }
+}
+
+static void on_conn_event(void *arg, const char *data, size_t len)
+{
+    on_event(arg, 0, data, len);
+}
+
+static void on_order_event(void *arg, const char *data, size_t len)
+{
+    on_event(arg, 1, data, len);
+}
+
+static void events_follow(httpHub *hub, wsClient *c)
+{
+    httpApp *app = hub->app;
+    c->events = 1;
+    static const char *const SUBJ[2] = {"evt.conn", "evt.order.>"};
+    httpBusMsgFn fns[2] = {on_conn_event, on_order_event};
+    for (int k = 0; k < 2; k++) {
+        if (!hub->evt_subs[k]) {
+            char subject[160];
+            snprintf(subject, sizeof subject, "%s.%s", app->cfg->nats.subject_prefix, SUBJ[k]);
+            if (httpBus_Subscribe(app->bus, subject, fns[k], hub, &hub->evt_subs[k]) != IBB_OK)
+                hub->evt_subs[k] = 0;
+        }
+        for (int i = 0; i < EVT_KEEP; i++) {   /* replay, oldest first */
+            wsFrame *f = hub->evt_keep[k][(hub->evt_next[k] + i) % EVT_KEEP];
+            if (f) {
+                f->refs++;
+                client_ctl(c, f);
+            }
+        }
+    }
+    client_ctl(c, frame_json(json_pack("{s:s}", "type", "events")));
+}
+
 /* ---------------------------------------------------------------- hub */
 
 ibbStatus httpHub_Create(httpHub **out, httpApp *app)
@@ -495,6 +568,11 @@ void httpHub_Destroy(httpHub *hub)
     for (int i = 0; i < NBUCKETS; i++)
         while (hub->buckets[i])
             topic_destroy(hub->buckets[i]);
+    for (int k = 0; k < 2; k++) {
+        httpBus_Unsubscribe(hub->app->bus, hub->evt_subs[k]);
+        for (int i = 0; i < EVT_KEEP; i++)
+            frame_unref(hub->evt_keep[k][i]);
+    }
     free(hub);
 }
 
@@ -600,12 +678,14 @@ int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss)
         client_close(c, 4401, "unknown bearer token");
     else if (strcmp(path, "/ws/quotes") == 0)
         ;
+    else if (strcmp(path, "/ws/events") == 0)
+        events_follow(hub, c);
     else if (strncmp(path, "/ws/quotes/", 11) == 0 && path[11] && !strchr(path + 11, '/') &&
              strlen(path + 11) <= 64) {
         snprintf(c->single, sizeof c->single, "%s", path + 11);
         follow(hub, c, c->single);
     } else
-        client_close(c, 1008, "unknown WebSocket path; use /ws/quotes or /ws/quotes/{symbol}");
+        client_close(c, 1008, "unknown WebSocket path; use /ws/quotes, /ws/quotes/{symbol} or /ws/events");
     return 0;
 }
 
@@ -629,8 +709,8 @@ static void handle_message(wsClient *c, const char *txt, size_t len)
         client_ctl(c, frame_json(json_pack("{s:s}", "type", "pong")));
     } else if (!sub && !unsub) {
         client_error(c, NULL, "bad_request", "action must be \"subscribe\", \"unsubscribe\" or \"ping\"");
-    } else if (c->single[0]) {
-        client_error(c, NULL, "bad_request", "this connection follows one symbol; use /ws/quotes");
+    } else if (c->single[0] || c->events) {
+        client_error(c, NULL, "bad_request", "this connection does not take subscriptions; use /ws/quotes");
     } else if ((syms && !json_is_array(syms)) || (one && !json_is_string(one)) || (!syms && !one)) {
         client_error(c, NULL, "bad_request", "give \"symbols\": [\"AAPL\", ...] or \"symbol\": \"AAPL\"");
     } else {

@@ -289,3 +289,17 @@ ibbStatus stLeases_Keys(const stLeases *lt, const char *lease_id, const char *co
     *nkeys = l->nkeys;
     return IBB_OK;
 }
+
+size_t stLeases_Visit(const stLeases *lt, size_t max, stLeaseVisitFn fn, void *ud)
+{
+    ibbMapIter it;
+    void *v;
+    size_t n = 0;
+    ibbMapIter_Init(&it, (ibbMap *)lt->leases);
+    while (n < max && ibbMapIter_Next(&it, NULL, NULL, &v)) {
+        const lease *l = v;
+        fn(ud, (const char *const *)l->keys, l->nkeys, l->expires_ms);
+        n++;
+    }
+    return n;
+}

@@ -55,5 +55,9 @@ size_t stLeases_LeaseCount(const stLeases *lt);
 size_t stLeases_NewKeys(const stLeases *lt, const char *const *keys, size_t nkeys);
 /* The keys of one lease (borrowed: valid until the lease changes). IBB_ERR_NOT_FOUND when unknown. */
 ibbStatus stLeases_Keys(const stLeases *lt, const char *lease_id, const char *const **keys, size_t *nkeys);
+/* Calls fn for each lease (any order) with its keys (borrowed for the call) and its expiry (INT64_MAX =
+ * never), at most `max` times; returns how many. fn must not change the table. */
+typedef void (*stLeaseVisitFn)(void *ud, const char *const *keys, size_t nkeys, int64_t expires_ms);
+size_t stLeases_Visit(const stLeases *lt, size_t max, stLeaseVisitFn fn, void *ud);
 
 #endif

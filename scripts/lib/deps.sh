@@ -7,7 +7,7 @@ IBB_APT_PKGS=(
   libnats-dev nats-server libmsgpack-dev libconfig-dev libcriterion-dev libuv1-dev
   libwebsockets-dev libjansson-dev
   golang-go golang-github-nats-io-go-nats-dev golang-github-ugorji-go-codec-dev
-  wrk
+  wrk chromium
 )
 
 ibb_sudo() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

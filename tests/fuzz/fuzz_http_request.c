@@ -111,6 +111,8 @@ static const char *hdr_name(enum lws_token_indexes h)
         return "transfer-encoding";
     case WSI_TOKEN_HTTP_CONTENT_TYPE:
         return "content-type";
+    case WSI_TOKEN_HOST:
+        return "host";
     default:
         return NULL;
     }

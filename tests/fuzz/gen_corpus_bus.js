@@ -38,6 +38,8 @@ write(path.join(out, 'fuzz_bus_json'), [...pre(0, json), ...pre(1, mp), Buffer.f
 const REPLY = '\n--reply--\n';
 const HTTP = [
   ['GET /health', [], '', '{"connected":true,"ib":{}}'], ['GET /metrics', [], '', ''],
+  ['GET /', [], '', ''], ['GET /status', ['Authorization: Bearer rtok'], '', ''],
+  ['GET /status', ['Origin: http://127.0.0.1:8080', 'Host: 127.0.0.1:8080'], '', ''],
   ['GET /quotes/AAPL', ['Authorization: Bearer rtok'], '', '{"key":"AAPL","bid":1.5}'],
   ['GET /contracts/BRK B', ['Authorization: Bearer rtok', 'Origin: http://ok.example'], '', '{"count":1,"contracts":[]}'],
   ['GET /candles/AAPL?duration=1%20D&bar_size=5%20mins&use_rth=1', ['Authorization: Bearer rtok'], '', '{"bars":[]}'],

@@ -5,7 +5,8 @@
 // SIGSTOP of the active past its lease
 // then SIGCONT, kill and restart of one nats-server, ib-sim drop / restart / reset 1101 / stall.
 // Then, with the faults over: every client_order_id answered one order id on every reply, ib-sim holds
-// exactly one order per client_order_id (or none for one reported Unacknowledged), every execution is
+// exactly one order per client_order_id (or none for one reported Unacknowledged or Unknown: ib-sim's
+// order count must equal the orders answered, so an Unknown that was placed fails), every execution is
 // exactly one fill event in the stream, every order has a terminal status. Prints the figures; exits 1 on
 // any loss or double. Environment: CHAOS_FAULTS (default 300), CHAOS_SEED, CHAOS_KINDS (comma-separated
 // subset of the fault names below).
@@ -44,6 +45,7 @@ function roleOf(b) { // the last transition the process logged
   const counts = {};
   const replies = new Map(); // client_order_id -> Set(order_id)
   const unack = new Set();
+  const unknown = new Set();
   const failures = [];
   let stopClients = false;
   let nextId = 0;
@@ -57,6 +59,12 @@ function roleOf(b) { // the last transition the process logged
       if (r.data && r.data.order_id && r.data.status === 'Unacknowledged') {
         // never reached IB: its order id is free and IB hands it out again (nextValidId)
         unack.add(id);
+        return;
+      }
+      if (r.data && r.data.order_id && r.data.status === 'Unknown') {
+        // in doubt (sent, known nowhere): ib-bridge's honest answer; ib-sim's count below tells whether
+        // it was placed after all (a mis-report) or not
+        unknown.add(id);
         return;
       }
       if (r.data && r.data.order_id) {
@@ -150,6 +158,7 @@ function roleOf(b) { // the last transition the process logged
       }
     }
     for (const id of unack) if (replies.has(id)) failures.push(`${id}: answered both with an order and Unacknowledged`);
+    for (const id of unknown) if (replies.has(id) || unack.has(id)) failures.push(`${id}: answered both Unknown and otherwise`);
     if (simSt.orders !== replies.size)
       failures.push(`ib-sim holds ${simSt.orders} orders for ${replies.size} placed client_order_ids (+${unack.size} unacknowledged)`);
     const execs = new Map();
@@ -169,7 +178,7 @@ function roleOf(b) { // the last transition the process logged
     }
     if (execs.size !== simSt.fills) failures.push(`${execs.size} fill events for ${simSt.fills} executions at ib-sim`);
     for (const [oid, id] of orderIds) {
-      if (unack.has(id)) continue;
+      if (unack.has(id) || unknown.has(id)) continue;
       const stt = lastStatus.get(oid);
       if (stt !== 'terminal') failures.push(`order ${oid} (${id}) has no terminal status in the stream (last: ${stt})`);
     }
@@ -177,7 +186,7 @@ function roleOf(b) { // the last transition the process logged
       if (SANITIZER_RE.test(b.log())) failures.push(`sanitizer report from bridge pid ${b.proc.pid}: ${b.log().slice(-2000)}`);
     const out = {
       seed: startSeed, faults: counts, total_faults: Object.values(counts).reduce((a, b) => a + b, 0),
-      seconds: Math.round((Date.now() - t0) / 1000), placed: replies.size, unacknowledged: unack.size,
+      seconds: Math.round((Date.now() - t0) / 1000), placed: replies.size, unacknowledged: unack.size, unknown: unknown.size,
       ib_sim_orders: simSt.orders, ib_sim_place_requests: simSt.requests.placeOrder, ib_sim_fills: simSt.fills,
       fill_events: execs.size, stream_events: evs.length,
       takeovers: everStarted.reduce((n, b) => n + (b.log().match(/ha\.active/g) || []).length, 0),

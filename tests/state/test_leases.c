@@ -1,5 +1,6 @@
 /* test_leases.c — one acquire per instrument however many leases; release on last end/expiry. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "st_leases.h"
@@ -65,6 +66,43 @@ Test(leases, expiry_renewal_and_watchlist)
     cr_assert_eq(stLeases_Expire(lt, INT64_MAX - 1), 0, "the watchlist never expires");
     cr_assert_eq(stLeases_RefCount(lt, "SPY"), 1);
     cr_assert_eq(stLeases_LeaseCount(lt), 1);
+    stLeases_Destroy(lt);
+}
+
+typedef struct visitSeen {
+    size_t calls, keys, never;
+    int64_t latest;
+} visitSeen;
+
+static void on_visit(void *ud, const char *const *keys, size_t nkeys, int64_t expires_ms)
+{
+    visitSeen *s = ud;
+    s->calls++;
+    s->keys += nkeys;
+    for (size_t i = 0; i < nkeys; i++)
+        cr_assert(keys[i] && keys[i][0]);
+    if (expires_ms == INT64_MAX)
+        s->never++;
+    else if (expires_ms > s->latest)
+        s->latest = expires_ms;
+}
+
+Test(leases, visit_lists_every_lease_up_to_max)
+{
+    stLeases *lt = make();
+    const char *w[] = {"W"}, *ab[] = {"A", "B"};
+    char id1[ST_LEASE_ID_LEN + 1], id2[ST_LEASE_ID_LEN + 1];
+    cr_assert_eq(stLeases_Grant(lt, NULL, w, 1, 0, 0, id1), IBB_OK);
+    cr_assert_eq(stLeases_Grant(lt, NULL, ab, 2, 5000, 100, id2), IBB_OK);
+    visitSeen s = {0};
+    cr_assert_eq(stLeases_Visit(lt, 10, on_visit, &s), 2);
+    cr_assert_eq(s.calls, 2);
+    cr_assert_eq(s.keys, 3);
+    cr_assert_eq(s.never, 1, "the watchlist never expires");
+    cr_assert_eq(s.latest, 5100);
+    visitSeen one = {0};
+    cr_assert_eq(stLeases_Visit(lt, 1, on_visit, &one), 1, "at most max");
+    cr_assert_eq(one.calls, 1);
     stLeases_Destroy(lt);
 }
 

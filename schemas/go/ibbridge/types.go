@@ -274,18 +274,15 @@ type IBLink struct {
 	Stats          IBStats  `codec:"stats" json:"stats"`
 }
 
-// Status is schemas/status_reply.json. Connected is the one flag a health check needs.
-// HAStatus is ib.rpc.status "ha" (schemas/status_reply.json).
-type HAStatus struct {
-	Enabled       bool   `codec:"enabled" json:"enabled"`
-	Role          string `codec:"role" json:"role"` // "active" or "standby"
-	Instance      string `codec:"instance" json:"instance"`
-	Epoch         int64  `codec:"epoch" json:"epoch"` // the leader lease's revision (Ibb-Epoch header)
-	LeaderSinceNs int64  `codec:"leader_since_ns" json:"leader_since_ns"`
-	Takeovers     int64  `codec:"takeovers" json:"takeovers"`
+// LeaseInfo is one entry of status_reply.json's market_data.lease_list.
+type LeaseInfo struct {
+	Kind      string   `codec:"kind" json:"kind"`
+	Keys      []string `codec:"keys" json:"keys"`
+	Consumers []int    `codec:"consumers" json:"consumers"`
+	TTLS      int64    `codec:"ttl_s" json:"ttl_s"`
 }
 
-// OrdersStatus is ib.rpc.status "orders" (schemas/status_reply.json).
+// OrdersStatus is status_reply.json's orders: the order store, final statuses, acknowledgement times.
 type OrdersStatus struct {
 	StoreReady   bool `codec:"store_ready" json:"store_ready"`
 	Repaired     bool `codec:"repaired" json:"repaired"`
@@ -297,8 +294,30 @@ type OrdersStatus struct {
 		Conflicts int64  `codec:"conflicts" json:"conflicts"`
 		LastError string `codec:"last_error" json:"last_error"`
 	} `codec:"store_backlog" json:"store_backlog"`
+	Final *struct {
+		Filled    int64 `codec:"filled" json:"filled"`
+		Cancelled int64 `codec:"cancelled" json:"cancelled"`
+		Rejected  int64 `codec:"rejected" json:"rejected"`
+	} `codec:"final,omitempty" json:"final,omitempty"`
+	AckRTT *struct {
+		BoundsMs []float64 `codec:"bounds_ms" json:"bounds_ms"`
+		Buckets  []int64   `codec:"buckets" json:"buckets"`
+		Count    int64     `codec:"count" json:"count"`
+		SumS     float64   `codec:"sum_s" json:"sum_s"`
+	} `codec:"ack_rtt,omitempty" json:"ack_rtt,omitempty"`
 }
 
+// HAStatus is ib.rpc.status "ha" (schemas/status_reply.json).
+type HAStatus struct {
+	Enabled       bool   `codec:"enabled" json:"enabled"`
+	Role          string `codec:"role" json:"role"` // "active" or "standby"
+	Instance      string `codec:"instance" json:"instance"`
+	Epoch         int64  `codec:"epoch" json:"epoch"` // the leader lease's revision (Ibb-Epoch header)
+	LeaderSinceNs int64  `codec:"leader_since_ns" json:"leader_since_ns"`
+	Takeovers     int64  `codec:"takeovers" json:"takeovers"`
+}
+
+// Status is schemas/status_reply.json. Connected is the one flag a health check needs.
 type Status struct {
 	Version     string `codec:"version" json:"version"`
 	UptimeS     int64  `codec:"uptime_s" json:"uptime_s"`
@@ -314,10 +333,14 @@ type Status struct {
 		Connected bool `codec:"connected" json:"connected"`
 	} `codec:"nats" json:"nats"`
 	MarketData struct {
-		LinesUsed         int `codec:"lines_used" json:"lines_used"`
-		SnapshotsInFlight int `codec:"snapshots_in_flight" json:"snapshots_in_flight"`
-		LineBudget        int `codec:"line_budget" json:"line_budget"`
-		Leases            int `codec:"leases" json:"leases"`
+		LinesUsed         int         `codec:"lines_used" json:"lines_used"`
+		SnapshotsInFlight int         `codec:"snapshots_in_flight" json:"snapshots_in_flight"`
+		LineBudget        int         `codec:"line_budget" json:"line_budget"`
+		Leases            int         `codec:"leases" json:"leases"`
+		LeaseList         []LeaseInfo `codec:"lease_list,omitempty" json:"lease_list,omitempty"`
+		QuoteEvents       int64       `codec:"quote_events" json:"quote_events"`
+		KVWrites          int64       `codec:"kv_writes" json:"kv_writes"`
+		KVWriteErrors     int64       `codec:"kv_write_errors" json:"kv_write_errors"`
 	} `codec:"market_data" json:"market_data"`
 	Pacing struct {
 		Queue                int `codec:"queue" json:"queue"`
