@@ -8,9 +8,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const WebSocket = require('ws');
-const h = require('./http_harness');
-const prom = require('./prom_text');
+const npm = require('../node/npm');
+const WebSocket = npm('ws');
+const h = require('../node/http_harness');
+const prom = require('../node/prom_text');
 
 const READ = 'metrics-read-token';
 let nats, be, gw;

@@ -11,8 +11,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const puppeteer = require('puppeteer-core');
-const h = require('./http_harness');
+const npm = require('../node/npm');
+const puppeteer = npm('puppeteer-core');
+const h = require('../node/http_harness');
 
 const READ = 'page-read-token-s3cret';
 const CHROMIUM = process.env.IBB_CHROMIUM || '/usr/bin/chromium';
