@@ -1,6 +1,6 @@
 // gen_corpus_bus.js — seed corpora for the bus and HTTP fuzz targets (fuzz_bus_body, fuzz_bus_json,
 // fuzz_http_request), taken from the request bodies and HTTP calls the integration tests make
-// (tests/node/*.test.js, http_rest_test.js). Layouts: see the header comment of each target.
+// (tests/*/*.test.js, tests/http/rest.test.js). Layouts: see the header comment of each target.
 //   node gen_corpus_bus.js OUTDIR      writes OUTDIR/<target>/seed-NNN
 'use strict';
 const fs = require('fs');
