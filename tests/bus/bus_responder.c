@@ -1,4 +1,4 @@
-/* bus_responder.c — a toy service on the ibb_bus API, driven by the node tests (tests/bus/*.test.js)
+/* bus_responder.c — a toy service on the ibb_bus API, driven by the node tests (the tests/bus folder: service, micro, reconnect)
  * against a real nats-server. It is NOT ib-bridge: it has toy endpoints that exercise the bus.
  *
  *   echo      {"echo": <body>, "encoding": "json"|"msgpack"}
