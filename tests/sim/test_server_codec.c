@@ -12,64 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ib/vector_file.h"
 #include "ib_msgs.h"
 
-typedef struct vec {
-    bool to_server;
-    char message[160];
-    int sv;
-    int nfields;
-    char **fields;
-    char *payload;
-    size_t len;
-} vec;
+typedef tvec vec;
+static vecFile g_vectors = {IBB_VECTORS, 96, NULL, 0};
+#define V (g_vectors.v)
+#define NV (g_vectors.n)
 
-static vec *V;
-static int NV;
-
-static void load(void)
-{
-    if (V)
-        return;
-    FILE *f = fopen(IBB_VECTORS, "r");
-    cr_assert_not_null(f, "vectors file %s must exist", IBB_VECTORS);
-    char *line = NULL;
-    size_t cap = 0;
-    int alloc = 0;
-    while (getline(&line, &cap, f) > 1) {
-        json_error_t jerr;
-        json_t *o = json_loads(line, 0, &jerr);
-        cr_assert_not_null(o, "bad JSON: %s", jerr.text);
-        if (NV == alloc) {
-            alloc = alloc ? alloc * 2 : 128;
-            V = realloc(V, (size_t)alloc * sizeof *V);
-        }
-        vec *v = &V[NV++];
-        memset(v, 0, sizeof *v);
-        v->to_server = strcmp(json_string_value(json_object_get(o, "direction")), "client->server") == 0;
-        snprintf(v->message, sizeof v->message, "%s", json_string_value(json_object_get(o, "message")));
-        json_t *sv = json_object_get(o, "server_version");
-        v->sv = json_is_integer(sv) ? (int)json_integer_value(sv) : 0;
-        json_t *fl = json_object_get(o, "fields");
-        v->nfields = (int)json_array_size(fl);
-        v->fields = calloc((size_t)v->nfields + 1, sizeof(char *));
-        size_t total = 0;
-        for (int i = 0; i < v->nfields; i++) {
-            v->fields[i] = strdup(json_string_value(json_array_get(fl, (size_t)i)));
-            total += strlen(v->fields[i]) + 1;
-        }
-        v->payload = malloc(total + 1);
-        for (int i = 0; i < v->nfields; i++) {
-            size_t l = strlen(v->fields[i]) + 1;
-            memcpy(v->payload + v->len, v->fields[i], l);
-            v->len += l;
-        }
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    cr_assert_eq(NV, 96, "96 vectors expected, got %d", NV);
-}
+static void load(void) { vecFile_Load(&g_vectors); }
 
 static const vec *find(const char *message_prefix, int sv)
 {
