@@ -65,6 +65,22 @@ static simExec *new_exec(simServer *srv)
 
 /* ---- messages -------------------------------------------------------------------------------------- */
 
+/* The order terms openOrder and completedOrder share (order id and parent id: openOrder only). */
+static void fill_order(ibOrder *io, const simOrder *o)
+{
+    io->action = o->action;
+    io->total_qty = o->qty;
+    io->order_type = o->order_type;
+    io->lmt_price = o->lmt;
+    io->aux_price = o->aux;
+    io->tif = o->tif;
+    io->oca_group = o->oca_group;
+    io->account = o->account;
+    io->order_ref = o->order_ref;
+    io->outside_rth = o->outside_rth;
+    io->hidden = o->hidden;
+}
+
 static void send_open_order(simConn *c, const simOrder *o)
 {
     simServer *srv = c->srv;
@@ -73,18 +89,8 @@ static void send_open_order(simConn *c, const simOrder *o)
     r.id = IB_MSG_OPEN_ORDER;
     ibOpenOrder *oo = &r.u.open_order;
     sim_fillContract(&srv->insts[o->inst], &oo->contract);
+    fill_order(&oo->order, o);
     oo->order.order_id = o->order_id;
-    oo->order.action = o->action;
-    oo->order.total_qty = o->qty;
-    oo->order.order_type = o->order_type;
-    oo->order.lmt_price = o->lmt;
-    oo->order.aux_price = o->aux;
-    oo->order.tif = o->tif;
-    oo->order.oca_group = o->oca_group;
-    oo->order.account = o->account;
-    oo->order.order_ref = o->order_ref;
-    oo->order.outside_rth = o->outside_rth;
-    oo->order.hidden = o->hidden;
     oo->order.parent_id = o->parent_id;
     oo->client_id = o->client_id;
     oo->perm_id = o->perm_id;
@@ -665,17 +671,7 @@ static void send_completed_order(simConn *c, const simOrder *o)
     r.id = IB_MSG_COMPLETED_ORDER;
     ibCompletedOrder *co = &r.u.completed_order;
     sim_fillContract(&srv->insts[o->inst], &co->contract);
-    co->order.action = o->action;
-    co->order.total_qty = o->qty;
-    co->order.order_type = o->order_type;
-    co->order.lmt_price = o->lmt;
-    co->order.aux_price = o->aux;
-    co->order.tif = o->tif;
-    co->order.oca_group = o->oca_group;
-    co->order.account = o->account;
-    co->order.order_ref = o->order_ref;
-    co->order.outside_rth = o->outside_rth;
-    co->order.hidden = o->hidden;
+    fill_order(&co->order, o);   /* completedOrder carries no order id or parent id on the wire */
     co->perm_id = o->perm_id;
     co->parent_perm_id = IB_UNSET_INT;
     co->status = o->status;
