@@ -32,7 +32,8 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
   const cl = await startCluster();
   await cl.waitJetStream();
   const s = await sim.startSim(['--seed', '1']);
-  const env = { NATS_USER: 'adapter', NATS_PASSWORD: PW.adapter, IB_CLIENT_ID: '7' };
+  const env = { NATS_USER: 'adapter', NATS_PASSWORD: PW.adapter, IB_CLIENT_ID: '7',
+    IBB_MAX_ORDERS_PER_MINUTE: '10000' }; // the steps place well over 60 orders a minute on a fast run
   let bridge = await startBridge({ natsUrl: cl.url, simPort: s.port, env: { ...env, IBB_JS_REPLICAS: '1' } });
   const nc = await bus.connect({ servers: cl.url, user: 'operator', pass: PW.operator, maxReconnectAttempts: -1,
     reconnectTimeWait: 200 });
