@@ -385,6 +385,15 @@ void brBridge_Stop(brBridge *b, void (*done)(void *ud), void *ud)
 
 bool brBridge_Failed(const brBridge *b) { return b && b->failed; }
 
+void br_refuseStart(brBridge *b, const char *what, const char *why)
+{
+    if (b->stopping)
+        return;
+    IBB_ERROR("bridge.start_refused", "what=%s reason=\"%s\" action=stop", what, why);
+    b->failed = true;
+    brBridge_Stop(b, NULL, NULL);
+}
+
 void brBridge_Destroy(brBridge *b)
 {
     if (!b)

@@ -139,6 +139,11 @@ const brInstrument *br_instrument(const brBridge *b, const char *key);   /* cach
  * or "key", or a "contract" map {symbol, sec_type, exchange, currency, expiry, ...} / {con_id}.
  * On failure writes a sentence into err and returns IBB_ERR_INVALID_ARG / IBB_ERR_NOT_FOUND. */
 ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char *err, size_t errcap);
+/* The record of a resolved contract that a hot standby loads (br_ha_leases.c): the contract details
+ * plus the key it was looked up by; br_contractSeed puts one into the cache (IBB_ERR_CONFLICT when the
+ * key is cached already, IBB_ERR_INVALID_ARG when the record is not one). */
+void br_contractPack(msgpack_packer *pk, const char *lookup_key, const brInstrument *inst);
+ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec);
 /* Packs the full contract map (schemas/contract.json) of a spec. */
 void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
 
@@ -164,14 +169,23 @@ void br_haPackStatus(brBridge *b, msgpack_packer *pk);
  * module loads them on becoming active. All no-ops without HA. */
 void br_haLeaseSaved(brBridge *b, const char *lease_id);
 void br_haLeaseEnded(brBridge *b, const char *lease_id);
+/* A contract resolved while active: kept for the standbys (no-op without HA). */
+void br_haContractResolved(brBridge *b, const char *lookup_key, const brInstrument *inst);
 typedef struct brHaLeases brHaLeases;
 ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b);
 void brHaLeases_Destroy(brHaLeases *hl);
 void brHaLeases_Saved(brHaLeases *hl, const char *lease_id);
 void brHaLeases_Ended(brHaLeases *hl, const char *lease_id);
 void brHaLeases_Load(brHaLeases *hl);
+void brHaLeases_SaveContract(brHaLeases *hl, const char *lookup_key, const brInstrument *inst);
+void brHaLeases_LoadContracts(brHaLeases *hl);
 /* br_quotes.c: the lease table changed outside ib.rpc.subscribe (restored leases): re-arm expiry. */
 void br_quotesLeasesChanged(brBridge *b);
+
+/* br_bridge.c: a setting the NATS side cannot honour (e.g. nats.js_replicas above what a stream has and the
+ * server refuses to raise it): one error line naming it, then a stop with a non-zero exit — never a bridge
+ * that runs on weaker guarantees than configured. */
+void br_refuseStart(brBridge *b, const char *what, const char *why);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */

@@ -59,13 +59,16 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
     await run.step('an R1 bridge starts on the cluster; restarted with IBB_JS_REPLICAS=3 it raises streams to R3', async () => {
       await waitReady(nc, 'ib', 30000);
       bus.eq((await jsm.streams.info('IB_ORDERS')).config.num_replicas, 1, 'IB_ORDERS replicas at start');
+      await waitFor('the last-value quote bucket', async () => jsm.streams.info('KV_ib_quotes').then(() => true, () => false), 20000);
+      bus.eq((await jsm.streams.info('KV_ib_quotes')).config.num_replicas, 1, 'KV_ib_quotes replicas at start');
       await bridge.stop();
       bridge = await startBridge({ natsUrl: cl.url, simPort: s.port, env: { ...env, IBB_JS_REPLICAS: '3' } });
       await waitReady(nc, 'ib', 30000);
-      await waitFor('IB_ORDERS and the idempotency bucket at R3', async () => {
+      await waitFor('IB_ORDERS, the idempotency bucket and the quote bucket at R3', async () => {
         const a = await jsm.streams.info('IB_ORDERS');
         const b = await jsm.streams.info('KV_ib_orders_idem');
-        return a.config.num_replicas === 3 && b.config.num_replicas === 3;
+        const q = await jsm.streams.info('KV_ib_quotes');
+        return a.config.num_replicas === 3 && b.config.num_replicas === 3 && q.config.num_replicas === 3;
       }, 20000);
       bus.assert(/js\.replicas_raised stream=IB_ORDERS from=1 to=3/.test(bridge.log()), 'the raise is logged');
     });
