@@ -215,6 +215,32 @@ static void apply_load(brHaLeases *hl, haOp *op)
              bad, stLeases_LeaseCount(b->leases), stLeases_KeyCount(b->leases));
 }
 
+/* Queues a KV op; a put carries the record packed in sb, stored as JSON (readable with `nats kv get`). */
+static void enqueue_op(brHaLeases *hl, opKind kind, bucketKind bk, const char *id, const msgpack_sbuffer *sb)
+{
+    haOp *op = calloc(1, sizeof *op);
+    busBuf out;
+    busBuf_Init(&out);
+    bool ok = op != NULL;
+    if (ok && sb)
+        ok = busJson_FromMsgpack(&out, sb->data, sb->size) == IBB_OK && !out.oom && (op->data = malloc(out.len));
+    if (ok) {
+        if (sb) {
+            memcpy(op->data, out.data, out.len);
+            op->len = out.len;
+        }
+        op->kind = kind;
+        op->bk = bk;
+        snprintf(op->id, sizeof op->id, "%s", id ? id : "");
+        enqueue(hl, op);
+    } else {
+        free(op);
+        IBB_WARN(bk == BK_LEASES ? "ha.leases_store_failed" : "ha.contracts_store_failed",
+                 "op=%s id=%.40s error=\"out of memory\"", sb ? "put" : "queue", id ? id : "");
+    }
+    busBuf_Free(&out);
+}
+
 void brHaLeases_Saved(brHaLeases *hl, const char *lease_id)
 {
     if (!hl || hl->closed)
@@ -236,44 +262,20 @@ void brHaLeases_Saved(brHaLeases *hl, const char *lease_id)
     for (size_t i = 0; i < n; i++)
         busPack_Str(&pk, keys[i]);
     busPack_KeyInt(&pk, "expires_ns", br_wallNs() + (exp_ms - br_nowMs(b)) * 1000000);
-    busBuf out;
-    busBuf_Init(&out);
-    haOp *op = calloc(1, sizeof *op);
-    if (op && busJson_FromMsgpack(&out, sb.data, sb.size) == IBB_OK && !out.oom && (op->data = malloc(out.len))) {
-        memcpy(op->data, out.data, out.len);
-        op->len = out.len;
-        op->kind = OP_PUT;
-        snprintf(op->id, sizeof op->id, "%s", lease_id);
-        enqueue(hl, op);
-    } else {
-        free(op);
-        IBB_WARN("ha.leases_store_failed", "op=put lease=%.8s error=\"out of memory\"", lease_id);
-    }
-    busBuf_Free(&out);
+    enqueue_op(hl, OP_PUT, BK_LEASES, lease_id, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
 
 void brHaLeases_Ended(brHaLeases *hl, const char *lease_id)
 {
-    if (!hl || hl->closed)
-        return;
-    haOp *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = OP_DEL;
-    snprintf(op->id, sizeof op->id, "%s", lease_id);
-    enqueue(hl, op);
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_DEL, BK_LEASES, lease_id, NULL);
 }
 
 void brHaLeases_Load(brHaLeases *hl)
 {
-    if (!hl || hl->closed)
-        return;
-    haOp *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = OP_LOAD;
-    enqueue(hl, op);
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_LOAD, BK_LEASES, NULL, NULL);
 }
 
 /* ---- contracts ----------------------------------------------------------------------------------- */
@@ -324,34 +326,16 @@ void brHaLeases_SaveContract(brHaLeases *hl, const char *lookup_key, const brIns
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     br_contractPack(&pk, lookup_key, inst);
-    busBuf out;
-    busBuf_Init(&out);
-    haOp *op = calloc(1, sizeof *op);
-    if (op && busJson_FromMsgpack(&out, sb.data, sb.size) == IBB_OK && !out.oom && (op->data = malloc(out.len))) {
-        memcpy(op->data, out.data, out.len);
-        op->len = out.len;
-        op->kind = OP_PUT;
-        op->bk = BK_CONTRACTS;
-        encode_kv_key(lookup_key, op->id, sizeof op->id);
-        enqueue(hl, op);
-    } else {
-        free(op);
-        IBB_WARN("ha.contracts_store_failed", "op=put id=%.40s error=\"out of memory\"", lookup_key);
-    }
-    busBuf_Free(&out);
+    char id[3 * ST_KEY_MAX + 1];
+    encode_kv_key(lookup_key, id, sizeof id);
+    enqueue_op(hl, OP_PUT, BK_CONTRACTS, id, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
 
 void brHaLeases_LoadContracts(brHaLeases *hl)
 {
-    if (!hl || hl->closed)
-        return;
-    haOp *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = OP_LOAD;
-    op->bk = BK_CONTRACTS;
-    enqueue(hl, op);
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_LOAD, BK_CONTRACTS, NULL, NULL);
 }
 
 static void bucket_name(char *out, size_t cap, const char *prefix, const char *suffix)
