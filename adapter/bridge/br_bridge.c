@@ -287,6 +287,8 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     so.request_timeout_ms = o->request_timeout_ms;
     so.id = o->instance_id;
     so.description = "Interactive Brokers Gateway session on NATS";
+    const char *meta[] = {"prefix", b->prefix, NULL}; /* instances of several prefixes share $SRV.PING */
+    so.metadata = meta;
     if (s == IBB_OK)
         s = busService_Create(&b->svc, b->conn, loop, &so);
     if (s == IBB_OK) {

@@ -125,7 +125,7 @@ static void become_active(brBridge *b, const busLeaseState *st)
     h->takeovers++;
     IBB_INFO("ha.active", "instance=%s epoch=%" PRIu64 " reason=\"%s\"", busService_Id(b->svc), st->epoch,
              st->reason);
-    busService_SetRole(b->svc, "active");
+    busService_SetRole(b->svc, "active", st->epoch);
     busService_SetServing(b->svc, true);
     publish_ha(b, "ha_active", st->reason);
     coreSession_Start(b->ib);
@@ -139,7 +139,7 @@ static void become_standby(brBridge *b, const char *reason)
     IBB_WARN("ha.standby", "instance=%s epoch=%" PRIu64 " reason=\"%s\"", busService_Id(b->svc), h->epoch,
              reason);
     busService_SetServing(b->svc, false);
-    busService_SetRole(b->svc, "standby");
+    busService_SetRole(b->svc, "standby", h->epoch);
     coreSession_Disconnect(b->ib); /* modules see the IB link go down: requests lost, quotes idle */
 }
 
@@ -200,7 +200,7 @@ bool br_haActive(const brBridge *b) { return !mod(b) || mod(b)->active; }
 ibbStatus br_haStart(brBridge *b)
 {
     brHa *h = mod(b);
-    busService_SetRole(b->svc, "standby");
+    busService_SetRole(b->svc, "standby", 0);
     busService_SetServing(b->svc, false); /* before Start: only $SRV is subscribed */
     ibbStatus s = busService_Start(b->svc);
     if (s != IBB_OK)

@@ -60,6 +60,7 @@ struct busService {
     busPost *p_head, *p_tail;
     bool closing;
     char role[24];          /* "" or the role shown in $SRV metadata (busService_SetRole) */
+    uint64_t role_epoch;    /* shown with it when > 0 */
     int refs;               /* 1 for the owner + 1 per live subscription */
     busServiceCounters ctr;
 

@@ -685,6 +685,12 @@ static int status_reply(httpApp *app, struct lws *wsi, httpReq *r)
     char *txt = app->status && lvl >= HTTP_ACC_READ ? json_dumps(app->status, JSON_COMPACT) : NULL;
     busBuf_Puts(&r->resp, txt ? txt : "null");
     free(txt);
+    json_t *inst = lvl >= HTTP_ACC_READ ? http_instancesJson(app) : NULL;
+    txt = inst ? json_dumps(inst, JSON_COMPACT) : NULL;
+    json_decref(inst);
+    busBuf_Puts(&r->resp, ",\"instances\":");
+    busBuf_Puts(&r->resp, txt ? txt : "null");
+    free(txt);
     busBuf_Puts(&r->resp, "}");
     r->status = 200;
     r->ctype = "application/json";
@@ -700,6 +706,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
         busBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
         http_statusRender(app, &r->resp);
+        http_instancesRender(app, &r->resp);
         r->status = 200;
         r->ctype = "text/plain; version=0.0.4";
         return finish(wsi, r);

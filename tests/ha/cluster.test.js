@@ -145,6 +145,17 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
         }, 30000);
         const active = hb.find((b) => b.log().includes(`ha.active instance=${st.ha.instance}`));
         bus.assert(active, 'the active is one of the two');
+        const inst = await waitFor('ib-bridge-http lists both instances', async () => {
+          const r = await http.curl(`${gw.base}/status`, { timeout: 5 });
+          const l = r.json && r.json.instances;
+          return l && l.length === 2 && l.some((x) => x.role === 'active') && l.some((x) => x.role === 'standby') ? l : null;
+        }, 10000, 250);
+        const a = inst.find((x) => x.role === 'active');
+        bus.eq(a.instance, st.ha.instance, 'the active one is the one answering ib.rpc.status');
+        bus.eq(a.epoch, st.ha.epoch, 'with its epoch');
+        const m = (await http.curl(`${gw.base}/metrics`, { timeout: 5 })).body;
+        bus.assert(/^ibb_ha_instances 2$/m.test(m), 'ibb_ha_instances 2');
+        bus.assert(new RegExp(`^ibb_ha_instance_epoch\\{instance="${st.ha.instance}",role="active"\\} ${st.ha.epoch}$`, 'm').test(m), 'the active\'s epoch in /metrics');
         const t0 = Date.now();
         await cl.kill(1);
         await cl.kill(2);
