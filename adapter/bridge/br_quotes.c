@@ -176,6 +176,8 @@ void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char 
         busPack_KeyStr(pk, "source", source);
 }
 
+void br_packSnapshotQuote(msgpack_packer *pk, const stQuote *q) { brQt_packQuote(pk, q, NULL, "snapshot", -1); }
+
 static void kv_pack(void *ud, const char *key, msgpack_packer *pk)
 {
     brBridge *b = ud;
