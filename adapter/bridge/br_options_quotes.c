@@ -49,6 +49,7 @@ struct optQuotesJob {
     stChainClass cls;                /* the class used (its lists not kept) */
     double und_price;                /* NAN when not asked */
     bool waiting_chain, waiting_und, ended;
+    bool refused;                    /* a snapshot found no free line: wait for the retry timer */
     optItem *items;
     size_t n, running, done;
     uv_timer_t timer;                /* retries when no line is free */
@@ -163,7 +164,12 @@ static int64_t free_lines(const brBridge *b)
     return b->opt.md_line_budget - (int64_t)stLeases_KeyCount(b->leases) - (int64_t)br_quoteSnapshotLines(b);
 }
 
-static void on_retry(uv_timer_t *t) { pump(t->data); }
+static void on_retry(uv_timer_t *t)
+{
+    optQuotesJob *j = t->data;
+    j->refused = false;
+    pump(j);
+}
 
 static void on_item_quote(brBridge *b, void *ctx, const stQuote *q, const char *slug, const char *msg,
                           int ib_code)
@@ -174,6 +180,7 @@ static void on_item_quote(brBridge *b, void *ctx, const stQuote *q, const char *
     j->running--;
     if (slug && strcmp(slug, "line_limit") == 0) { /* another module took the line meanwhile: queue again */
         it->state = IT_PENDING;
+        j->refused = true;
         uv_timer_start(&j->timer, on_retry, RETRY_MS, 0);
         return;
     }
@@ -193,16 +200,17 @@ static void on_item_quote(brBridge *b, void *ctx, const stQuote *q, const char *
         pump(j);
 }
 
-/* Starts pending snapshots while lines are free; with none free (and none of its own running) retries. */
+/* Starts pending snapshots while lines are free. With none free, the job's own snapshots ending pump
+ * again; with none of its own running (others hold the lines) the timer polls. */
 static void pump(optQuotesJob *j)
 {
     brBridge *b = j->b;
-    for (size_t i = 0; i < j->n && !j->ended; i++) {
+    for (size_t i = 0; i < j->n && !j->ended && !j->refused; i++) {
         optItem *it = &j->items[i];
         if (it->state != IT_PENDING)
             continue;
         if (free_lines(b) <= 0) {
-            if (!uv_is_active((uv_handle_t *)&j->timer))
+            if (j->running == 0 && !uv_is_active((uv_handle_t *)&j->timer))
                 uv_timer_start(&j->timer, on_retry, RETRY_MS, 0);
             return;
         }
@@ -210,8 +218,6 @@ static void pump(optQuotesJob *j)
         j->running++;
         int64_t ms = busRequest_RemainingMs(j->req) - 300;
         br_quoteSnapshot(b, it->key, ms > 100 ? ms : 100, on_item_quote, it); /* may answer at once */
-        if (uv_is_active((uv_handle_t *)&j->timer))
-            return; /* refused for want of a line: wait for the retry */
     }
 }
 

@@ -165,7 +165,26 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
       }
       const s = await st.simStats();
       eq((s.errors || {})['101'] || 0, 0, 'ib-sim never refused a line (101)');
+      assert(!/snapshot_line_limit/.test(st.bridge.log()), 'the queue never asked for a snapshot over the budget');
       await st.request('ib.rpc.unsubscribe', { lease_id: lease.data.lease_id });
+    });
+
+    await T.step('options.quotes: with every line leased it waits in the queue, and runs when a line frees', async () => {
+      const exp = smart().expirations[0];
+      const lease = await st.request('ib.rpc.subscribe', { symbols: ['MSFT', 'IBM', 'INTC', 'AMZN'], ttl_s: 30 });
+      assert(!lease.error, JSON.stringify(lease.error));
+      const before = ((await st.simStats()).requests || {}).reqMktData || 0;
+      const pending = st.request('ib.rpc.options.quotes', { underlying: 'AAPL', expiration: exp, right: 'C', strikes: smart().strikes.slice(20, 23) });
+      await bus.sleep(600);
+      eq(((await st.simStats()).requests || {}).reqMktData || 0, before, 'no snapshot while no line is free');
+      const q = await st.request('ib.rpc.quote', { symbol: 'AAPL' });
+      eq(q.error && q.error.code, 'line_limit', 'the budget is really full');
+      await st.request('ib.rpc.unsubscribe', { lease_id: lease.data.lease_id });
+      const r = await pending;
+      assert(!r.error, JSON.stringify(r.error));
+      check('options_quotes_reply.json', r.data, 'queued reply');
+      eq(r.data.options.filter((o) => o.quote && o.quote.greeks).length, 3, 'every option answered with greeks');
+      eq(((await st.simStats()).errors || {})['101'] || 0, 0, 'ib-sim never refused a line (101)');
     });
 
     await T.step('options.quotes: given strikes and one right; bad input names the field', async () => {
