@@ -63,6 +63,7 @@ static int build_candles(httpReq *r, json_t *body, json_t **out);
 static int build_place(httpReq *r, json_t *body, json_t **out);
 static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
+static int build_underlying(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
@@ -88,6 +89,10 @@ static route ROUTES[] = {
      0},
     {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel,
      0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/chain", "rpc.options.chain", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/quotes", "rpc.options.quotes", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -254,25 +259,34 @@ static int valid_symbol(const char *s)
     return 1;
 }
 
+/* What follows the parameter in a route's path: the label's text after "}" ("/chain" of
+ * "/options/{symbol}/chain"; "" for most). */
+static const char *route_suffix(const route *rt)
+{
+    const char *b = strchr(rt->label, '}');
+    return b ? b + 1 : "";
+}
+
 /* Finds the route for path; *mask gets every method the path allows (for 405). */
 static route *match(const char *path, int method, char *param, size_t plen, int *mask)
 {
     route *hit = NULL;
+    size_t n = strlen(path);
     *mask = 0;
     for (size_t i = 0; i < NROUTES; i++) {
         route *rt = &ROUTES[i];
-        size_t pl = strlen(rt->path);
+        size_t pl = strlen(rt->path), sl = rt->param ? strlen(route_suffix(rt)) : 0;
         if (rt->param == P_NONE) {
             if (strcmp(path, rt->path) != 0)
                 continue;
-        } else {
-            if (strncmp(path, rt->path, pl) != 0 || !path[pl] || strchr(path + pl, '/'))
-                continue;
+        } else if (strncmp(path, rt->path, pl) != 0 || n <= pl + sl || strcmp(path + n - sl, route_suffix(rt)) ||
+                   memchr(path + pl, '/', n - pl - sl)) {
+            continue;
         }
         *mask |= rt->method;
         if (rt->method == method && !hit) {
             hit = rt;
-            snprintf(param, plen, "%s", rt->param ? path + pl : "");
+            snprintf(param, plen, "%.*s", rt->param ? (int)(n - pl - sl) : 0, rt->param ? path + pl : "");
         }
     }
     return hit;
@@ -360,6 +374,15 @@ static int build_symbol(httpReq *r, json_t *body, json_t **out)
 {
     (void)body;
     *out = json_pack("{s:s}", "symbol", r->param);
+    return 0;
+}
+
+/* GET /options/{symbol}/...: the query arguments (already in body) plus the underlying. */
+static int build_underlying(httpReq *r, json_t *body, json_t **out)
+{
+    json_t *o = obj_or_new(body);
+    json_object_set_new(o, "underlying", json_string(r->param));
+    *out = o;
     return 0;
 }
 
@@ -758,6 +781,40 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     return 0;
 }
 
+/* GET /options/{symbol}/quotes?expiration=&right=&window=&exchange=&strikes=a,b: the query becomes the
+ * request body (numbers as numbers; ib-bridge checks every value and names the field it refuses). */
+static void options_query(struct lws *wsi, httpReq *r)
+{
+    static const char *const keys[] = {"expiration", "right", "exchange", "window", "strikes"};
+    char v[512], name[32];
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        snprintf(name, sizeof name, "%s=", keys[i]);
+        const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
+        char *end = NULL;
+        if (!val)
+            continue;
+        if (i == 3) { /* window */
+            long long w = strtoll(val, &end, 10);
+            json_object_set_new(o, keys[i], *val && !*end ? json_integer(w) : json_string(val));
+        } else if (i == 4) { /* strikes: comma-separated */
+            json_t *a = json_array();
+            for (char *p = (char *)val, *tok; (tok = strsep(&p, ","));) {
+                double d = strtod(tok, &end);
+                json_array_append_new(a, *tok && !*end ? json_real(d) : json_string(tok));
+            }
+            json_object_set_new(o, keys[i], a);
+        } else {
+            json_object_set_new(o, keys[i], json_string(val));
+        }
+    }
+    char *txt = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (txt)
+        busBuf_Puts(&r->body, txt);
+    free(txt);
+}
+
 int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path)
 {
     free_req(app, pss->req);
@@ -828,6 +885,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
+    if (rt->method == M_GET && rt->build == build_underlying)
+        options_query(wsi, r);
     if (rt->method == M_GET && rt->build == build_candles) {
         /* query arguments become the body of a GET /candles */
         static const char *const keys[] = {"duration", "bar_size", "what_to_show", "end", "use_rth"};
