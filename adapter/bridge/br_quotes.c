@@ -122,7 +122,7 @@ static void pack_greeks(msgpack_packer *pk, const stQuote *q)
             continue;
         const stGreeks *g = &q->greeks[s];
         const struct { const char *k; double v; } f[] = {
-            {"implied_vol", g->implied_vol}, {"delta", g->delta}, {"gamma", g->gamma}, {"vega", g->vega},
+            {"iv", g->implied_vol}, {"delta", g->delta}, {"gamma", g->gamma}, {"vega", g->vega},
             {"theta", g->theta}, {"opt_price", g->opt_price}, {"und_price", g->und_price},
             {"pv_dividend", g->pv_dividend},
         };

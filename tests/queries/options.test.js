@@ -14,7 +14,7 @@ const { assert, eq } = bus;
 
 const { EventName } = npm('@stoqey/ib');
 const check = schemas();
-const GREEKS = ['implied_vol', 'delta', 'gamma', 'vega', 'theta', 'opt_price', 'und_price', 'pv_dividend'];
+const GREEKS = ['iv', 'delta', 'gamma', 'vega', 'theta', 'opt_price', 'und_price', 'pv_dividend'];
 
 // Both encodings; each reply validated against its schema (or error.json with the wanted slug).
 async function both(st, subject, body, schema, wantError) {
