@@ -136,6 +136,11 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
       assert(itmC.opt_price > otmC.opt_price, 'the ITM call is dearer');
       assert(Math.abs(itmC.und_price - spot) / spot < 0.05, `underlying price ${itmC.und_price} near ${spot}`);
       assert(ev[0].bid > 0 && ev[0].ask >= ev[0].bid, 'the option quote itself');
+      const [qj, qm] = await both(st, 'ib.rpc.quote', { symbol: keys[1] }, 'quote_reply.json');
+      for (const x of [qj, qm]) for (const f of GREEKS) assert(finite(x.data.greeks.model[f]), `ib.rpc.quote greeks.model.${f}`);
+      const snap = await both(st, 'ib.rpc.quote', { symbol: key('P', itm) }, 'quote_reply.json');   // not leased: a snapshot
+      for (const x of snap) eq([x.data.source, typeof x.data.greeks.model.delta], ['snapshot', 'number'], 'snapshot greeks');
+      assert(snap[0].data.greeks.model.delta < 0 && snap[0].data.greeks.model.delta > -0.4, 'an OTM put');
       await st.request('ib.rpc.unsubscribe', { lease_id: r.data.lease_id });
     });
 
