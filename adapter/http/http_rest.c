@@ -781,32 +781,43 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     return 0;
 }
 
-/* GET /options/{symbol}/quotes?expiration=&right=&window=&exchange=&strikes=a,b: the query becomes the
- * request body (numbers as numbers; ib-bridge checks every value and names the field it refuses). */
-static void options_query(struct lws *wsi, httpReq *r)
+/* Query arguments that become the body of a GET (/candles, /options/{symbol}/...): text, a boolean
+ * ("1" / "true"), an integer, or a comma-separated list of numbers. A value that is not of its kind is
+ * passed on as text: ib-bridge checks every value and names the field it refuses. */
+typedef enum { Q_STR, Q_BOOL, Q_INT, Q_NUMS } queryKind;
+typedef struct queryArg {
+    const char *name;
+    queryKind kind;
+} queryArg;
+
+static json_t *query_value(char *val, queryKind kind)
 {
-    static const char *const keys[] = {"expiration", "right", "exchange", "window", "strikes"};
+    char *end = NULL;
+    if (kind == Q_BOOL)
+        return json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0);
+    if (kind == Q_INT) {
+        long long w = strtoll(val, &end, 10);
+        return *val && !*end ? json_integer(w) : json_string(val);
+    }
+    if (kind == Q_STR)
+        return json_string(val);
+    json_t *a = json_array();
+    for (char *p = val, *tok; (tok = strsep(&p, ","));) {
+        double d = strtod(tok, &end);
+        json_array_append_new(a, *tok && !*end ? json_real(d) : json_string(tok));
+    }
+    return a;
+}
+
+static void query_body(struct lws *wsi, httpReq *r, const queryArg *args, size_t n)
+{
     char v[512], name[32];
     json_t *o = json_object();
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        snprintf(name, sizeof name, "%s=", keys[i]);
-        const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
-        char *end = NULL;
-        if (!val)
-            continue;
-        if (i == 3) { /* window */
-            long long w = strtoll(val, &end, 10);
-            json_object_set_new(o, keys[i], *val && !*end ? json_integer(w) : json_string(val));
-        } else if (i == 4) { /* strikes: comma-separated */
-            json_t *a = json_array();
-            for (char *p = (char *)val, *tok; (tok = strsep(&p, ","));) {
-                double d = strtod(tok, &end);
-                json_array_append_new(a, *tok && !*end ? json_real(d) : json_string(tok));
-            }
-            json_object_set_new(o, keys[i], a);
-        } else {
-            json_object_set_new(o, keys[i], json_string(val));
-        }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s=", args[i].name);
+        char *val = (char *)lws_get_urlarg_by_name(wsi, name, v, sizeof v); /* points into v */
+        if (val)
+            json_object_set_new(o, args[i].name, query_value(val, args[i].kind));
     }
     char *txt = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -885,32 +896,14 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
+    static const queryArg candles_q[] = {{"duration", Q_STR}, {"bar_size", Q_STR}, {"what_to_show", Q_STR},
+                                         {"end", Q_STR}, {"use_rth", Q_BOOL}};
+    static const queryArg options_q[] = {{"expiration", Q_STR}, {"right", Q_STR}, {"exchange", Q_STR},
+                                         {"window", Q_INT}, {"strikes", Q_NUMS}};
+    if (rt->method == M_GET && rt->build == build_candles)
+        query_body(wsi, r, candles_q, sizeof candles_q / sizeof candles_q[0]);
     if (rt->method == M_GET && rt->build == build_underlying)
-        options_query(wsi, r);
-    if (rt->method == M_GET && rt->build == build_candles) {
-        /* query arguments become the body of a GET /candles */
-        static const char *const keys[] = {"duration", "bar_size", "what_to_show", "end", "use_rth"};
-        char v[128], name[32];
-        json_t *o = json_object();
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            snprintf(name, sizeof name, "%s=", keys[i]);
-            const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
-            if (!val)
-                continue;
-            if (strcmp(keys[i], "use_rth") == 0)
-                json_object_set_new(o, keys[i],
-                                    json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
-            else
-                json_object_set_new(o, keys[i], json_string(val));
-        }
-        char *txt = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        if (txt)
-            busBuf_Puts(&r->body, txt);
-        free(txt);
-        if (!strcmp(busBuf_CStr(&r->body), "{}"))
-            busBuf_Reset(&r->body);
-    }
+        query_body(wsi, r, options_q, sizeof options_q / sizeof options_q[0]);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */

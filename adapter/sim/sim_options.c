@@ -10,7 +10,10 @@
  * on its underlying's walk: option bid/ask (tickPrice 1/2 with sizes) and tickOptionComputation
  * bid (10), ask (11), last (12, in the image) and model (13), priced with Black-Scholes from a
  * volatility seeded per underlying (--seed) with a smile in log-moneyness, r = 4 %, no dividends.
- * Any other option -> error 200. A subscription is a market-data line and moves its underlying. */
+ * Any other option -> error 200. A subscription is a market-data line and moves its underlying.
+ *
+ * Contract details: reqContractDetails of an option of a chain answers its contractData (the
+ * underlying's, turned into the option's by sim_optionDetails: a stable conId, OCC local symbol). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
