@@ -213,9 +213,10 @@ bool brOpt_underlyingKey(busRequest *req, char *key, size_t cap)
     if (st != IBB_OK) {
         if (st == IBB_ERR_NOT_FOUND)
             snprintf(err, sizeof err, "give 'underlying' (or 'symbol'): an instrument key such as \"AAPL\"");
-        else if (us == IBB_OK && strncmp(err, "field 'symbol'", 14) == 0)
-            snprintf(err, sizeof err, "field 'underlying' is not a valid instrument key");
-        busRequest_Error(req, "bad_request", err, 0);
+        if (us == IBB_OK && strncmp(err, "field 'symbol'", 14) == 0) /* name the field the caller used */
+            busRequest_Errorf(req, "bad_request", 0, "field 'underlying'%s", err + 14);
+        else
+            busRequest_Error(req, "bad_request", err, 0);
         return false;
     }
     stInstrumentSpec spec;

@@ -269,7 +269,7 @@ static bool build_items(optQuotesJob *j)
         for (size_t r = 0; r < nr; r++) {
             optItem *it = &j->items[j->n++];
             stInstrumentSpec o = {.strike = j->strikes[s]};
-            snprintf(o.sec_type, sizeof o.sec_type, "OPT");
+            snprintf(o.sec_type, sizeof o.sec_type, "%s", strcmp(und.sec_type, "FUT") == 0 ? "FOP" : "OPT");
             snprintf(o.symbol, sizeof o.symbol, "%s", und.symbol);
             snprintf(o.exchange, sizeof o.exchange, "%s", j->cls.exchange);
             snprintf(o.currency, sizeof o.currency, "%s", und.currency[0] ? und.currency : "USD");

@@ -95,7 +95,8 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
     await T.step('options.chain: bad input and unknown underlyings are clear errors', async () => {
       await both(st, 'ib.rpc.options.chain', {}, null, 'bad_request');
       await both(st, 'ib.rpc.options.chain', { underlying: 5 }, null, 'bad_request');
-      await both(st, 'ib.rpc.options.chain', { underlying: 'A.B' }, null, 'bad_request');
+      const ab = await both(st, 'ib.rpc.options.chain', { underlying: 'A.B' }, null, 'bad_request');
+      assert(/^field 'underlying' is not a valid instrument key/.test(ab[0].error.message), ab[0].error.message);
       const o = await both(st, 'ib.rpc.options.chain', { underlying: 'OPT:AAPL:SMART:USD:20261218:C:200:100' }, null, 'bad_request');
       assert(/underlying/.test(o[0].error.message), o[0].error.message);
       await both(st, 'ib.rpc.options.chain', { underlying: 'NOSUCH' }, null, 'unknown_symbol');
