@@ -57,7 +57,7 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
 
 (async () => {
   const T = bus.runner('queries.options');
-  const st = await startStack({ bridgeEnv: { IBB_MD_LINE_BUDGET: '4', IBB_REQUEST_TIMEOUT_MS: '8000' } });
+  const st = await startStack({ bridgeEnv: { IBB_MD_LINE_BUDGET: '4', IBB_REQUEST_TIMEOUT_MS: '8000', IBB_QUOTE_ENCODING: 'both' } });
   const secDef = async () => ((await st.simStats()).requests || {}).reqSecDefOptParams || 0;
   let chain;
   try {
@@ -116,6 +116,7 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
       assert(itm && otm, `strikes around ${spot}`);
       const keys = [key('C', itm), key('C', otm), key('P', otm)];   // the put above spot is in the money
       const subs = keys.map((k) => collect(st.nc, `ib.quote.${k}`));
+      const mirror = collect(st.nc, `ib.json.quote.${keys[0]}`);   // the JSON mirror (quote_encoding both)
       const r = await st.request('ib.rpc.subscribe', { symbols: keys, ttl_s: 30 }, { msgpack: true });
       assert(!r.error, JSON.stringify(r.error));
       check('subscribe_reply.json', r.data, 'subscribe reply');
@@ -124,12 +125,17 @@ const finite = (x) => typeof x === 'number' && Number.isFinite(x);
       const ev = [];
       for (let n = 0; n < keys.length; n++) {
         const e = await subs[n].waitFor((x) => x.v.greeks && x.v.greeks.model && x.v.greeks.bid && x.v.greeks.ask, 8000, `greeks of ${keys[n]}`);
+        eq(e.enc, 'msgpack');
         check('quote_event.json', e.v, `${keys[n]} event`);
         for (const side of ['bid', 'ask', 'model'])
           for (const f of GREEKS) assert(finite(e.v.greeks[side][f]), `${keys[n]} greeks.${side}.${f} = ${e.v.greeks[side][f]}`);
         ev.push(e.v);
         subs[n].stop();
       }
+      const je = await mirror.waitFor((x) => x.v.greeks && x.v.greeks.model, 8000, 'JSON greeks');
+      eq(je.enc, 'json', 'the mirror is JSON');
+      check('quote_event.json', je.v, 'JSON option event');
+      mirror.stop();
       const [itmC, otmC, itmP] = ev.map((v) => v.greeks.model);
       assert(itmC.delta > 0.6 && itmC.delta <= 1, `ITM call delta ${itmC.delta}`);
       assert(otmC.delta > 0 && otmC.delta < 0.4, `OTM call delta ${otmC.delta}`);
