@@ -6,6 +6,7 @@
  *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
  *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_options.c    ib.rpc.options.chain / options.quotes: option chains (cached a day), chain slices
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -39,7 +40,10 @@
 
 #define BR_REQ_ID_BASE ((int64_t)1 << 30)
 
-enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_COUNT };
+enum {
+    BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_OPTIONS,
+    BR_MOD_COUNT
+};
 
 typedef struct brModule {
     const char *name;
@@ -55,7 +59,7 @@ typedef struct brModule {
 } brModule;
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
-    br_haModule;
+    br_haModule, br_optionsModule;
 
 struct brBridge {
     uv_loop_t *loop;
@@ -213,6 +217,8 @@ void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn
 /* Withdraws a pending br_quoteSnapshot (fn/ctx as given; key as given): fn will not run. A snapshot
  * nobody waits for any more is cancelled at IB. Unknown waits are ignored. */
 void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx);
+/* Packs a snapshot's quote map (schemas/quote_event.json, source "snapshot"; options with `greeks`). */
+void br_packSnapshotQuote(msgpack_packer *pk, const stQuote *q);
 
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */

@@ -63,6 +63,7 @@ static int build_candles(httpReq *r, json_t *body, json_t **out);
 static int build_place(httpReq *r, json_t *body, json_t **out);
 static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
+static int build_underlying(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
@@ -88,6 +89,10 @@ static route ROUTES[] = {
      0},
     {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel,
      0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/chain", "rpc.options.chain", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/quotes", "rpc.options.quotes", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -254,25 +259,34 @@ static int valid_symbol(const char *s)
     return 1;
 }
 
+/* What follows the parameter in a route's path: the label's text after "}" ("/chain" of
+ * "/options/{symbol}/chain"; "" for most). */
+static const char *route_suffix(const route *rt)
+{
+    const char *b = strchr(rt->label, '}');
+    return b ? b + 1 : "";
+}
+
 /* Finds the route for path; *mask gets every method the path allows (for 405). */
 static route *match(const char *path, int method, char *param, size_t plen, int *mask)
 {
     route *hit = NULL;
+    size_t n = strlen(path);
     *mask = 0;
     for (size_t i = 0; i < NROUTES; i++) {
         route *rt = &ROUTES[i];
-        size_t pl = strlen(rt->path);
+        size_t pl = strlen(rt->path), sl = rt->param ? strlen(route_suffix(rt)) : 0;
         if (rt->param == P_NONE) {
             if (strcmp(path, rt->path) != 0)
                 continue;
-        } else {
-            if (strncmp(path, rt->path, pl) != 0 || !path[pl] || strchr(path + pl, '/'))
-                continue;
+        } else if (strncmp(path, rt->path, pl) != 0 || n <= pl + sl || strcmp(path + n - sl, route_suffix(rt)) ||
+                   memchr(path + pl, '/', n - pl - sl)) {
+            continue;
         }
         *mask |= rt->method;
         if (rt->method == method && !hit) {
             hit = rt;
-            snprintf(param, plen, "%s", rt->param ? path + pl : "");
+            snprintf(param, plen, "%.*s", rt->param ? (int)(n - pl - sl) : 0, rt->param ? path + pl : "");
         }
     }
     return hit;
@@ -360,6 +374,15 @@ static int build_symbol(httpReq *r, json_t *body, json_t **out)
 {
     (void)body;
     *out = json_pack("{s:s}", "symbol", r->param);
+    return 0;
+}
+
+/* GET /options/{symbol}/...: the query arguments (already in body) plus the underlying. */
+static int build_underlying(httpReq *r, json_t *body, json_t **out)
+{
+    json_t *o = obj_or_new(body);
+    json_object_set_new(o, "underlying", json_string(r->param));
+    *out = o;
     return 0;
 }
 
@@ -765,6 +788,51 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     return 0;
 }
 
+/* Query arguments that become the body of a GET (/candles, /options/{symbol}/...): text, a boolean
+ * ("1" / "true"), an integer, or a comma-separated list of numbers. A value that is not of its kind is
+ * passed on as text: ib-bridge checks every value and names the field it refuses. */
+typedef enum { Q_STR, Q_BOOL, Q_INT, Q_NUMS } queryKind;
+typedef struct queryArg {
+    const char *name;
+    queryKind kind;
+} queryArg;
+
+static json_t *query_value(char *val, queryKind kind)
+{
+    char *end = NULL;
+    if (kind == Q_BOOL)
+        return json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0);
+    if (kind == Q_INT) {
+        long long w = strtoll(val, &end, 10);
+        return *val && !*end ? json_integer(w) : json_string(val);
+    }
+    if (kind == Q_STR)
+        return json_string(val);
+    json_t *a = json_array();
+    for (char *p = val, *tok; (tok = strsep(&p, ","));) {
+        double d = strtod(tok, &end);
+        json_array_append_new(a, *tok && !*end ? json_real(d) : json_string(tok));
+    }
+    return a;
+}
+
+static void query_body(struct lws *wsi, httpReq *r, const queryArg *args, size_t n)
+{
+    char v[512], name[32];
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s=", args[i].name);
+        char *val = (char *)lws_get_urlarg_by_name(wsi, name, v, sizeof v); /* points into v */
+        if (val)
+            json_object_set_new(o, args[i].name, query_value(val, args[i].kind));
+    }
+    char *txt = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (txt)
+        busBuf_Puts(&r->body, txt);
+    free(txt);
+}
+
 int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path)
 {
     free_req(app, pss->req);
@@ -835,30 +903,14 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
-    if (rt->method == M_GET && rt->build == build_candles) {
-        /* query arguments become the body of a GET /candles */
-        static const char *const keys[] = {"duration", "bar_size", "what_to_show", "end", "use_rth"};
-        char v[128], name[32];
-        json_t *o = json_object();
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            snprintf(name, sizeof name, "%s=", keys[i]);
-            const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
-            if (!val)
-                continue;
-            if (strcmp(keys[i], "use_rth") == 0)
-                json_object_set_new(o, keys[i],
-                                    json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
-            else
-                json_object_set_new(o, keys[i], json_string(val));
-        }
-        char *txt = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        if (txt)
-            busBuf_Puts(&r->body, txt);
-        free(txt);
-        if (!strcmp(busBuf_CStr(&r->body), "{}"))
-            busBuf_Reset(&r->body);
-    }
+    static const queryArg candles_q[] = {{"duration", Q_STR}, {"bar_size", Q_STR}, {"what_to_show", Q_STR},
+                                         {"end", Q_STR}, {"use_rth", Q_BOOL}};
+    static const queryArg options_q[] = {{"expiration", Q_STR}, {"right", Q_STR}, {"exchange", Q_STR},
+                                         {"window", Q_INT}, {"strikes", Q_NUMS}};
+    if (rt->method == M_GET && rt->build == build_candles)
+        query_body(wsi, r, candles_q, sizeof candles_q / sizeof candles_q[0]);
+    if (rt->method == M_GET && rt->build == build_underlying)
+        query_body(wsi, r, options_q, sizeof options_q / sizeof options_q[0]);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */

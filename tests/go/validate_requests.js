@@ -17,6 +17,7 @@ const SCHEMAS = {
   'rpc.subscribe': 'subscribe_request.json', 'rpc.unsubscribe': 'unsubscribe_request.json',
   'rpc.order.place': 'order_place_request.json', 'rpc.order.cancel': 'order_cancel_request.json',
   'rpc.order.modify': 'order_modify_request.json', 'rpc.order.list': 'order_list_request.json',
+  'rpc.options.chain': 'options_chain_request.json', 'rpc.options.quotes': 'options_quotes_request.json',
 };
 
 const dir = process.argv[2];
