@@ -85,9 +85,7 @@ void http_instancesRender(const httpApp *app, busBuf *out)
     busBuf_Puts(out, "# HELP ibb_ha_instances ib-bridge instances of this prefix answering $SRV.PING (active and standbys).\n"
                      "# TYPE ibb_ha_instances gauge\n");
     busBuf_Printf(out, "ibb_ha_instances %zu\n", app->instances ? json_object_size(app->instances) : (size_t)0);
-    if (!app->instances || !json_object_size(app->instances))
-        return;
-    busBuf_Puts(out, "# HELP ibb_ha_instance_epoch HA epoch each instance reports (the lease revision it holds or last held; 0 never).\n"
+    busBuf_Puts(out, /* the family is declared even before the first answer (a scrape never waits) */ "# HELP ibb_ha_instance_epoch HA epoch each instance reports (the lease revision it holds or last held; 0 never).\n"
                      "# TYPE ibb_ha_instance_epoch gauge\n");
     const char *id;
     json_t *v;
