@@ -116,6 +116,12 @@ void brQt_armLeaseTimer(brBridge *b);
 /* ib.rpc.subscribe / ib.rpc.unsubscribe. br_quotes_sub.c */
 void brQt_onSubscribe(busRequest *req, void *arg);
 void brQt_onUnsubscribe(busRequest *req, void *arg);
+/* Reads the instrument keys of a subscribe body ('symbols', 'contracts'): unique, as asked; the caller
+ * frees *keys. false = answered with an error. br_quotes_sub.c */
+bool brQt_parseKeys(busRequest *req, char (**keys)[ST_KEY_MAX], size_t *n, const msgpack_object_array *syms,
+                    const msgpack_object_array *cons);
+/* ISO 8601 UTC with milliseconds ("2026-12-04T21:00:00.000Z"). br_quotes_sub.c */
+void brQt_formatUtc(int64_t wall_ms, char *out, size_t cap);
 /* Answers the subscribe replies whose instruments have all settled (after each flush). br_quotes_sub.c */
 void brQt_checkWaits(brBridge *b);
 /* Answers one waiting subscribe reply now and frees it. br_quotes_sub.c */
