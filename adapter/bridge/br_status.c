@@ -241,7 +241,8 @@ static void on_status(busRequest *req, void *arg)
     busPack_KeyInt(pk, "kv_writes", (int64_t)kvw);
     busPack_KeyInt(pk, "kv_write_errors", (int64_t)kve);
     size_t snaps = br_quoteSnapshotLines(b);
-    busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps);
+    busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps +
+                                         (int64_t)br_streamsCount(b, BR_SK_BARS)); /* bars are lines too */
     busPack_KeyInt(pk, "snapshots_in_flight", (int64_t)snaps);
     busPack_KeyInt(pk, "line_budget", b->opt.md_line_budget);
     busPack_KeyInt(pk, "leases", b->leases ? (int64_t)stLeases_LeaseCount(b->leases) : 0);

@@ -379,6 +379,17 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
         free_req(r);
         return;
     }
+    for (size_t i = 0; kind == BR_SK_TICKS && i < r->n; i++) { /* IB refuses them: say so before resolving */
+        stInstrumentSpec spec;
+        if (stInstrument_ParseKey(r->keys[i], &spec, NULL) == IBB_OK &&
+            (strcmp(spec.sec_type, "OPT") == 0 || strcmp(spec.sec_type, "FOP") == 0)) {
+            busRequest_Failf(req, "bad_request", 0,
+                             "field 'kind': IB has no tick-by-tick data for options (%s is %s): lease kind "
+                             "\"quote\" for it", r->keys[i], spec.sec_type);
+            free_req(r);
+            return;
+        }
+    }
     r->outstanding = r->n + 1; /* + this loop: a resolution may complete at once (cache hit) */
     for (size_t i = 0; i < r->n; i++) {
         r->items[i] = (ssItem){r, i};
