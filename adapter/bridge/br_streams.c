@@ -129,10 +129,54 @@ static void send_event(brBridge *b, sinst *si)
     mod(b)->published = true;
 }
 
+/* Answers the ib.rpc.depth waiters of lkey (all when lkey is NULL): the book, or an error when slug. */
+static void answer_waiters(brBridge *b, const char *lkey, const sinst *si, const char *slug, const char *msg)
+{
+    for (depthWaiter **p = &mod(b)->waiters; *p;) {
+        depthWaiter *w = *p;
+        bool gone = busRequest_Answered(w->req); /* the service answered it at its deadline */
+        if (!gone && lkey && strcmp(w->lkey, lkey) != 0) {
+            p = &w->next;
+            continue;
+        }
+        if (!gone && slug)
+            busRequest_Error(w->req, slug, msg, 0);
+        else if (!gone) {
+            brSt_packDepth(busRequest_Packer(w->req), si, (int64_t)si->seq->seq);
+            busRequest_ReplyPacked(w->req);
+        }
+        busRequest_Release(w->req);
+        *p = w->next;
+        free(w);
+    }
+}
+
+void brSt_waitDepth(brBridge *b, busRequest *req, const char *lkey)
+{
+    const sinst *si = ibbMap_Get(mod(b)->recs, lkey);
+    if (si && si->seq->seq > 0 && si->state == SI_STREAMING) {
+        brSt_packDepth(busRequest_Packer(req), si, (int64_t)si->seq->seq);
+        busRequest_ReplyPacked(req);
+        return;
+    }
+    depthWaiter *w = calloc(1, sizeof *w);
+    if (!w) {
+        busRequest_Error(req, "internal", "out of memory", 0);
+        return;
+    }
+    w->req = req;
+    busRequest_Retain(req);
+    snprintf(w->lkey, sizeof w->lkey, "%s", lkey);
+    w->next = mod(b)->waiters;
+    mod(b)->waiters = w;
+}
+
 static void publish_depth(brBridge *b, sinst *si)
 {
     brSt_packDepth(busPublisher_Packer(b->quote_pub), si, (int64_t)++si->seq->seq);
     send_event(b, si);
+    if (mod(b)->waiters)
+        answer_waiters(b, si->lkey, si, NULL, NULL);
 }
 
 static void pack_tick_body(msgpack_packer *pk, const ibTickByTick *t)
@@ -243,6 +287,11 @@ static void on_line_error(brBridge *b, int64_t req_id, const ibError *e, void *c
     br_reqClose(b, req_id);
     si->req_id = 0;
     si->state = SI_FAILED;
+    if (mod(b)->waiters) {
+        char msg[260];
+        snprintf(msg, sizeof msg, "IB refused the depth stream (%" PRId64 "): %s", e->code, si->status_msg);
+        answer_waiters(b, si->lkey, si, brQt_statusSlug(e->code), msg);
+    }
     IBB_WARN("streams.line_failed", "lease_key=%s ib_code=%" PRId64 " text=\"%s\"", si->lkey, e->code,
              si->status_msg);
 }
@@ -528,6 +577,8 @@ void br_streamsRelease(brBridge *b, const char *lease_key)
                 break;
             }
     }
+    if (m->waiters)
+        answer_waiters(b, lease_key, si, "timeout", "the depth lease ended before IB sent the book");
     IBB_INFO("streams.release", "lease_key=%s %s=%zu", lease_key, KIND_NAMES[si->kind], m->count[si->kind]);
     sinst_free(si);
 }
@@ -595,6 +646,7 @@ static void streams_on_stop(brBridge *b)
     ibbMapIter_Init(&it, m->recs);
     while (ibbMapIter_Next(&it, NULL, NULL, &v))
         stop_line(b, v); /* cancels first in the pacer */
+    answer_waiters(b, NULL, NULL, "unavailable", "ib-bridge is shutting down");
     if (m->timer_open) {
         uv_close((uv_handle_t *)&m->pace_timer, NULL);
         m->timer_open = false;
@@ -638,6 +690,12 @@ static void streams_fini(brBridge *b)
     if (m->timer_open) { /* never started */
         uv_close((uv_handle_t *)&m->pace_timer, NULL);
         uv_run(b->loop, UV_RUN_NOWAIT);
+    }
+    while (m->waiters) { /* only when the bridge never ran */
+        depthWaiter *w = m->waiters;
+        m->waiters = w->next;
+        busRequest_Release(w->req);
+        free(w);
     }
     free_all(m->recs, free_sinst);
     free_all(m->seqs, free);

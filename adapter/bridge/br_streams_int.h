@@ -36,6 +36,12 @@ typedef struct sinst {               /* one IB subscription: (instrument, kind, 
     struct sinst *dirty_next;
 } sinst;
 
+typedef struct depthWaiter {         /* an ib.rpc.depth waiting for the first book of its stream */
+    busRequest *req;                 /* retained */
+    char lkey[ST_KEY_MAX];
+    struct depthWaiter *next;
+} depthWaiter;
+
 typedef struct streams {
     ibbMap *recs;                    /* lease key -> sinst* */
     ibbMap *seqs;                    /* subject suffix -> subjSeq* */
@@ -43,6 +49,7 @@ typedef struct streams {
     stRateWin bars_win;              /* 60 new real-time-bar requests per 10 minutes */
     size_t count[BR_SK_COUNT];       /* records per kind (= IB subscriptions wanted) */
     sinst *dirty;
+    depthWaiter *waiters;
     uv_timer_t pace_timer;
     bool timer_open, stopping, published;
     uint64_t events[BR_SK_COUNT], resubscribes, paced;
@@ -58,6 +65,9 @@ const char *brSt_stateName(const brBridge *b, const sinst *si);
 
 /* ib.rpc.depth: the current book of a depth stream. br_streams_sub.c */
 void brSt_onDepth(busRequest *req, void *arg);
+/* Answers ib.rpc.depth with the record's book when it has one, else keeps req (retained) until the
+ * first book, the line's failure or the request's deadline. br_streams.c */
+void brSt_waitDepth(brBridge *b, busRequest *req, const char *lkey);
 /* Packs the book event (schemas/depth_event.json). br_streams.c */
 void brSt_packDepth(msgpack_packer *pk, const sinst *si, int64_t seq);
 

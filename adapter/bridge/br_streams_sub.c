@@ -37,7 +37,10 @@ typedef struct ssReq {               /* a stream subscribe resolving its instrum
     char err_slug[32], err_field[16];
     char err_msg[400];
     int err_code;
+    bool snapshot;                   /* ib.rpc.depth: answer the first book, not the lease */
 } ssReq;
+
+#define DEPTH_SNAPSHOT_TTL_S 10      /* the lease ib.rpc.depth takes when nobody streams the book */
 
 static void free_req(ssReq *r)
 {
@@ -188,7 +191,10 @@ static void grant(ssReq *r)
     }
     IBB_INFO("streams.lease", "lease=%.8s kind=%s param=%s instruments=%zu ttl_s=%" PRId64 " renewed=%s", id,
              brSt_kindName(r->kind), r->param, r->n, r->ttl_s, r->lease_id[0] ? "true" : "false");
-    answer(r, id);
+    if (r->snapshot)
+        brSt_waitDepth(b, req, r->keys[0]);
+    else
+        answer(r, id);
 }
 
 /* Turns the resolved canonical keys into unique lease keys. false = answered. */
@@ -351,6 +357,8 @@ static void renew_same(ssReq *r)
         grant(r);
 }
 
+static void resolve_all(ssReq *r);
+
 static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *param)
 {
     const msgpack_object *body = busRequest_Body(req);
@@ -379,7 +387,14 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
         free_req(r);
         return;
     }
-    for (size_t i = 0; kind == BR_SK_TICKS && i < r->n; i++) { /* IB refuses them: say so before resolving */
+    resolve_all(r);
+}
+
+/* Resolves r's instruments; the last resolution grants (or answers the error). Takes r. */
+static void resolve_all(ssReq *r)
+{
+    busRequest *req = r->req;
+    for (size_t i = 0; r->kind == BR_SK_TICKS && i < r->n; i++) { /* IB refuses them: say so before resolving */
         stInstrumentSpec spec;
         if (stInstrument_ParseKey(r->keys[i], &spec, NULL) == IBB_OK &&
             (strcmp(spec.sec_type, "OPT") == 0 || strcmp(spec.sec_type, "FOP") == 0)) {
@@ -393,7 +408,7 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
     r->outstanding = r->n + 1; /* + this loop: a resolution may complete at once (cache hit) */
     for (size_t i = 0; i < r->n; i++) {
         r->items[i] = (ssItem){r, i};
-        br_resolve(b, r->keys[i], on_item_resolved, &r->items[i]);
+        br_resolve(r->b, r->keys[i], on_item_resolved, &r->items[i]);
     }
     item_done(r);
 }
@@ -441,9 +456,10 @@ bool br_streamsClaimSubscribe(busRequest *req, brBridge *b)
 
 /* ---- ib.rpc.depth ------------------------------------------------------------------------------- */
 
-/* {symbol | contract, rows?} -> the current book of a leased depth stream (schemas/depth_event.json
- * plus state). Nothing is subscribed here: a book exists only while some lease holds it (GET
- * /depth/{symbol} in ib-bridge-http takes a short lease first). */
+/* {symbol | contract, rows?} -> the current book (schemas/depth_event.json): of the leased depth stream
+ * of that instrument (the given rows, else the one with most rows), or, when none streams it, of a
+ * lease of DEPTH_SNAPSHOT_TTL_S taken here (same budget as ib.rpc.subscribe) once IB's first book has
+ * arrived. GET /depth/{symbol} in ib-bridge-http is this request. */
 void brSt_onDepth(busRequest *req, void *arg)
 {
     brBridge *b = arg;
@@ -471,14 +487,33 @@ void brSt_onDepth(busRequest *req, void *arg)
             (!best || si->rows > best->rows))
             best = si;
     }
-    if (!best) {
-        busRequest_Failf(req, "not_found", 0,
-                         "no depth stream for %s%s: lease one with ib.rpc.subscribe {kind: \"depth\"} first", canon,
-                         rows ? " with these rows" : "");
+    if (best) { /* a leased stream: its book now, or its first one */
+        brSt_waitDepth(b, req, best->lkey);
+        busRequest_Release(req);
         return;
     }
-    msgpack_packer *pk = busRequest_Packer(req);
-    brSt_packDepth(pk, best, (int64_t)best->seq->seq);
-    busRequest_ReplyPacked(req);
-    busRequest_Release(req);
+    if (rows != 0 && (rows < 1 || rows > ST_DEPTH_MAX_ROWS)) {
+        busRequest_Failf(req, "bad_request", 0, "field 'rows' must be 1 to %d", ST_DEPTH_MAX_ROWS);
+        return;
+    }
+    ssReq *r = calloc(1, sizeof *r); /* nobody streams it: a short lease of its own, then its first book */
+    if (r) {
+        r->keys = calloc(1, sizeof *r->keys);
+        r->items = calloc(1, sizeof *r->items);
+    }
+    if (!r || !r->keys || !r->items) {
+        if (r)
+            free_req(r);
+        busRequest_Fail(req, "internal", "out of memory", 0);
+        return;
+    }
+    r->b = b;
+    r->req = req;
+    r->ttl_s = DEPTH_SNAPSHOT_TTL_S;
+    r->kind = BR_SK_DEPTH;
+    r->n = 1;
+    r->snapshot = true;
+    snprintf(r->param, sizeof r->param, "%" PRId64, rows ? rows : 10);
+    snprintf(r->keys[0], ST_KEY_MAX, "%s", key);
+    resolve_all(r);
 }
