@@ -187,6 +187,8 @@ bool br_streamsClaimSubscribe(busRequest *req, brBridge *b);
 /* IB subscriptions held per kind (0 without the module). Depth and tick-by-tick are not
  * market-data lines; bars are. */
 size_t br_streamsCount(const brBridge *b, brStreamKind kind);
+/* The "streams" map of ib.rpc.status market_data (schemas/status_reply.json). */
+void br_streamsPackStatus(const brBridge *b, msgpack_packer *pk);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */

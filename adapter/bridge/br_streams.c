@@ -78,6 +78,28 @@ size_t br_streamsCount(const brBridge *b, brStreamKind kind)
     return b->mod[BR_MOD_STREAMS] ? mod(b)->count[kind] : 0;
 }
 
+void br_streamsPackStatus(const brBridge *b, msgpack_packer *pk)
+{
+    const streams *m = b->mod[BR_MOD_STREAMS] ? mod(b) : NULL;
+    size_t paced = 0;
+    ibbMapIter it;
+    void *v;
+    ibbMapIter_Init(&it, m ? m->recs : NULL);
+    while (m && ibbMapIter_Next(&it, NULL, NULL, &v))
+        paced += ((const sinst *)v)->state == SI_PACED;
+    msgpack_pack_map(pk, 10);
+    busPack_KeyInt(pk, "depth_used", (int64_t)br_streamsCount(b, BR_SK_DEPTH));
+    busPack_KeyInt(pk, "depth_budget", b->opt.depth_budget);
+    busPack_KeyInt(pk, "tick_by_tick_used", (int64_t)br_streamsCount(b, BR_SK_TICKS));
+    busPack_KeyInt(pk, "tick_by_tick_budget", b->opt.tick_by_tick_budget);
+    busPack_KeyInt(pk, "bars_used", (int64_t)br_streamsCount(b, BR_SK_BARS));
+    busPack_KeyInt(pk, "bars_budget", b->opt.md_line_budget);
+    busPack_KeyInt(pk, "paced", (int64_t)paced);
+    busPack_KeyInt(pk, "depth_events", m ? (int64_t)m->events[BR_SK_DEPTH] : 0);
+    busPack_KeyInt(pk, "tick_events", m ? (int64_t)m->events[BR_SK_TICKS] : 0);
+    busPack_KeyInt(pk, "bar_events", m ? (int64_t)m->events[BR_SK_BARS] : 0);
+}
+
 const char *brSt_stateName(const brBridge *b, const sinst *si)
 {
     if (!si)

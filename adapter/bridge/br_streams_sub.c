@@ -233,7 +233,7 @@ static void item_done(ssReq *r)
     free_req(r);
 }
 
-static void fail_item(ssReq *r, const char *slug, const char *field, int ib_code, const char *fmt, const char *a,
+static void item_error(ssReq *r, const char *slug, const char *field, int ib_code, const char *fmt, const char *a,
                       const char *c)
 {
     if (r->failed)
@@ -252,10 +252,10 @@ static void on_item_resolved(brBridge *b, void *ctx, const brInstrument *inst, c
     ssItem *it = ctx;
     ssReq *r = it->r;
     if (!inst)
-        fail_item(r, slug, "", ib_code, "%s: %s", r->keys[it->i], msg ? msg : "");
+        item_error(r, slug, "", ib_code, "%s: %s", r->keys[it->i], msg ? msg : "");
     else if (r->kind == BR_SK_TICKS &&
              (strcmp(inst->spec.sec_type, "OPT") == 0 || strcmp(inst->spec.sec_type, "FOP") == 0))
-        fail_item(r, "bad_request", "kind", 0,
+        item_error(r, "bad_request", "kind", 0,
                   "IB has no tick-by-tick data for options (%s is %s): lease kind \"quote\" for it", inst->key,
                   inst->spec.sec_type);
     else
