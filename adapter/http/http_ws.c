@@ -34,6 +34,7 @@
 enum { WK_QUOTE = 0, WK_DEPTH, WK_TICKS, WK_BARS };
 static const char *const KIND_NAMES[] = {"quote", "depth", "ticks", "bars"};
 static const char *const FRAME_TYPES[] = {"quote", "depth", "tick", "bar"};
+static const char *const PATH_NAMES[] = {"quotes", "depth", "ticks", "bars"};   /* /ws/<name>/{symbol} */
 
 enum { T_LEASING = 0, T_ACTIVE };
 
@@ -709,8 +710,8 @@ void httpHub_Shutdown(httpHub *hub)
 static int single_kind(const char *path, const char **sym)
 {
     for (int k = WK_QUOTE; k <= WK_BARS; k++) {
-        size_t n = 4 + strlen(KIND_NAMES[k]) + 1; /* "/ws/" + kind + "/" */
-        if (strncmp(path, "/ws/", 4) == 0 && strncmp(path + 4, KIND_NAMES[k], n - 5) == 0 && path[n - 1] == '/' &&
+        size_t n = 4 + strlen(PATH_NAMES[k]) + 1; /* "/ws/" + name + "/" */
+        if (strncmp(path, "/ws/", 4) == 0 && strncmp(path + 4, PATH_NAMES[k], n - 5) == 0 && path[n - 1] == '/' &&
             path[n] && !strchr(path + n, '/') && strlen(path + n) <= 64) {
             *sym = path + n;
             return k;

@@ -155,7 +155,7 @@ const check = schemas();
       await same('book rebuilt after 317');
       checkSeq(depth.events);
       const miss = await st.request('ib.rpc.depth', { symbol: 'TSLA' });
-      bus.eq(miss.data.error && miss.data.error.code, 'not_found', 'no depth lease, no book');
+      bus.eq(miss.data.error && miss.data.error.code, 'line_limit', 'no TSLA book, and no room for a lease of its own');
     });
 
     await t.step('the paced bid_ask request goes out after 15 s and joins ib.ticks.AAPL, seq unbroken', async () => {
