@@ -305,58 +305,6 @@ static bool parse_param(busRequest *req, ssReq *r, const msgpack_object *body)
     return false;
 }
 
-/* ttl_s, lease_id and the keys (as asked, or the lease's own keys to renew it). false = answered. */
-static bool parse_common(busRequest *req, ssReq *r, const msgpack_object *body)
-{
-    brBridge *b = r->b;
-    r->ttl_s = DEFAULT_TTL_S;
-    ibbStatus st = busObj_Int(body, "ttl_s", &r->ttl_s);
-    const msgpack_object_array *syms = NULL, *cons = NULL;
-    ibbStatus ss = busObj_Array(body, "symbols", &syms), cs = busObj_Array(body, "contracts", &cons);
-    ibbStatus ls = busObj_StrCopy(body, "lease_id", r->lease_id, sizeof r->lease_id);
-    if (st != IBB_OK && st != IBB_ERR_NOT_FOUND)
-        busRequest_BadField(req, "ttl_s", st, "integer");
-    else if (r->ttl_s < 1 || r->ttl_s > MAX_TTL_S)
-        busRequest_Errorf(req, "bad_request", 0, "field 'ttl_s' must be 1 to %d seconds", MAX_TTL_S);
-    else if (ss != IBB_OK && ss != IBB_ERR_NOT_FOUND)
-        busRequest_BadField(req, "symbols", ss, "array of strings");
-    else if (cs != IBB_OK && cs != IBB_ERR_NOT_FOUND)
-        busRequest_BadField(req, "contracts", cs, "array of objects");
-    else if (ls != IBB_OK && ls != IBB_ERR_NOT_FOUND && ls != IBB_ERR_LIMIT)
-        busRequest_BadField(req, "lease_id", ls, "string");
-    else if (ls == IBB_ERR_LIMIT || (r->lease_id[0] && stLeases_ExpiresAt(b->leases, r->lease_id) < br_nowMs(b)))
-        busRequest_Error(req, "not_found",
-                         "no lease with this lease_id (it ended or expired): subscribe without lease_id for a new one",
-                         0);
-    else if (brQt_parseKeys(req, &r->keys, &r->n, syms, cons)) {
-        if (r->n || r->lease_id[0])
-            return true;
-        busRequest_Error(req, "bad_request",
-                         "give 'symbols' (instrument keys such as [\"AAPL\"]) or 'contracts', or 'lease_id' to "
-                         "renew a lease",
-                         0);
-    }
-    return false;
-}
-
-/* A renewal without instruments: the lease's own keys (lease keys already). */
-static void renew_same(ssReq *r)
-{
-    const char *const *old;
-    size_t nold = 0;
-    if (stLeases_Keys(r->b->leases, r->lease_id, &old, &nold) == IBB_OK) {
-        free(r->keys);
-        r->keys = calloc(nold ? nold : 1, sizeof *r->keys);
-        r->n = 0;
-        for (size_t i = 0; r->keys && i < nold && i < MAX_SUB_ITEMS; i++)
-            snprintf(r->keys[r->n++], ST_KEY_MAX, "%s", old[i]);
-    }
-    if (!r->keys)
-        busRequest_Error(r->req, "internal", "out of memory", 0);
-    else
-        grant(r);
-}
-
 static void resolve_all(ssReq *r);
 
 static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *param)
@@ -370,7 +318,7 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
     r->b = b;
     r->req = req;
     r->kind = kind;
-    bool ok = parse_common(req, r, body);
+    bool ok = brQt_parseLease(req, b, r->lease_id, &r->ttl_s, &r->keys, &r->n);
     if (ok && param)
         snprintf(r->param, sizeof r->param, "%s", param);
     else if (ok)
@@ -380,9 +328,10 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
         busRequest_Error(req, "internal", "out of memory", 0);
         ok = false;
     }
-    if (!ok || r->n == 0) {
+    bool same = ok && (r->n == 0 || br_streamsOwnsKey(r->keys[0])); /* a renewal: the lease's own keys */
+    if (!ok || same) {
         if (ok)
-            renew_same(r);
+            grant(r);
         busRequest_Release(req);
         free_req(r);
         return;

@@ -54,6 +54,15 @@ const check = schemas();
       bus.eq(s.data.market_data.lines_used, 1, 'only the bars take a market-data line');
     });
 
+    await t.step('a lease_id alone renews a depth lease (no new IB request)', async () => {
+      const r = await sub({ lease_id: leases.depth[0], ttl_s: 90 }, { msgpack: true });
+      bus.assert(!r.error, JSON.stringify(r.data));
+      check('subscribe_reply.json', r.data, 'renewal reply');
+      bus.eq([r.data.lease_id, r.data.kind, r.data.rows, r.data.ttl_s, r.data.instruments[0].subject],
+        [leases.depth[0], 'depth', 10, 90, 'ib.depth.AAPL']);
+      bus.eq(await simCount(st, 'reqMktDepth'), 1, 'still one reqMktDepth');
+    });
+
     await t.step('events in both encodings match depth_event / ticks_event / bar_event', async () => {
       await until(() => depth.events.length >= 3 && depthJs.events.length >= 3 && ticks.events.length >= 3
         && ticksJs.events.length >= 3, 8000, 'depth and tick events');
