@@ -113,7 +113,12 @@ const check = schemas();
       const e = await errs();
       bus.eq([e['309'] || 0, e['10190'] || 0, e['101'] || 0, e['322'] || 0, e['162'] || 0], [0, 0, 0, 0, 0], JSON.stringify(e));
       const s = await st.request('ib.rpc.status', {});
+      check('status_reply.json', s.data, 'status reply');
       bus.eq(s.data.market_data.lines_used, 4, JSON.stringify(s.data.market_data));
+      const ms = s.data.market_data.streams;
+      bus.eq([ms.depth_used, ms.depth_budget, ms.tick_by_tick_used, ms.tick_by_tick_budget, ms.bars_used, ms.bars_budget, ms.paced],
+        [3, 3, 3, 3, 3, 4, 1], JSON.stringify(ms));
+      bus.assert(ms.depth_events > 0 && ms.tick_events > 0 && ms.bar_events > 0, JSON.stringify(ms));
     });
 
     await t.step('bad input: the error names the field', async () => {
