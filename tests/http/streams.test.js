@@ -80,6 +80,18 @@ test('/ws/depth, /ws/ticks, /ws/bars: one lease per stream for two clients; tick
   assert.deepEqual(kinds, ['bars/TRADES/MSFT', 'depth/10/MSFT', 'ticks/last/MSFT'], JSON.stringify(kinds));
   const simStats = await be.simStats();
   assert.equal(simStats.requests.reqTickByTickData, 1);
+  // /metrics renders ib.rpc.status's market_data.streams (refreshed every second)
+  const end = Date.now() + 5000;
+  let text = '';
+  while (Date.now() < end && !/^ibb_tick_by_tick_used 1$/m.test(text)) {
+    text = (await h.curl(`${gw.base}/metrics`)).body;
+    await h.sleep(200);
+  }
+  assert.match(text, /^ibb_tick_by_tick_used 1$/m);
+  assert.match(text, /^ibb_tick_by_tick_budget 3$/m);
+  assert.match(text, /^ibb_depth_budget 3$/m);
+  assert.match(text, /^ibb_bars_used 1$/m);
+  assert.match(text, /^ibb_depth_events_total [1-9]\d*$/m);
   for (const w of ws) w.close(1000);
   await Promise.all(ws.map((w) => w.closed));
 });
