@@ -19,8 +19,12 @@
  *
  * Reconnect and 1101: every record subscribes again with a new request id (pacing still applies).
  *
- * Ownership: the module owns its records, seq counters and pacing windows (freed at fini); a record
- * lives from acquire to release. The pace timer is closed in on_stop. Loop thread only. */
+ * ib.rpc.depth waits for a stream's first book in streams.waiters (each holds a reference on its
+ * request), answered at that book, the line's failure, its release or the stop.
+ *
+ * Ownership: the module owns its records, seq counters, pacing windows, waiters and held subscribe
+ * replies (freed at fini); a record lives from acquire to release. The pace timer is closed in on_stop.
+ * Loop thread only. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -281,6 +285,8 @@ static void on_line_reply(brBridge *b, int64_t req_id, const ibReply *r, void *c
 {
     (void)req_id;
     sinst *si = ctx;
+    if (si->state != SI_STREAMING)
+        mod(b)->hold_check = true;
     si->state = SI_STREAMING;
     si->recv_ts_ns = coreSession_ReadTimeNs(b->ib);
     if ((r->id == IB_MSG_MARKET_DEPTH || r->id == IB_MSG_MARKET_DEPTH_L2) && si->kind == BR_SK_DEPTH)
@@ -309,6 +315,7 @@ static void on_line_error(brBridge *b, int64_t req_id, const ibError *e, void *c
     br_reqClose(b, req_id);
     si->req_id = 0;
     si->state = SI_FAILED;
+    mod(b)->hold_check = true;
     if (mod(b)->waiters) {
         char msg[260];
         snprintf(msg, sizeof msg, "IB refused the depth stream (%" PRId64 "): %s", e->code, si->status_msg);
@@ -622,6 +629,10 @@ static void streams_on_read_done(brBridge *b)
         m->published = false;
         busPublisher_Flush(b->quote_pub);
     }
+    if (m->hold_check) {
+        m->hold_check = false;
+        brSt_checkHolds(b, false);
+    }
 }
 
 static void resubscribe_all(brBridge *b, const char *why)
@@ -669,6 +680,7 @@ static void streams_on_stop(brBridge *b)
     while (ibbMapIter_Next(&it, NULL, NULL, &v))
         stop_line(b, v); /* cancels first in the pacer */
     answer_waiters(b, NULL, NULL, "unavailable", "ib-bridge is shutting down");
+    brSt_checkHolds(b, true);
     if (m->timer_open) {
         uv_close((uv_handle_t *)&m->pace_timer, NULL);
         m->timer_open = false;

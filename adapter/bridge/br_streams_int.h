@@ -42,6 +42,8 @@ typedef struct depthWaiter {         /* an ib.rpc.depth waiting for the first bo
     struct depthWaiter *next;
 } depthWaiter;
 
+struct ssReq;
+
 typedef struct streams {
     ibbMap *recs;                    /* lease key -> sinst* */
     ibbMap *seqs;                    /* subject suffix -> subjSeq* */
@@ -50,6 +52,8 @@ typedef struct streams {
     size_t count[BR_SK_COUNT];       /* records per kind (= IB subscriptions wanted) */
     sinst *dirty;
     depthWaiter *waiters;
+    struct ssReq *holds;             /* subscribe replies waiting for IB's first answers */
+    bool hold_check;                 /* a line changed state in this read */
     uv_timer_t pace_timer;
     bool timer_open, stopping, published;
     uint64_t events[BR_SK_COUNT], resubscribes, paced;
@@ -63,6 +67,9 @@ const char *brSt_kindName(brStreamKind kind);
 /* The state word of a subscribe reply. */
 const char *brSt_stateName(const brBridge *b, const sinst *si);
 
+/* Answers the subscribe replies whose subscriptions IB has answered (all: every one, at stop).
+ * br_streams_sub.c */
+void brSt_checkHolds(brBridge *b, bool all);
 /* ib.rpc.depth: the current book of a depth stream. br_streams_sub.c */
 void brSt_onDepth(busRequest *req, void *arg);
 /* Answers ib.rpc.depth with the record's book when it has one, else keeps req (retained) until the

@@ -5,7 +5,10 @@
  * each into a lease key "<kind>/<param>/<key>", checks the kind's budget (depth: ib.depth_budget,
  * ticks: ib.tick_by_tick_budget, bars: market-data lines with the quotes, ib.md_line_budget) and
  * grants the lease in the shared table; br_streams.c does the rest. One lease holds one kind; a
- * lease_id alone renews it with its instruments. See br_streams.c for the module as a whole. */
+ * lease_id alone renews it with its instruments. The reply of a fresh grant is held briefly (holds:
+ * HOLD_DEPTH_MS for IB's first book, HOLD_OTHER_MS for ticks and bars) so that IB's refusal of a new
+ * subscription is in it; a held request is owned by streams.holds until answered.
+ * See br_streams.c for the module as a whole. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,9 +41,16 @@ typedef struct ssReq {               /* a stream subscribe resolving its instrum
     char err_msg[400];
     int err_code;
     bool snapshot;                   /* ib.rpc.depth: answer the first book, not the lease */
+    bool held;                       /* granted; the reply waits for IB's first answer (holds) */
+    char granted[ST_LEASE_ID_LEN + 1];
+    uv_timer_t timer;
+    struct ssReq *next;              /* on streams.holds */
 } ssReq;
 
 #define DEPTH_SNAPSHOT_TTL_S 10      /* the lease ib.rpc.depth takes when nobody streams the book */
+#define HOLD_DEPTH_MS 1000           /* a depth subscribe reply waits this long at most for IB's book */
+#define HOLD_OTHER_MS 300            /* ticks / bars: IB answers only refusals at once (the data comes
+                                        with the next trade or bar), so a short wait for those */
 
 static void free_req(ssReq *r)
 {
@@ -157,6 +167,67 @@ static bool within_budget(ssReq *r)
     return false;
 }
 
+/* ---- holds: a subscribe reply waiting briefly for IB's first answer (a refusal shows in it) ------ */
+
+static bool settled(const ssReq *r)
+{
+    if (!r->b->ib_ready)
+        return true;
+    for (size_t i = 0; i < r->n; i++) {
+        const sinst *si = ibbMap_Get(mod(r->b)->recs, r->keys[i]);
+        if (si && (si->state == SI_SUBSCRIBED || si->state == SI_RESOLVING))
+            return false;
+    }
+    return true;
+}
+
+static void free_held(uv_handle_t *h) { free_req(h->data); }
+
+static void finish_hold(ssReq *r)
+{
+    if (!busRequest_Answered(r->req))
+        answer(r, r->granted);
+    busRequest_Release(r->req);
+    for (ssReq **p = &mod(r->b)->holds; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    uv_close((uv_handle_t *)&r->timer, free_held);
+}
+
+static void on_hold_timer(uv_timer_t *t) { finish_hold(t->data); }
+
+void brSt_checkHolds(brBridge *b, bool all)
+{
+    for (ssReq *r = mod(b)->holds, *next; r; r = next) {
+        next = r->next;
+        if (all || busRequest_Answered(r->req) || settled(r))
+            finish_hold(r);
+    }
+}
+
+/* Holds the reply of a fresh grant until IB answered each new subscription (or a short while).
+ * false = answer now. */
+static bool hold(ssReq *r, const char *id)
+{
+    if (settled(r))
+        return false;
+    int64_t left = busRequest_RemainingMs(r->req) - 200;
+    int64_t wait = r->kind == BR_SK_DEPTH ? HOLD_DEPTH_MS : HOLD_OTHER_MS;
+    if (left < wait)
+        wait = left > 0 ? left : 0;
+    r->held = true;
+    memcpy(r->granted, id, sizeof r->granted);
+    busRequest_Retain(r->req);
+    uv_timer_init(r->b->loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_hold_timer, (uint64_t)wait, 0);
+    r->next = mod(r->b)->holds;
+    mod(r->b)->holds = r;
+    return true;
+}
+
 /* ---- grant -------------------------------------------------------------------------------------- */
 
 static void grant(ssReq *r)
@@ -193,7 +264,7 @@ static void grant(ssReq *r)
              brSt_kindName(r->kind), r->param, r->n, r->ttl_s, r->lease_id[0] ? "true" : "false");
     if (r->snapshot)
         brSt_waitDepth(b, req, r->keys[0]);
-    else
+    else if (!hold(r, id))
         answer(r, id);
 }
 
@@ -230,7 +301,8 @@ static void item_done(ssReq *r)
         grant(r);
     }
     busRequest_Release(r->req);
-    free_req(r);
+    if (!r->held)
+        free_req(r);
 }
 
 static void item_error(ssReq *r, const char *slug, const char *field, int ib_code, const char *fmt, const char *a,
@@ -333,7 +405,8 @@ static void start(busRequest *req, brBridge *b, brStreamKind kind, const char *p
         if (ok)
             grant(r);
         busRequest_Release(req);
-        free_req(r);
+        if (!r->held)
+            free_req(r);
         return;
     }
     resolve_all(r);

@@ -29,6 +29,16 @@ const check = schemas();
   const errs = async () => (await st.simStats()).errors || {};
   const leases = { depth: [], ticks: [], bars: [] };
   try {
+    await t.step('IB refuses a book (injected 354): the subscribe reply says so, the lease frees it', async () => {
+      bus.assert((await st.simControl('inject 354 reqMktDepth')).startsWith('ok'), 'inject');
+      const r = await sub({ symbols: ['IBM'], kind: 'depth', ttl_s: 60 });
+      bus.assert(!r.error, JSON.stringify(r.data));
+      check('subscribe_reply.json', r.data, 'subscribe reply');
+      const i = r.data.instruments[0];
+      bus.eq([i.state, i.status && i.status.ib_code, i.status && i.status.code], ['failed', 354, 'forbidden'], JSON.stringify(i));
+      bus.assert(!(await st.request('ib.rpc.unsubscribe', { lease_id: r.data.lease_id })).error, 'unsubscribe');
+    });
+
     await t.step('20 consumers of one book, one tick stream, one bar stream: one IB request each', async () => {
       const kinds = [
         ['depth', { kind: 'depth', rows: 10 }], ['ticks', { kind: 'ticks', type: 'last' }], ['bars', { kind: 'bars' }],
@@ -47,9 +57,9 @@ const check = schemas();
       bus.eq(rsDefault(await sub({ symbols: ['AAPL'], kind: 'depth', ttl_s: 60 })), 10, 'rows default 10');
       const counts = async () => [await simCount(st, 'reqMktDepth'), await simCount(st, 'reqTickByTickData'),
         await simCount(st, 'reqRealTimeBars')];
-      await until(async () => (await counts()).join() === '1,1,1', 4000, 'the three requests at ib-sim');
+      await until(async () => (await counts()).join() === '2,1,1', 4000, 'the three requests at ib-sim');
       await bus.sleep(300);
-      bus.eq(await counts(), [1, 1, 1], 'ib-sim saw one request per stream');
+      bus.eq(await counts(), [2, 1, 1], 'ib-sim saw one request per stream (and the refused IBM book)');
       const s = await st.request('ib.rpc.status', {});
       bus.eq(s.data.market_data.lines_used, 1, 'only the bars take a market-data line');
     });
@@ -60,7 +70,7 @@ const check = schemas();
       check('subscribe_reply.json', r.data, 'renewal reply');
       bus.eq([r.data.lease_id, r.data.kind, r.data.rows, r.data.ttl_s, r.data.instruments[0].subject],
         [leases.depth[0], 'depth', 10, 90, 'ib.depth.AAPL']);
-      bus.eq(await simCount(st, 'reqMktDepth'), 1, 'still one reqMktDepth');
+      bus.eq(await simCount(st, 'reqMktDepth'), 2, 'no new reqMktDepth (AAPL, and the refused IBM)');
     });
 
     await t.step('events in both encodings match depth_event / ticks_event / bar_event', async () => {
