@@ -43,6 +43,12 @@ static const ibbOptDef APP_ROWS_1[] = {
      NULL, "outbound requests that may wait for the pacer; more are refused", NULL},
     {"ib.md_line_budget", IBB_OPT_INT, "100", 1, 10000, "IBB_MD_LINE_BUDGET", F(ib_md_line_budget), 0, NULL,
      "market-data lines ib-bridge may use (the account's limit, default 100)", NULL},
+    {"ib.depth_budget", IBB_OPT_INT, "3", 1, 1000, "IBB_DEPTH_BUDGET", F(ib_depth_budget), 0, NULL,
+     "market-depth subscriptions ib-bridge may hold (IB's limit: 3 unless the account has more; 309 past it)",
+     NULL},
+    {"ib.tick_by_tick_budget", IBB_OPT_INT, "3", 1, 1000, "IBB_TICK_BY_TICK_BUDGET", F(ib_tick_by_tick_budget), 0,
+     NULL, "tick-by-tick subscriptions ib-bridge may hold (IB: the depth formula, 3 by default; 10190 past it)",
+     NULL},
     {"ib.watchlist", IBB_OPT_LIST, "", 0, 10000, "IBB_WATCHLIST", F(ib_watchlist), IBB_OPT_TOKENS, NULL,
      "instrument keys subscribed at start-up (env: comma-separated)", NULL},
 };

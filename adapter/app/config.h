@@ -40,6 +40,8 @@ typedef struct appConfig {
     int64_t ib_pacing_burst;
     int64_t ib_pacing_max_queue;
     int64_t ib_md_line_budget;
+    int64_t ib_depth_budget;
+    int64_t ib_tick_by_tick_budget;
     appStrList ib_watchlist;
     /* nats: the bus (the rows both binaries share: url, auth, TLS, subject prefix) */
     ibbNatsConfig nats;

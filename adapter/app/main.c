@@ -96,6 +96,8 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     int mode = busStreamMode_Parse(c->nats_quote_encoding);
     o->quote_mode = mode < 0 ? BUS_STREAM_MSGPACK : (busStreamMode)mode;
     o->md_line_budget = c->ib_md_line_budget;
+    o->depth_budget = c->ib_depth_budget;
+    o->tick_by_tick_budget = c->ib_tick_by_tick_budget;
     o->watchlist = (const char *const *)c->ib_watchlist.items;
     o->n_watchlist = c->ib_watchlist.n;
     o->risk.read_only = c->ib_read_only;

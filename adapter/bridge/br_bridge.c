@@ -15,6 +15,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_QUOTES] = &br_quotesModule,   [BR_MOD_QUERIES] = &br_queriesModule,
     [BR_MOD_ORDERS] = &br_ordersModule,   [BR_MOD_HA] = &br_haModule,
     [BR_MOD_OPTIONS] = &br_optionsModule,
+    [BR_MOD_STREAMS] = &br_streamsModule,
 };
 
 typedef struct brPending {
@@ -32,6 +33,8 @@ void brOptions_Init(brOptions *o)
     o->request_timeout_ms = 5000;
     o->quote_mode = BUS_STREAM_MSGPACK;
     o->md_line_budget = 100;
+    o->depth_budget = 3;
+    o->tick_by_tick_budget = 3;
     o->trading_mode = "paper";
     o->js_replicas = 1;
     o->ha.lease_ms = 3000;

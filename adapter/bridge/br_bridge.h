@@ -32,6 +32,8 @@ typedef struct brOptions {
     int64_t request_timeout_ms;        /* every request's deadline */
     busStreamMode quote_mode;          /* msgpack | json | both (JSON mirror) */
     int64_t md_line_budget;            /* market-data lines ib-bridge may use (default 100) */
+    int64_t depth_budget;              /* market-depth subscriptions (default 3, IB's 309 past it) */
+    int64_t tick_by_tick_budget;       /* tick-by-tick subscriptions (default 3, IB's 10190 past it) */
     const char *const *watchlist;      /* instrument keys always streamed */
     size_t n_watchlist;
     stRiskLimits risk;                 /* read_only lives here too */

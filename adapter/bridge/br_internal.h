@@ -7,6 +7,7 @@
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
  *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
  *   br_options.c    ib.rpc.options.chain / options.quotes: option chains (cached a day), chain slices
+ *   br_streams.c    streams beyond level 1 on quote leases: ib.depth/ticks/bars.<key>, ib.rpc.depth
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -42,7 +43,7 @@
 
 enum {
     BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_OPTIONS,
-    BR_MOD_COUNT
+    BR_MOD_STREAMS, BR_MOD_COUNT
 };
 
 typedef struct brModule {
@@ -59,7 +60,7 @@ typedef struct brModule {
 } brModule;
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
-    br_haModule, br_optionsModule;
+    br_haModule, br_optionsModule, br_streamsModule;
 
 struct brBridge {
     uv_loop_t *loop;
@@ -190,6 +191,20 @@ void br_quotesLeasesChanged(brBridge *b);
  * server refuses to raise it): one error line naming it, then a stop with a non-zero exit — never a bridge
  * that runs on weaker guarantees than configured. */
 void br_refuseStart(brBridge *b, const char *what, const char *why);
+/* ---- streams beyond level 1 (br_streams.c) ---------------------------------------------------- */
+/* Leases of kind depth / ticks / bars live in b->leases beside the quote keys, under lease keys
+ * "<kind>/<param>/<instrument key>"; the quotes module's lease hooks hand those to this module. */
+typedef enum { BR_SK_DEPTH, BR_SK_TICKS, BR_SK_BARS, BR_SK_COUNT } brStreamKind;
+bool br_streamsOwnsKey(const char *lease_key);
+void br_streamsAcquire(brBridge *b, const char *lease_key);
+void br_streamsRelease(brBridge *b, const char *lease_key);
+/* ib.rpc.subscribe of another kind than quote (or renewing such a lease): true = answered here. */
+bool br_streamsClaimSubscribe(busRequest *req, brBridge *b);
+/* IB subscriptions held per kind (0 without the module). Depth and tick-by-tick are not
+ * market-data lines; bars are. */
+size_t br_streamsCount(const brBridge *b, brStreamKind kind);
+/* The "streams" map of ib.rpc.status market_data (schemas/status_reply.json). */
+void br_streamsPackStatus(const brBridge *b, msgpack_packer *pk);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */

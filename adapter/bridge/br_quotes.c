@@ -343,6 +343,10 @@ void brQt_activate(brBridge *b, qinst *qi)
 static void on_acquire(void *ud, const char *key)
 {
     brBridge *b = ud;
+    if (br_streamsOwnsKey(key)) { /* depth / ticks / bars: br_streams.c */
+        br_streamsAcquire(b, key);
+        return;
+    }
     quotes *m = mod(b);
     stInstrumentSpec spec;
     memset(&spec, 0, sizeof spec);
@@ -382,6 +386,10 @@ static void on_acquire(void *ud, const char *key)
 static void on_release(void *ud, const char *key)
 {
     brBridge *b = ud;
+    if (br_streamsOwnsKey(key)) {
+        br_streamsRelease(b, key);
+        return;
+    }
     quotes *m = mod(b);
     qinst *qi = ibbMap_Del(m->insts, key);
     if (!qi)

@@ -116,6 +116,17 @@ void brQt_armLeaseTimer(brBridge *b);
 /* ib.rpc.subscribe / ib.rpc.unsubscribe. br_quotes_sub.c */
 void brQt_onSubscribe(busRequest *req, void *arg);
 void brQt_onUnsubscribe(busRequest *req, void *arg);
+/* Reads the instrument keys of a subscribe body ('symbols', 'contracts'): unique, as asked; the caller
+ * frees *keys. false = answered with an error. br_quotes_sub.c */
+bool brQt_parseKeys(busRequest *req, char (**keys)[ST_KEY_MAX], size_t *n, const msgpack_object_array *syms,
+                    const msgpack_object_array *cons);
+/* ttl_s, lease_id (ST_LEASE_ID_LEN + 1 bytes) and the instrument keys of a subscribe body (the caller
+ * frees *keys); a renewal without instruments takes the lease's own keys. false = answered with an
+ * error. br_quotes_sub.c */
+bool brQt_parseLease(busRequest *req, brBridge *b, char *lease_id, int64_t *ttl_s, char (**keys)[ST_KEY_MAX],
+                     size_t *n);
+/* ISO 8601 UTC with milliseconds ("2026-12-04T21:00:00.000Z"). br_quotes_sub.c */
+void brQt_formatUtc(int64_t wall_ms, char *out, size_t cap);
 /* Answers the subscribe replies whose instruments have all settled (after each flush). br_quotes_sub.c */
 void brQt_checkWaits(brBridge *b);
 /* Answers one waiting subscribe reply now and frees it. br_quotes_sub.c */

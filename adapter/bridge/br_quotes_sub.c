@@ -16,7 +16,7 @@ static quotes *mod(const brBridge *b) { return b->mod[BR_MOD_QUOTES]; }
 /* ib.rpc.subscribe                                                                                */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void format_utc(int64_t wall_ms, char *out, size_t cap)
+void brQt_formatUtc(int64_t wall_ms, char *out, size_t cap)
 {
     time_t s = (time_t)(wall_ms / 1000);
     struct tm tm;
@@ -43,7 +43,7 @@ static void answer_subscribe(brBridge *b, busRequest *req, const char *lease_id,
     quotes *m = mod(b);
     int64_t exp = stLeases_ExpiresAt(b->leases, lease_id);
     char when[40];
-    format_utc(br_wallNs() / 1000000 + (exp > 0 && exp != INT64_MAX ? exp - br_nowMs(b) : ttl_s * 1000), when,
+    brQt_formatUtc(br_wallNs() / 1000000 + (exp > 0 && exp != INT64_MAX ? exp - br_nowMs(b) : ttl_s * 1000), when,
                sizeof when);
     msgpack_packer *pk = busRequest_Packer(req);
     msgpack_pack_map(pk, 4);
@@ -172,6 +172,7 @@ static void grant(subReq *r)
     r->n = n;
     /* snapshots in flight hold lines at IB too (until their end) */
     size_t lines = lines_after(b, r->lease_id, r->canon, n), snaps = br_quoteSnapshotLines(b);
+    lines -= br_streamsCount(b, BR_SK_DEPTH) + br_streamsCount(b, BR_SK_TICKS); /* not market-data lines */
     if ((int64_t)(lines + snaps) > b->opt.md_line_budget) {
         char extra[96] = "";
         if (snaps)
@@ -279,9 +280,10 @@ static void item_done(subReq *r)
     free_subreq(r);
 }
 
-/* Reads the keys of a subscribe body into r->keys (unique, as asked). false = answered with an error. */
-static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *syms,
-                       const msgpack_object_array *cons)
+/* Reads the keys of a subscribe body into *keys_out (unique, as asked; *n_out of them; the caller frees
+ * *keys_out). false = answered with an error. */
+bool brQt_parseKeys(busRequest *req, char (**keys_out)[ST_KEY_MAX], size_t *n_out, const msgpack_object_array *syms,
+                    const msgpack_object_array *cons)
 {
     size_t total = (syms ? syms->size : 0) + (cons ? cons->size : 0);
     if (total > MAX_SUB_ITEMS) {
@@ -289,8 +291,10 @@ static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *s
                           total);
         return false;
     }
-    r->keys = calloc(total ? total : 1, sizeof *r->keys);
-    if (!r->keys) {
+    char (*keys)[ST_KEY_MAX] = calloc(total ? total : 1, sizeof *keys);
+    *keys_out = keys;
+    *n_out = 0;
+    if (!keys) {
         busRequest_Error(req, "internal", "out of memory", 0);
         return false;
     }
@@ -315,34 +319,29 @@ static bool parse_keys(busRequest *req, subReq *r, const msgpack_object_array *s
             return false;
         }
         bool dup = false;
-        for (size_t j = 0; j < r->n && !dup; j++)
-            dup = strcmp(r->keys[j], key) == 0;
+        for (size_t j = 0; j < *n_out && !dup; j++)
+            dup = strcmp(keys[j], key) == 0;
         if (!dup)
-            snprintf(r->keys[r->n++], ST_KEY_MAX, "%s", key);
+            snprintf(keys[(*n_out)++], ST_KEY_MAX, "%s", key);
     }
     return true;
 }
 
-void brQt_onSubscribe(busRequest *req, void *arg)
+/* ttl_s, lease_id and the instrument keys of a subscribe body; a renewal without instruments takes the
+ * lease's own keys. false = answered with an error. */
+bool brQt_parseLease(busRequest *req, brBridge *b, char *lease_id, int64_t *ttl_s, char (**keys)[ST_KEY_MAX],
+                     size_t *n)
 {
-    brBridge *b = arg;
     const msgpack_object *body = busRequest_Body(req);
-    subReq *r = calloc(1, sizeof *r);
-    if (!r) {
-        busRequest_Fail(req, "internal", "out of memory", 0);
-        return;
-    }
-    r->b = b;
-    r->req = req;
-    r->ttl_s = DEFAULT_TTL_S;
-    ibbStatus st = busObj_Int(body, "ttl_s", &r->ttl_s);
+    *ttl_s = DEFAULT_TTL_S;
+    ibbStatus st = busObj_Int(body, "ttl_s", ttl_s);
     const msgpack_object_array *syms = NULL, *cons = NULL;
     ibbStatus ss = busObj_Array(body, "symbols", &syms), cs = busObj_Array(body, "contracts", &cons);
-    ibbStatus ls = busObj_StrCopy(body, "lease_id", r->lease_id, sizeof r->lease_id);
+    ibbStatus ls = busObj_StrCopy(body, "lease_id", lease_id, ST_LEASE_ID_LEN + 1);
     bool ok = false;
     if (st != IBB_OK && st != IBB_ERR_NOT_FOUND)
         busRequest_BadField(req, "ttl_s", st, "integer");
-    else if (r->ttl_s < 1 || r->ttl_s > MAX_TTL_S)
+    else if (*ttl_s < 1 || *ttl_s > MAX_TTL_S)
         busRequest_Errorf(req, "bad_request", 0, "field 'ttl_s' must be 1 to %d seconds", MAX_TTL_S);
     else if (ss != IBB_OK && ss != IBB_ERR_NOT_FOUND)
         busRequest_BadField(req, "symbols", ss, "array of strings");
@@ -352,24 +351,24 @@ void brQt_onSubscribe(busRequest *req, void *arg)
         busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired)", 0);
     else if (ls != IBB_OK && ls != IBB_ERR_NOT_FOUND)
         busRequest_BadField(req, "lease_id", ls, "string");
-    else if (r->lease_id[0] && stLeases_ExpiresAt(b->leases, r->lease_id) < br_nowMs(b))
+    else if (lease_id[0] && stLeases_ExpiresAt(b->leases, lease_id) < br_nowMs(b))
         busRequest_Error(req, "not_found",
                          "no lease with this lease_id (it ended or expired): subscribe without "
                          "lease_id for a new one",
                          0);
-    else if (parse_keys(req, r, syms, cons))
+    else if (brQt_parseKeys(req, keys, n, syms, cons))
         ok = true;
-    if (ok && r->n == 0) {
+    if (ok && *n == 0) {
         const char *const *old;
         size_t nold;
-        if (r->lease_id[0] && stLeases_Keys(b->leases, r->lease_id, &old, &nold) == IBB_OK) {
-            free(r->keys); /* renewal: the same instruments */
-            r->keys = calloc(nold ? nold : 1, sizeof *r->keys);
-            r->n = 0;
-            for (size_t i = 0; r->keys && i < nold && i < MAX_SUB_ITEMS; i++)
-                snprintf(r->keys[r->n++], ST_KEY_MAX, "%s", old[i]);
+        if (lease_id[0] && stLeases_Keys(b->leases, lease_id, &old, &nold) == IBB_OK) {
+            free(*keys); /* renewal: the same instruments */
+            *keys = calloc(nold ? nold : 1, sizeof **keys);
+            *n = 0;
+            for (size_t i = 0; *keys && i < nold && i < MAX_SUB_ITEMS; i++)
+                snprintf((*keys)[(*n)++], ST_KEY_MAX, "%s", old[i]);
         }
-        if (!r->lease_id[0]) {
+        if (!lease_id[0]) {
             busRequest_Error(req, "bad_request",
                              "give 'symbols' (instrument keys such as [\"AAPL\"]) or 'contracts', "
                              "or 'lease_id' to renew a lease",
@@ -377,6 +376,26 @@ void brQt_onSubscribe(busRequest *req, void *arg)
             ok = false;
         }
     }
+    if (ok && !*keys) {
+        busRequest_Error(req, "internal", "out of memory", 0);
+        ok = false;
+    }
+    return ok;
+}
+
+void brQt_onSubscribe(busRequest *req, void *arg)
+{
+    brBridge *b = arg;
+    if (br_streamsClaimSubscribe(req, b)) /* kind depth / ticks / bars: br_streams_sub.c */
+        return;
+    subReq *r = calloc(1, sizeof *r);
+    if (!r) {
+        busRequest_Fail(req, "internal", "out of memory", 0);
+        return;
+    }
+    r->b = b;
+    r->req = req;
+    bool ok = brQt_parseLease(req, b, r->lease_id, &r->ttl_s, &r->keys, &r->n);
     r->canon = ok ? calloc(r->n ? r->n : 1, sizeof *r->canon) : NULL;
     r->specs = ok ? calloc(r->n ? r->n : 1, sizeof *r->specs) : NULL;
     r->items = ok ? calloc(r->n ? r->n : 1, sizeof *r->items) : NULL;
@@ -426,7 +445,8 @@ void brQt_onUnsubscribe(busRequest *req, void *arg)
         msgpack_pack_map(pk, 3);
         busPack_KeyStr(pk, "lease_id", id);
         busPack_KeyBool(pk, "ended", true);
-        busPack_KeyInt(pk, "lines_used", (int64_t)stLeases_KeyCount(b->leases));
+        busPack_KeyInt(pk, "lines_used", (int64_t)(stLeases_KeyCount(b->leases) - br_streamsCount(b, BR_SK_DEPTH) -
+                                                   br_streamsCount(b, BR_SK_TICKS)));
         busRequest_ReplyPacked(req);
     }
     busRequest_Release(req);

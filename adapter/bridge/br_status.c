@@ -233,7 +233,7 @@ static void on_status(busRequest *req, void *arg)
     msgpack_pack_map(pk, 1);
     busPack_KeyBool(pk, "connected", busConn_IsConnected(b->conn));
     busPack_Str(pk, "market_data");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     pack_lease_list(b, pk);
     uint64_t qev, kvw, kve;
     br_quoteCounters(b, &qev, &kvw, &kve);
@@ -241,10 +241,13 @@ static void on_status(busRequest *req, void *arg)
     busPack_KeyInt(pk, "kv_writes", (int64_t)kvw);
     busPack_KeyInt(pk, "kv_write_errors", (int64_t)kve);
     size_t snaps = br_quoteSnapshotLines(b);
-    busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps);
+    busPack_KeyInt(pk, "lines_used", (b->book ? (int64_t)stQuoteBook_Count(b->book) : 0) + (int64_t)snaps +
+                                         (int64_t)br_streamsCount(b, BR_SK_BARS)); /* bars are lines too */
     busPack_KeyInt(pk, "snapshots_in_flight", (int64_t)snaps);
     busPack_KeyInt(pk, "line_budget", b->opt.md_line_budget);
     busPack_KeyInt(pk, "leases", b->leases ? (int64_t)stLeases_LeaseCount(b->leases) : 0);
+    busPack_Str(pk, "streams");
+    br_streamsPackStatus(b, pk);
     busPack_Str(pk, "pacing");
     msgpack_pack_map(pk, 5);
     busPack_KeyInt(pk, "queue", (int64_t)(st.queue_cancel + st.queue_normal));

@@ -360,6 +360,9 @@ int64_t coreSession_RequestKey(const ibRequest *req)
     case IB_REQ_HISTORICAL_DATA: return req->u.historical.req_id;
     case IB_REQ_ACCOUNT_SUMMARY: return req->u.account_summary.req_id;
     case IB_REQ_EXECUTIONS: return req->u.executions.req_id;
+    case IB_REQ_MKT_DEPTH: return req->u.mkt_depth.req_id;
+    case IB_REQ_TICK_BY_TICK: return req->u.tick_by_tick.req_id;
+    case IB_REQ_REAL_TIME_BARS: return req->u.real_time_bars.req_id;
     default: return 0; /* cancels, orders, keep-alives, startApi, subscriptions without an id */
     }
 }

@@ -114,7 +114,8 @@ void coreSession_Disconnect(coreSession *s);
 ibbStatus coreSession_Send(coreSession *s, const ibRequest *req, corePriority prio);
 
 /* Stale requests. A request that carries its own request id (coreSession_RequestKey != 0:
- * reqMktData, reqContractDetails, reqHistoricalData, reqAccountSummary, reqExecutions) may wait in
+ * reqMktData, reqContractDetails, reqHistoricalData, reqAccountSummary, reqExecutions, reqMktDepth,
+ * reqTickByTickData, reqRealTimeBars) may wait in
  * the pacer longer than its caller does. When it reaches the head of the queue with a token ready,
  * fn(ud, request, req_id) is asked once: true = it is written now, false = it is dropped (counted in
  * dropped_stale, no token spent). Cancels, orders, keep-alives and requests without an id are always

@@ -75,6 +75,7 @@ static route ROUTES[] = {
     {M_POST, "/disconnect", P_NONE, "/disconnect", "rpc.admin.disconnect", HTTP_ACC_TRADE, K_BUS,
      build_passthrough, 0},
     {M_GET, "/quotes/", P_SYMBOL, "/quotes/{symbol}", "rpc.quote", HTTP_ACC_READ, K_BUS, build_symbol, 0},
+    {M_GET, "/depth/", P_SYMBOL, "/depth/{symbol}", "rpc.depth", HTTP_ACC_READ, K_BUS, build_symbol, 0},
     {M_GET, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,
      0},
     {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,

@@ -1,5 +1,7 @@
 /* http_ws.c — WebSocket quotes: /ws/quotes/{symbol} (one symbol, as the Python bridge had) and
- * /ws/quotes (subscribe/unsubscribe messages for many symbols); and /ws/events: ib-bridge's
+ * /ws/quotes (subscribe/unsubscribe messages for many symbols); the streams beyond level 1, one
+ * symbol each: /ws/depth/{symbol} (the order book), /ws/ticks/{symbol} (tick-by-tick),
+ * /ws/bars/{symbol} (5-second bars), leased with ib.rpc.subscribe {kind}; and /ws/events: ib-bridge's
  * connection events (ib.evt.conn) and order events (ib.evt.order.>) as {"type":"conn"|"order",
  * "data":...}, the last EVT_KEEP of each kind replayed to a client when it connects (the operator page).
  *
@@ -8,7 +10,10 @@
  * symbol. Each quote becomes one refcounted frame ({"type":"quote","symbol":..,"data":<quote>}),
  * built once and shared by all clients. A client keeps, per symbol, only the newest frame it has
  * not sent yet (conflation): a slow client gets fewer, fresher quotes, never a growing queue, and
- * never delays the others because a client is written only when lws says it is writable.
+ * never delays the others because a client is written only when lws says it is writable. Books
+ * (frames {"type":"depth"}) are conflated the same way; ticks and bars ({"type":"tick"|"bar"}) are
+ * never conflated: they queue per client, and a client more than WS_LOSSLESS_MAX frames behind is
+ * closed (1008) rather than silently losing some. A topic is (kind, symbol).
  *
  * Ownership: the hub owns topics; a topic owns its frame and an array of borrowed client pointers;
  * a client (httpSess.ws) owns its slots and control queue and is freed in LWS_CALLBACK_CLOSED after
@@ -24,6 +29,12 @@
 
 #define NBUCKETS 256
 #define EVT_KEEP 16
+#define WS_LOSSLESS_MAX 8192
+
+enum { WK_QUOTE = 0, WK_DEPTH, WK_TICKS, WK_BARS };
+static const char *const KIND_NAMES[] = {"quote", "depth", "ticks", "bars"};
+static const char *const FRAME_TYPES[] = {"quote", "depth", "tick", "bar"};
+static const char *const PATH_NAMES[] = {"quotes", "depth", "ticks", "bars"};   /* /ws/<name>/{symbol} */
 
 enum { T_LEASING = 0, T_ACTIVE };
 
@@ -37,6 +48,7 @@ typedef struct wsTopic {
     struct wsTopic *next;
     httpHub *hub;
     char *symbol;
+    int kind;                /* WK_* */
     int state;
     char *lease_id, *subject;
     json_t *contract;
@@ -50,7 +62,9 @@ typedef struct wsTopic {
 
 typedef struct wsSlot {
     wsTopic *t;
-    wsFrame *pending;
+    wsFrame *pending;        /* conflated kinds: the newest frame not sent yet */
+    wsFrame **q;             /* lossless kinds (ticks, bars): every frame not sent yet, a ring */
+    int qh, qn, qcap;
 } wsSlot;
 
 struct wsClient {
@@ -165,6 +179,8 @@ static void client_error(wsClient *c, const char *symbol, const char *code, cons
 static void client_subscribed(wsClient *c, wsTopic *t)
 {
     json_t *o = json_pack("{s:s,s:s}", "type", "subscribed", "symbol", t->symbol);
+    if (o && t->kind != WK_QUOTE)
+        json_object_set_new(o, "kind", json_string(KIND_NAMES[t->kind]));
     if (o && t->contract)
         json_object_set(o, "contract", t->contract);
     client_ctl(c, frame_json(o));
@@ -180,18 +196,18 @@ static wsSlot *client_slot(wsClient *c, wsTopic *t)
 
 /* ---------------------------------------------------------------- topics */
 
-static unsigned hash(const char *s)
+static unsigned hash(int kind, const char *s)
 {
-    unsigned h = 2166136261u;
+    unsigned h = 2166136261u ^ (unsigned)kind;
     while (*s)
         h = (h ^ (unsigned char)*s++) * 16777619u;
     return h % NBUCKETS;
 }
 
-static wsTopic *topic_find(httpHub *hub, const char *sym)
+static wsTopic *topic_find(httpHub *hub, int kind, const char *sym)
 {
-    for (wsTopic *t = hub->buckets[hash(sym)]; t; t = t->next)
-        if (strcmp(t->symbol, sym) == 0)
+    for (wsTopic *t = hub->buckets[hash(kind, sym)]; t; t = t->next)
+        if (t->kind == kind && strcmp(t->symbol, sym) == 0)
             return t;
     return NULL;
 }
@@ -199,7 +215,7 @@ static wsTopic *topic_find(httpHub *hub, const char *sym)
 static void topic_destroy(wsTopic *t)
 {
     httpHub *hub = t->hub;
-    wsTopic **pp = &hub->buckets[hash(t->symbol)];
+    wsTopic **pp = &hub->buckets[hash(t->kind, t->symbol)];
     while (*pp && *pp != t)
         pp = &(*pp)->next;
     if (*pp)
@@ -259,7 +275,45 @@ static void topic_remove_client(wsTopic *t, wsClient *c)
 static void client_drop_slot(wsClient *c, wsSlot *s)
 {
     frame_unref(s->pending);
+    for (int i = 0; i < s->qn; i++)
+        frame_unref(s->q[(s->qh + i) % s->qcap]);
+    free(s->q);
     *s = c->slots[--c->nslots];
+}
+
+/* Queues f (a reference taken here) for a lossless kind. false when the client is too far behind. */
+static bool slot_push(wsSlot *s, wsFrame *f)
+{
+    if (s->qn == s->qcap) {
+        int cap = s->qcap ? s->qcap * 2 : 16;
+        wsFrame **v = cap <= WS_LOSSLESS_MAX ? malloc(sizeof *v * (size_t)cap) : NULL;
+        if (!v)
+            return false;
+        for (int i = 0; i < s->qn; i++)
+            v[i] = s->q[(s->qh + i) % s->qcap];
+        free(s->q);
+        s->q = v;
+        s->qh = 0;
+        s->qcap = cap;
+    }
+    f->refs++;
+    s->q[(s->qh + s->qn++) % s->qcap] = f;
+    return true;
+}
+
+static wsFrame *slot_pop(wsSlot *s)
+{
+    wsFrame *f = s->pending;
+    if (f) {
+        s->pending = NULL;
+        return f;
+    }
+    if (!s->qn)
+        return NULL;
+    f = s->q[s->qh];
+    s->qh = (s->qh + 1) % s->qcap;
+    s->qn--;
+    return f;
 }
 
 static void on_quote(void *arg, const char *data, size_t len)
@@ -269,7 +323,7 @@ static void on_quote(void *arg, const char *data, size_t len)
     m->ws_quotes_in++;
     busBuf b;
     busBuf_InitPre(&b, LWS_PRE);
-    busBuf_Puts(&b, "{\"type\":\"quote\",\"symbol\":");
+    busBuf_Printf(&b, "{\"type\":\"%s\",\"symbol\":", FRAME_TYPES[t->kind]);
     busJson_String(&b, t->symbol, strlen(t->symbol));
     busBuf_Puts(&b, ",\"data\":");
     size_t i = 0;
@@ -294,6 +348,12 @@ static void on_quote(void *arg, const char *data, size_t len)
         wsSlot *s = client_slot(c, t);
         if (!s || c->closing)
             continue;
+        if (t->kind == WK_TICKS || t->kind == WK_BARS) {
+            if (!slot_push(s, f))
+                client_close(c, 1008, "too slow for a lossless stream (ticks or bars)");
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
         if (s->pending) {
             m->ws_quotes_conflated++;
             frame_unref(s->pending);
@@ -405,6 +465,8 @@ static int send_lease_request(wsTopic *t)
     json_t *o = t->lease_id
                     ? json_pack("{s:s,s:i}", "lease_id", t->lease_id, "ttl_s", (int)app->cfg->ws_lease_ttl_s)
                     : json_pack("{s:[s],s:i}", "symbols", t->symbol, "ttl_s", (int)app->cfg->ws_lease_ttl_s);
+    if (o && !t->lease_id && t->kind != WK_QUOTE)
+        json_object_set_new(o, "kind", json_string(KIND_NAMES[t->kind]));
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!txt)
@@ -418,9 +480,9 @@ static int send_lease_request(wsTopic *t)
 }
 
 /* Adds client c to the symbol's topic, creating it (and asking for its lease) on first use. */
-static void follow(httpHub *hub, wsClient *c, const char *sym)
+static void follow(httpHub *hub, wsClient *c, int kind, const char *sym)
 {
-    wsTopic *t = topic_find(hub, sym);
+    wsTopic *t = topic_find(hub, kind, sym);
     if (t && client_slot(c, t)) {
         client_subscribed(c, t);
         return;
@@ -437,7 +499,8 @@ static void follow(httpHub *hub, wsClient *c, const char *sym)
             return;
         }
         t->hub = hub;
-        unsigned h = hash(sym);
+        t->kind = kind;
+        unsigned h = hash(kind, sym);
         t->next = hub->buckets[h];
         hub->buckets[h] = t;
         hub->app->metrics.ws_topics++;
@@ -465,7 +528,7 @@ static void follow(httpHub *hub, wsClient *c, const char *sym)
         return;
     }
     c->slots = s;
-    c->slots[c->nslots++] = (wsSlot){.t = t, .pending = NULL};
+    c->slots[c->nslots++] = (wsSlot){.t = t, .pending = NULL, .q = NULL};
     t->clients[t->nclients++] = c;
     if (t->state == T_ACTIVE) {
         client_subscribed(c, t);
@@ -598,7 +661,7 @@ void httpHub_Touch(httpHub *hub, const char *sym)
     if (hub->app->draining)
         return;
     int64_t until = http_nowUs() + (int64_t)hub->app->cfg->ws_lease_ttl_s * 1000000;
-    wsTopic *t = topic_find(hub, sym);
+    wsTopic *t = topic_find(hub, WK_QUOTE, sym);
     if (t) {
         if (!t->rest_until_us)
             hub->rest_topics++;
@@ -615,7 +678,7 @@ void httpHub_Touch(httpHub *hub, const char *sym)
     t->hub = hub;
     t->rest_until_us = until;
     hub->rest_topics++;
-    unsigned h = hash(sym);
+    unsigned h = hash(WK_QUOTE, sym);
     t->next = hub->buckets[h];
     hub->buckets[h] = t;
     hub->app->metrics.ws_topics++;
@@ -643,8 +706,24 @@ void httpHub_Shutdown(httpHub *hub)
 
 /* ---------------------------------------------------------------- lws entry points */
 
+/* The kind of a one-symbol path (/ws/quotes/AAPL, /ws/depth/AAPL, ...) and its symbol; -1 otherwise. */
+static int single_kind(const char *path, const char **sym)
+{
+    for (int k = WK_QUOTE; k <= WK_BARS; k++) {
+        size_t n = 4 + strlen(PATH_NAMES[k]) + 1; /* "/ws/" + name + "/" */
+        if (strncmp(path, "/ws/", 4) == 0 && strncmp(path + 4, PATH_NAMES[k], n - 5) == 0 && path[n - 1] == '/' &&
+            path[n] && !strchr(path + n, '/') && strlen(path + n) <= 64) {
+            *sym = path + n;
+            return k;
+        }
+    }
+    return -1;
+}
+
 int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss)
 {
+    int kind;
+    const char *sym;
     httpHub *hub = app->hub;
     wsClient *c = calloc(1, sizeof *c);
     if (!c)
@@ -680,12 +759,12 @@ int http_wsEstablished(httpApp *app, struct lws *wsi, httpSess *pss)
         ;
     else if (strcmp(path, "/ws/events") == 0)
         events_follow(hub, c);
-    else if (strncmp(path, "/ws/quotes/", 11) == 0 && path[11] && !strchr(path + 11, '/') &&
-             strlen(path + 11) <= 64) {
-        snprintf(c->single, sizeof c->single, "%s", path + 11);
-        follow(hub, c, c->single);
+    else if ((kind = single_kind(path, &sym)) >= 0) {
+        snprintf(c->single, sizeof c->single, "%s", sym);
+        follow(hub, c, kind, c->single);
     } else
-        client_close(c, 1008, "unknown WebSocket path; use /ws/quotes, /ws/quotes/{symbol} or /ws/events");
+        client_close(c, 1008, "unknown WebSocket path; use /ws/quotes[/{symbol}], /ws/{depth|ticks|bars}/{symbol}, "
+                              "/ws/events");
     return 0;
 }
 
@@ -728,10 +807,10 @@ static void handle_message(wsClient *c, const char *txt, size_t len)
                 continue;
             }
             if (sub) {
-                follow(c->app->hub, c, s);
+                follow(c->app->hub, c, WK_QUOTE, s);
                 continue;
             }
-            wsTopic *t = topic_find(c->app->hub, s);
+            wsTopic *t = topic_find(c->app->hub, WK_QUOTE, s);
             wsSlot *slot = t ? client_slot(c, t) : NULL;
             if (slot)
                 unfollow(c, slot);
@@ -777,11 +856,8 @@ int http_wsWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
     } else if (!c->closing) {
         for (int k = 0; k < c->nslots && !f; k++) {
             wsSlot *s = &c->slots[(c->rr + k) % c->nslots];
-            if (s->pending) {
-                f = s->pending;
-                s->pending = NULL;
+            if ((f = slot_pop(s)))
                 c->rr = (c->rr + k + 1) % c->nslots;
-            }
         }
     }
     if (!f) {
@@ -799,7 +875,7 @@ int http_wsWriteable(httpApp *app, struct lws *wsi, httpSess *pss)
     app->metrics.ws_messages_sent++;
     int more = c->ctl_n > 0 || c->closing;
     for (int k = 0; k < c->nslots && !more; k++)
-        more = c->slots[k].pending != NULL;
+        more = c->slots[k].pending != NULL || c->slots[k].qn > 0;
     if (more)
         lws_callback_on_writable(wsi);
     return 0;

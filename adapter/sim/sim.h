@@ -312,6 +312,10 @@ void sim_depthOnStep(simServer *srv, simInstrument *in);
 /* Control port `depthreset`: error 317 on every depth subscription, then the book again from
  * inserts. Returns the number of subscriptions reset. */
 int sim_depthReset(simServer *srv);
+/* Control port `depthbook <symbol> [rows]`: ib-sim's book of a symbol with depth subscribers, its
+ * first rows a side (default 10) as JSON {symbol, bids: [[price, size, market maker]..], asks}.
+ * -1 when no subscription holds a book for it (or cap is too small). */
+int sim_depthDump(const simServer *srv, const char *symbol, int rows, char *out, size_t cap);
 /* Drops this connection's depth and tick-by-tick subscriptions (close, 1101). */
 void sim_dropConnDepth(simConn *c);
 int sim_depthInUse(const simServer *srv);

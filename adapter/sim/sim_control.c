@@ -14,6 +14,7 @@
  *                              silently and forgotten, completed orders forgotten (kept with
  *                              keep-completed); ids keep counting; connections are not touched
  *   depthreset                 error 317 on every market-depth subscription, then its book again
+ *   depthbook <symbol> [rows]  ib-sim's book of a symbol with depth subscribers, as JSON
  *                              from inserts (PROTOCOL.md §3.12)
  *   help, quit
  * Every command answers one line starting with "ok" or "error". */
@@ -397,10 +398,19 @@ static void command(ctrlConn *cc, char *line)
     } else if (!strcasecmp(cmd, "depthreset")) {
         snprintf(msg, sizeof msg, "ok depthreset %d", sim_depthReset(srv));
         reply(cc, msg);
+    } else if (!strcasecmp(cmd, "depthbook")) {
+        char book[8192];
+        if (!argv[1] || sim_depthDump(srv, argv[1], argv[2] ? atoi(argv[2]) : 10, book, sizeof book) != 0) {
+            reply(cc, "error usage: depthbook <symbol with a depth subscription> [rows]");
+            return;
+        }
+        char line[8200];
+        snprintf(line, sizeof line, "ok %s", book);
+        reply(cc, line);
     } else if (!strcasecmp(cmd, "help")) {
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
                   "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
-                  "newday [keep-completed] | depthreset | quit");
+                  "newday [keep-completed] | depthreset | depthbook <symbol> [rows] | quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

@@ -435,3 +435,40 @@ void sim_depthOnStep(simServer *srv, simInstrument *in)
         }
     }
 }
+
+/* ---- control port: the book as ib-sim holds it ---------------------------------------------------- */
+
+static size_t dump_side(const simInstrument *in, int side, int rows, char *out, size_t cap)
+{
+    size_t n = 0;
+    int tn = book_rows(in, side);
+    if (tn > rows)
+        tn = rows;
+    for (int k = 0; k < tn && n < cap; k++) {
+        int64_t pt = row_price(in, side, k);
+        uint64_t h = sim_hash((uint64_t)in->con_id, (uint64_t)pt, (uint64_t)side, 0);
+        int w = snprintf(out + n, cap - n, "%s[%.10g,%.10g,\"%s\"]", k ? "," : "", sim_tickPrice(in, pt),
+                         in->book_size[side][k], MAKERS[h % N_MAKERS]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    return n < cap ? n : cap;
+}
+
+int sim_depthDump(const simServer *srv, const char *symbol, int rows, char *out, size_t cap)
+{
+    const simInstrument *in = NULL;
+    for (int i = 0; i < srv->n_insts && !in; i++)
+        if (strcmp(srv->insts[i].symbol, symbol) == 0 && srv->insts[i].depth_subs > 0 && srv->insts[i].book_valid)
+            in = &srv->insts[i];
+    if (!in || cap < 64)
+        return -1;
+    rows = rows < 1 ? 1 : rows > SIM_DEPTH_MAX_ROWS ? SIM_DEPTH_MAX_ROWS : rows;
+    size_t n = (size_t)snprintf(out, cap, "{\"symbol\":\"%s\",\"bids\":[", in->symbol);
+    n += dump_side(in, IB_DEPTH_BID, rows, out + n, cap - n);
+    n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "],\"asks\":[");
+    if (n < cap)
+        n += dump_side(in, IB_DEPTH_ASK, rows, out + n, cap - n);
+    if (n < cap)
+        n += (size_t)snprintf(out + n, cap - n, "]}");
+    return n < cap ? 0 : -1;
+}

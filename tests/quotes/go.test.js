@@ -1,6 +1,7 @@
 // go.test.js — runs the Go consumer (tests/go/quotes_consumer, GO_CONSUMER_BIN) against the
 // real stack: it leases AAPL, decodes MessagePack events into Go structs, asks ib.rpc.quote in JSON
-// and reads the KV cache; this test checks its exit code and that the lease was really taken and ended.
+// and reads the KV cache; then (-streams) reads an order book and a bar; this test checks its exit
+// code and that the leases were really taken and ended.
 'use strict';
 const { spawn } = require('child_process');
 const { startStack } = require('../node/stack');
@@ -34,6 +35,16 @@ function run(args) {
       bus.eq(await simCount(st, 'reqMktData') - mk0, 1, 'one reqMktData');
       await bus.sleep(300);
       bus.eq(await simCount(st, 'cancelMktData') - cx0, 1, 'its unsubscribe cancelled the line');
+      console.log('     ' + r.out.trim());
+    });
+    await t.step('the Go consumer reads an order book (lease and ib.rpc.depth) and a 5-second bar', async () => {
+      const d0 = await simCount(st, 'reqMktDepth');
+      const r = await run(['-url', st.nats.url, '-streams']);
+      bus.eq(r.code, 0, 'exit code; output:\n' + r.out);
+      bus.assert(/quotes_consumer: ok streams book_seq=\d+/.test(r.out), r.out);
+      bus.eq(await simCount(st, 'reqMktDepth') - d0, 1, 'the lease and ib.rpc.depth share one reqMktDepth');
+      await bus.sleep(300);
+      bus.eq(await simCount(st, 'cancelMktDepth'), 1, 'its unsubscribe cancelled the book');
       console.log('     ' + r.out.trim());
     });
     await t.step('the Go consumer fails (non-zero) when there is no adapter on the bus', async () => {

@@ -275,6 +275,22 @@ type IBLink struct {
 	Stats          IBStats  `codec:"stats" json:"stats"`
 }
 
+// StreamStats is status_reply.json's market_data.streams: depth / tick-by-tick / bar subscriptions
+// held at IB and their budgets (bars share the market-data lines), requests waiting for IB's
+// pacing, events published.
+type StreamStats struct {
+	DepthUsed        int   `codec:"depth_used" json:"depth_used"`
+	DepthBudget      int   `codec:"depth_budget" json:"depth_budget"`
+	TickByTickUsed   int   `codec:"tick_by_tick_used" json:"tick_by_tick_used"`
+	TickByTickBudget int   `codec:"tick_by_tick_budget" json:"tick_by_tick_budget"`
+	BarsUsed         int   `codec:"bars_used" json:"bars_used"`
+	BarsBudget       int   `codec:"bars_budget" json:"bars_budget"`
+	Paced            int   `codec:"paced" json:"paced"`
+	DepthEvents      int64 `codec:"depth_events" json:"depth_events"`
+	TickEvents       int64 `codec:"tick_events" json:"tick_events"`
+	BarEvents        int64 `codec:"bar_events" json:"bar_events"`
+}
+
 // LeaseInfo is one entry of status_reply.json's market_data.lease_list.
 type LeaseInfo struct {
 	Kind      string   `codec:"kind" json:"kind"`
@@ -342,6 +358,7 @@ type Status struct {
 		QuoteEvents       int64       `codec:"quote_events" json:"quote_events"`
 		KVWrites          int64       `codec:"kv_writes" json:"kv_writes"`
 		KVWriteErrors     int64       `codec:"kv_write_errors" json:"kv_write_errors"`
+		Streams           StreamStats `codec:"streams" json:"streams"`
 	} `codec:"market_data" json:"market_data"`
 	Pacing struct {
 		Queue                int `codec:"queue" json:"queue"`
@@ -492,8 +509,8 @@ type ConnEvent struct {
 	ServerVersion int    `codec:"server_version,omitempty" json:"server_version,omitempty"`
 }
 
-// LeaseRequest is schemas/subscribe_request.json (Kind, Rows, TickType and Account are the
-// wave 2 lease kinds of BRIEF; sent only when set).
+// LeaseRequest is schemas/subscribe_request.json (Kind, Rows, TickType, WhatToShow and Account are
+// the wave 2 lease kinds of BRIEF; sent only when set).
 type LeaseRequest struct {
 	Symbols   []string       `codec:"symbols,omitempty" json:"symbols,omitempty"`
 	Contracts []ContractSpec `codec:"contracts,omitempty" json:"contracts,omitempty"`
@@ -502,7 +519,9 @@ type LeaseRequest struct {
 	Kind      string         `codec:"kind,omitempty" json:"kind,omitempty"`
 	Rows      int            `codec:"rows,omitempty" json:"rows,omitempty"`
 	TickType  string         `codec:"type,omitempty" json:"type,omitempty"`
-	Account   string         `codec:"account,omitempty" json:"account,omitempty"`
+	// WhatToShow of a bars lease: TRADES (default), BID, ASK, MIDPOINT.
+	WhatToShow string `codec:"what_to_show,omitempty" json:"what_to_show,omitempty"`
+	Account    string `codec:"account,omitempty" json:"account,omitempty"`
 }
 
 // LeasedInstrument is one instrument of schemas/subscribe_reply.json. State: streaming, pending,
@@ -521,6 +540,11 @@ type Lease struct {
 	TTLS        int                `codec:"ttl_s" json:"ttl_s"`
 	ExpiresAt   string             `codec:"expires_at" json:"expires_at"`
 	Instruments []LeasedInstrument `codec:"instruments" json:"instruments"`
+	// Kind and its parameter, for depth / ticks / bars leases (absent for quote leases).
+	Kind       string `codec:"kind,omitempty" json:"kind,omitempty"`
+	Rows       int    `codec:"rows,omitempty" json:"rows,omitempty"`
+	TickType   string `codec:"type,omitempty" json:"type,omitempty"`
+	WhatToShow string `codec:"what_to_show,omitempty" json:"what_to_show,omitempty"`
 }
 
 type unsubscribeRequest struct {
@@ -682,40 +706,54 @@ type DepthRow struct {
 	MarketMaker string  `codec:"market_maker,omitempty" json:"market_maker,omitempty"`
 }
 
-// Depth is an event on <prefix>.depth.<key>: the whole book after one read.
+// Depth is schemas/depth_event.json, an event on <prefix>.depth.<key> and the reply of
+// ib.rpc.depth: the whole book after one read (row 0 the best price), Rows a side at most.
 type Depth struct {
 	Key      string     `codec:"key" json:"key"`
 	Seq      uint64     `codec:"seq" json:"seq"`
-	Contract Contract   `codec:"contract" json:"contract"`
+	Rows     int        `codec:"rows" json:"rows"`
 	Bids     []DepthRow `codec:"bids" json:"bids"`
 	Asks     []DepthRow `codec:"asks" json:"asks"`
 	RecvTsNs int64      `codec:"recv_ts_ns" json:"recv_ts_ns"`
 }
 
-// Tick is an event on <prefix>.ticks.<key>: one tick-by-tick event (Type last, all_last, bid_ask,
-// midpoint), never conflated.
+// Tick is schemas/ticks_event.json, an event on <prefix>.ticks.<key>: one tick-by-tick event, never
+// conflated. Type last / all_last set Price, Size, Exchange, SpecialConditions, PastLimit,
+// Unreported; bid_ask the Bid*/Ask* fields; midpoint MidPoint. Time is IB's, epoch seconds.
 type Tick struct {
-	Key      string   `codec:"key" json:"key"`
-	Seq      uint64   `codec:"seq" json:"seq"`
-	Contract Contract `codec:"contract" json:"contract"`
-	Type     string   `codec:"type" json:"type"`
-	Time     int64    `codec:"time" json:"time"`
-	Price    *float64 `codec:"price,omitempty" json:"price,omitempty"`
-	Size     *float64 `codec:"size,omitempty" json:"size,omitempty"`
-	Bid      *float64 `codec:"bid,omitempty" json:"bid,omitempty"`
-	Ask      *float64 `codec:"ask,omitempty" json:"ask,omitempty"`
-	BidSize  *float64 `codec:"bid_size,omitempty" json:"bid_size,omitempty"`
-	AskSize  *float64 `codec:"ask_size,omitempty" json:"ask_size,omitempty"`
-	Mid      *float64 `codec:"mid,omitempty" json:"mid,omitempty"`
-	Exchange string   `codec:"exchange,omitempty" json:"exchange,omitempty"`
-	RecvTsNs int64    `codec:"recv_ts_ns" json:"recv_ts_ns"`
+	Key               string   `codec:"key" json:"key"`
+	Seq               uint64   `codec:"seq" json:"seq"`
+	Type              string   `codec:"type" json:"type"`
+	Time              int64    `codec:"time" json:"time"`
+	Price             *float64 `codec:"price,omitempty" json:"price,omitempty"`
+	Size              *float64 `codec:"size,omitempty" json:"size,omitempty"`
+	Exchange          string   `codec:"exchange,omitempty" json:"exchange,omitempty"`
+	SpecialConditions string   `codec:"special_conditions,omitempty" json:"special_conditions,omitempty"`
+	PastLimit         bool     `codec:"past_limit,omitempty" json:"past_limit,omitempty"`
+	Unreported        bool     `codec:"unreported,omitempty" json:"unreported,omitempty"`
+	BidPrice          *float64 `codec:"bid_price,omitempty" json:"bid_price,omitempty"`
+	AskPrice          *float64 `codec:"ask_price,omitempty" json:"ask_price,omitempty"`
+	BidSize           *float64 `codec:"bid_size,omitempty" json:"bid_size,omitempty"`
+	AskSize           *float64 `codec:"ask_size,omitempty" json:"ask_size,omitempty"`
+	BidPastLow        bool     `codec:"bid_past_low,omitempty" json:"bid_past_low,omitempty"`
+	AskPastHigh       bool     `codec:"ask_past_high,omitempty" json:"ask_past_high,omitempty"`
+	MidPoint          *float64 `codec:"mid_point,omitempty" json:"mid_point,omitempty"`
+	RecvTsNs          int64    `codec:"recv_ts_ns" json:"recv_ts_ns"`
 }
 
-// Bar is an event on <prefix>.bars.<key>: one 5-second real-time bar.
+// Bar is schemas/bar_event.json, an event on <prefix>.bars.<key>: one 5-second real-time bar (Time
+// its start, epoch seconds; Volume, WAP and Count mean something for TRADES only).
 type Bar struct {
-	Key      string   `codec:"key" json:"key"`
-	Seq      uint64   `codec:"seq" json:"seq"`
-	Contract Contract `codec:"contract" json:"contract"`
-	Candle
-	RecvTsNs int64 `codec:"recv_ts_ns" json:"recv_ts_ns"`
+	Key        string  `codec:"key" json:"key"`
+	Seq        uint64  `codec:"seq" json:"seq"`
+	WhatToShow string  `codec:"what_to_show" json:"what_to_show"`
+	Time       int64   `codec:"time" json:"time"`
+	Open       float64 `codec:"open" json:"open"`
+	High       float64 `codec:"high" json:"high"`
+	Low        float64 `codec:"low" json:"low"`
+	Close      float64 `codec:"close" json:"close"`
+	Volume     float64 `codec:"volume" json:"volume"`
+	WAP        float64 `codec:"wap" json:"wap"`
+	Count      int64   `codec:"count" json:"count"`
+	RecvTsNs   int64   `codec:"recv_ts_ns" json:"recv_ts_ns"`
 }

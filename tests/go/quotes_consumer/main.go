@@ -7,6 +7,10 @@
 //	GO111MODULE=off GOPATH=/tmp/gp:/usr/share/gocode go build -o quotes_consumer .
 //	./quotes_consumer -url nats://127.0.0.1:4222 -events 5
 //
+// With -streams it reads the streams beyond level 1 instead: one order book of AAPL (a depth lease,
+// decoded into ibbridge.Depth), the same book asked with ib.rpc.depth in JSON, and one 5-second bar
+// (a bars lease, ibbridge.Bar).
+//
 // Exits 0 after printing "quotes_consumer: ok ...", non-zero with the reason otherwise.
 package main
 
@@ -53,9 +57,71 @@ func checkQuote(ev *ibbridge.Event, prevSeq uint64) {
 	}
 }
 
+// next waits for one event of sub (at most 12 s: a bar comes every 5 s).
+func next(sub *ibbridge.Subscription, what string) *ibbridge.Event {
+	select {
+	case ev := <-sub.C:
+		return ev
+	case <-time.After(12 * time.Second):
+		fail("no %s in 12 s", what)
+	}
+	return nil
+}
+
+func checkBook(d *ibbridge.Depth, what string) {
+	if d.Key != "AAPL" || d.Rows != 5 || len(d.Bids) != 5 || len(d.Asks) != 5 || d.Bids[0].Price >= d.Asks[0].Price {
+		fail("%s: %+v", what, d)
+	}
+	for i := 1; i < 5; i++ {
+		if d.Bids[i].Price >= d.Bids[i-1].Price || d.Asks[i].Price <= d.Asks[i-1].Price || d.Bids[i].Size <= 0 {
+			fail("%s: rows out of order: %+v", what, d)
+		}
+	}
+}
+
+// streams reads a book and a bar of AAPL through depth and bars leases.
+func streams(ctx context.Context, nc *nats.Conn, c *ibbridge.Client) {
+	book, err := c.SubscribeWith(ctx, ibbridge.LeaseRequest{Symbols: []string{"AAPL"}, Kind: "depth", Rows: 5})
+	if err != nil {
+		fail("ib.rpc.subscribe depth: %v", err)
+	}
+	if l := book.Lease(); l.Kind != "depth" || l.Rows != 5 || l.Instruments[0].Subject != "ib.depth.AAPL" {
+		fail("depth subscribe reply: %+v", l)
+	}
+	ev := next(book, "book")
+	checkBook(ev.Depth, "ib.depth.AAPL event")
+	jc, err := ibbridge.New(nc, ibbridge.WithEncoding(ibbridge.JSON))
+	if err != nil {
+		fail("%v", err)
+	}
+	defer jc.Close()
+	d, err := jc.Depth(ctx, "AAPL", 5)
+	if err != nil {
+		fail("ib.rpc.depth: %v", err)
+	}
+	checkBook(d, "ib.rpc.depth reply")
+	bars, err := c.Subscribe(ctx, ibbridge.KindBars, "AAPL")
+	if err != nil {
+		fail("ib.rpc.subscribe bars: %v", err)
+	}
+	b := next(bars, "bar").Bar
+	if b.Key != "AAPL" || b.WhatToShow != "TRADES" || b.Time%5 != 0 || b.Low > b.High || b.Open < b.Low || b.Close > b.High {
+		fail("bar: %+v", b)
+	}
+	if err := book.Close(); err != nil {
+		fail("unsubscribe depth: %v", err)
+	}
+	if err := bars.Close(); err != nil {
+		fail("unsubscribe bars: %v", err)
+	}
+	fmt.Printf("quotes_consumer: ok streams book_seq=%d best_bid=%.2f best_ask=%.2f bar_time=%d bar_close=%.2f\n",
+		ev.Depth.Seq, ev.Depth.Bids[0].Price, ev.Depth.Asks[0].Price, b.Time, b.Close)
+}
+
 func main() {
 	url := flag.String("url", nats.DefaultURL, "NATS server URL")
 	want := flag.Int("events", 5, "events to check")
+	streamsMode := flag.Bool("streams", false, "read a book and a bar instead of quotes")
 	flag.Parse()
 	nc, err := nats.Connect(*url, nats.Timeout(5*time.Second))
 	if err != nil {
@@ -70,6 +136,10 @@ func main() {
 		fail("%v", err)
 	}
 	defer c.Close()
+	if *streamsMode {
+		streams(ctx, nc, c)
+		return
+	}
 
 	// The lease: renewed in the background, ended by Close.
 	sub, err := c.Subscribe(ctx, ibbridge.KindQuote, "AAPL")
