@@ -168,11 +168,13 @@ static char *stats_json(simServer *srv)
     jcat(&j,
          "\"depth_subscriptions\":%d,\"max_depth\":%d,\"depth_ops\":%llu,\"depth_resets\":%llu,"
          "\"tick_by_tick_subscriptions\":%d,\"max_tick_by_tick\":%d,\"tick_by_tick_events\":%llu,"
-         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu}",
+         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu,",
          sim_depthInUse(srv), srv->cfg.max_depth, (unsigned long long)srv->stat_depth_ops,
          (unsigned long long)srv->stat_depth_resets, sim_tickByTickInUse(srv), srv->cfg.max_tick_by_tick,
          (unsigned long long)srv->stat_tbt_events, sim_realTimeBarsInUse(srv),
          (unsigned long long)srv->stat_rt_bars);
+    jcat(&j, "\"matching_symbols_min_gap_ms\":%lld,\"previews\":%llu}",
+         srv->match_min_gap_ms ? (long long)srv->match_min_gap_ms : -1LL, (unsigned long long)srv->stat_previews);
     return j.p;
 }
 
