@@ -61,9 +61,8 @@ Test(server_dec, request_values)
     cr_assert_eq(ib_decodeRequest(v->sv, v->payload, v->len, &r), IBB_OK);
     cr_assert_str_eq(r.u.scanner.filter_options, "");
     cr_assert_eq(r.u.scanner.req_id, 7002);
-    /* the same count of fields at 176 reads the version as the request id: the gate matters */
-    cr_assert_eq(ib_decodeRequest(176, v->payload, v->len, &r), IBB_OK);
-    cr_assert_eq(r.u.scanner.req_id, 4);
+    /* at 176 the version is read as the request id and the fields shift: the gate matters */
+    cr_assert_neq(ib_decodeRequest(176, v->payload, v->len, &r), IBB_OK);
     v = od_find("reqMatchingSymbols");
     cr_assert_eq(ib_decodeRequest(v->sv, v->payload, v->len, &r), IBB_OK);
     cr_assert_str_eq(r.u.matching_symbols.pattern, "IBKR");
