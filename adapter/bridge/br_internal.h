@@ -117,6 +117,11 @@ bool br_requireIb(brBridge *b, busRequest *req);
  * ib_error; the message carries IB's text and code. */
 ibbStatus br_replyIbError(busRequest *req, const ibError *e);
 
+/* Answers req with the packed MessagePack reply in mp (NATS max payload checked in the request's
+ * encoding: an oversized reply becomes a payload_too_large error naming the limit). Does not release
+ * req. (br_queries.c) */
+void br_replyChecked(brBridge *b, busRequest *req, const char *mp, size_t len);
+
 /* ---- instruments (br_contracts.c) ------------------------------------------------------------- */
 typedef struct brInstrument {
     char key[ST_KEY_MAX];             /* canonical key */
@@ -202,6 +207,9 @@ void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx
 
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */
+/* ISO-8601 ("2024-01-05", "2024-01-05T16:00[:00[.123]][Z|+hh:mm|-hh:mm]"; no zone = UTC) -> epoch s
+ * (br_queries_candles.c). */
+bool br_parseIso(const char *s, size_t n, int64_t *out);
 int64_t br_wallNs(void);                 /* CLOCK_REALTIME ns */
 
 /* ---- requests whose callers gave up (br_bridge.c, br_contracts.c) ------------------------------ */

@@ -225,7 +225,7 @@ static int two(const char *p)
 }
 
 /* ISO-8601 ("2024-01-05", "2024-01-05T16:00[:00[.123]][Z|+hh:mm|-hh:mm]"; no zone = UTC) -> epoch s. */
-static bool parse_iso(const char *s, size_t n, int64_t *out)
+bool br_parseIso(const char *s, size_t n, int64_t *out)
 {
     char b[48];
     if (n < 10 || n >= sizeof b)
@@ -362,7 +362,7 @@ static bool parse_request(brBridge *b, const msgpack_object *body, jobParams *p,
     p->end_ib[0] = p->end_iso[0] = '\0';
     if ((st = busObj_Str(body, "end", &s, &n)) == IBB_OK && n > 0) {
         int64_t t;
-        if (!parse_iso(s, n, &t)) {
+        if (!br_parseIso(s, n, &t)) {
             snprintf(err, errcap,
                      "field 'end' \"%.*s\" is not an ISO-8601 time such as \"2024-01-05T16:00:00Z\" "
                      "(no zone means UTC; empty means now)",
