@@ -132,7 +132,7 @@ static void pack_num(msgpack_packer *pk, const char *k, double v)
 static void pack_row(brBridge *b, msgpack_packer *pk, const compRow *r)
 {
     const stOrder *o = r->order_ref[0] ? stOrders_ByClientId(b->orders, r->order_ref) : NULL;
-    msgpack_pack_map(pk, 19 + (r->order_ref[0] ? 1 : 0) + (o ? 2 : 0) + (r->completed_s ? 1 : 0));
+    msgpack_pack_map(pk, 20 + (r->order_ref[0] ? 1 : 0) + (o ? 2 : 0) + (r->completed_s ? 1 : 0));
     busPack_KeyInt(pk, "perm_id", r->perm_id);
     if (r->order_ref[0])
         busPack_KeyStr(pk, "client_order_id", r->order_ref);
