@@ -5,7 +5,8 @@
  *   br_contracts.c  instrument resolution (key -> conId, cached) and ib.rpc.contract
  *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
- *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_orders.c     ib.rpc.order.*, ib.rpc.executions, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_discovery.c  ib.rpc.contract.search, ib.rpc.scanner.params, ib.rpc.scanner
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -39,7 +40,8 @@
 
 #define BR_REQ_ID_BASE ((int64_t)1 << 30)
 
-enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_COUNT };
+enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_DISCOVERY,
+       BR_MOD_COUNT };
 
 typedef struct brModule {
     const char *name;
@@ -56,6 +58,7 @@ typedef struct brModule {
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
     br_haModule;
+extern const brModule br_discoveryModule; /* br_discovery.c: symbol search, scanner */
 
 struct brBridge {
     uv_loop_t *loop;

@@ -69,8 +69,7 @@ static int et_offset(int y, int mo, int d, int h)
     return dst ? -4 * 3600 : -5 * 3600;
 }
 
-/* "20250924 01:21:07 America/New_York" (or UTC/GMT, or no zone = UTC) -> epoch s; 0 when not understood. */
-static int64_t completed_epoch(const char *s)
+int64_t brOrd_ibTimeEpoch(const char *s)
 {
     int y, mo, d, h, mi, se;
     char zone[48] = "";
@@ -117,7 +116,7 @@ static void add_row(brOrdCompletedQ *q, const ibCompletedOrder *c)
     r->filled = c->filled_qty;
     r->remaining = c->remaining;
     r->perm_id = c->perm_id;
-    r->completed_s = completed_epoch(r->completed_time);
+    r->completed_s = brOrd_ibTimeEpoch(r->completed_time);
 }
 
 static void pack_num(msgpack_packer *pk, const char *k, double v)

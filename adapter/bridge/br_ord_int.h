@@ -108,6 +108,7 @@ typedef struct brOrdUp {
 
 typedef struct brOrdPreview brOrdPreview;       /* br_ord_preview.c */
 typedef struct brOrdCompletedQ brOrdCompletedQ; /* br_ord_completed.c */
+typedef struct brOrdExecQuery brOrdExecQuery;   /* br_ord_executions.c */
 
 typedef struct brOrders {
     brOrdUp up;
@@ -142,6 +143,7 @@ typedef struct brOrders {
     double rtt_sum_s;
     brOrdPreview *previews;            /* ib.rpc.order.preview in flight (br_ord_preview.c) */
     brOrdCompletedQ *completed_q;      /* ib.rpc.order.completed (br_ord_completed.c) */
+    brOrdExecQuery *exec_queries;      /* ib.rpc.executions in flight (br_ord_executions.c) */
 } brOrders;
 
 /* Upper bounds (ms) of the acknowledgement round-trip buckets; the last bucket is everything above. */
@@ -218,6 +220,16 @@ void brOrd_completedOnReply(brBridge *b, const ibReply *r);
 void brOrd_completedSent(brBridge *b);
 void brOrd_completedDown(brBridge *b);   /* IB link dropped: waiters get ib_unavailable */
 void brOrd_completedFini(brBridge *b);
+/* An IB time ("20250924 01:21:07 America/New_York", "20250415  09:30:00", UTC/GMT or no zone = UTC) as
+ * epoch s; 0 when not understood. */
+int64_t brOrd_ibTimeEpoch(const char *s);
+
+/* ---- br_ord_executions.c: ib.rpc.executions --------------------------------------------------------- */
+void brOrd_onExecutions(busRequest *req, void *arg);
+/* Sees every commissionReport before the order streams (never consumes it): a query's executions get
+ * their commissions. */
+void brOrd_execQueriesOnReply(brBridge *b, const ibReply *r);
+void brOrd_execQueriesDrop(brBridge *b);   /* the module stops: every query answers unavailable */
 
 /* ---- br_ord_amend.c ----------------------------------------------------------------------------- */
 void brOrd_onCancel(busRequest *req, void *arg);  /* ib.rpc.order.cancel */

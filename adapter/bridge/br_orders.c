@@ -74,6 +74,7 @@ static bool orders_on_reply(brBridge *b, const ibReply *r)
         return true;
     }
     brOrd_completedOnReply(b, r);
+    brOrd_execQueriesOnReply(b, r);
     return brOrd_previewOnReply(b, r) || brOrd_reconOnReply(b, r) || brOrd_onReply(b, r);
 }
 
@@ -225,6 +226,7 @@ static ibbStatus orders_init(brBridge *b)
         {"order_list", "order.list", brOrd_onList},
         {"order_preview", "order.preview", brOrd_onPreview},
         {"order_completed", "order.completed", brOrd_onCompleted},
+        {"executions", "executions", brOrd_onExecutions},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         busEndpointDef d = {.name = eps[i].name, .subject = eps[i].subject, .handler = eps[i].fn, .arg = b};
@@ -256,6 +258,7 @@ static void orders_fini(brBridge *b)
     m->closing = true; /* placements freed below send nothing */
     brOrd_previewDropAll(b, "unavailable", "ib-bridge is stopping");
     brOrd_completedFini(b);
+    brOrd_execQueriesDrop(b);
     ibbMapIter it;
     void *v;
     if (m->placing) {

@@ -13,6 +13,8 @@
  *                              restart: executions forgotten, non-GTC working orders cancelled
  *                              silently and forgotten, completed orders forgotten (kept with
  *                              keep-completed); ids keep counting; connections are not touched
+ *   execs [since-epoch-s]      the ids of ib-sim's executions (at or after the time), comma-separated
+ *   scan <scan code>           ib-sim's own ranking for a scanner scan code: symbols, comma-separated
  *   depthreset                 error 317 on every market-depth subscription, then its book again
  *                              from inserts (PROTOCOL.md §3.12)
  *   help, quit
@@ -312,6 +314,36 @@ static int arg_secs(const char *s, int dflt)
     return v < 0 ? 0 : (v > 86400 ? 86400 : v);
 }
 
+/* `execs [since]` and `scan <code>`: what ib-sim itself holds, for tests to compare ib-bridge with. */
+static void discovery_command(ctrlConn *cc, const char *cmd, const char *arg)
+{
+    simServer *srv = cc->srv;
+    jbuf j = { malloc(256), 0, 256 };
+    if (!j.p) {
+        reply(cc, "error out of memory");
+        return;
+    }
+    jcat(&j, "ok ");
+    if (!strcasecmp(cmd, "execs")) {
+        long long since = arg ? atoll(arg) : 0;
+        for (int i = 0, k = 0; i < srv->n_execs; i++)
+            if (srv->execs[i].epoch >= since)
+                jcat(&j, "%s%s", k++ ? "," : "", srv->execs[i].exec_id);
+    } else {
+        int ranked[50];
+        int n = sim_scanRank(srv, arg ? arg : "", IB_UNSET_DOUBLE, IB_UNSET_DOUBLE, IB_UNSET_DOUBLE, ranked, 50);
+        if (n < 0) {
+            free(j.p);
+            reply(cc, "error unknown scan code");
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            jcat(&j, "%s%s", i ? "," : "", srv->insts[ranked[i]].symbol);
+    }
+    reply(cc, j.p);
+    free(j.p);
+}
+
 static void command(ctrlConn *cc, char *line)
 {
     simServer *srv = cc->srv;
@@ -396,13 +428,15 @@ static void command(ctrlConn *cc, char *line)
                  "ok newday forgot_orders=%d forgot_executions=%d kept_working=%d kept_completed=%d",
                  orders, execs, working, kept);
         reply(cc, msg);
+    } else if (!strcasecmp(cmd, "execs") || !strcasecmp(cmd, "scan")) {
+        discovery_command(cc, cmd, argv[1]);
     } else if (!strcasecmp(cmd, "depthreset")) {
         snprintf(msg, sizeof msg, "ok depthreset %d", sim_depthReset(srv));
         reply(cc, msg);
     } else if (!strcasecmp(cmd, "help")) {
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
                   "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
-                  "newday [keep-completed] | depthreset | quit");
+                  "newday [keep-completed] | execs [since] | scan <code> | depthreset | quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

@@ -1,0 +1,274 @@
+/* br_ord_executions.c — ib.rpc.executions {since?, symbol?, account?, side?}: executions with their
+ * commissions, so a consumer that was down can rebuild its fills (reqExecutions with an ExecutionFilter,
+ * PROTOCOL.md §3.16).
+ *
+ * IB keeps about a day of executions and reads the filter's time in the gateway's own time zone, so the
+ * request asks IB from a day before `since` and the answer is cut at `since` here, on the execution
+ * times IB reports. Each query has its own request id; commissionReport carries none, so the commission
+ * of an execution is matched by its exec id while the query is open (IB sends it right after the
+ * execution). Loop thread. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "br_ord_int.h"
+#include "ibb_log.h"
+
+typedef struct execRow {
+    char exec_id[64], account[32], side[8], symbol[24], sec_type[8], exchange[16], currency[8];
+    char order_ref[ST_CLIENT_ORDER_ID_MAX + 1], time[40], comm_currency[8];
+    int64_t order_id, perm_id, client_id, con_id, time_s;
+    double shares, price, cum_qty, avg_price, commission, realized_pnl; /* IB_UNSET_DOUBLE: none yet */
+} execRow;
+
+struct brOrdExecQuery {
+    brBridge *b;
+    busRequest *req;
+    int64_t req_id;
+    int64_t since_s;                   /* 0 = no filter */
+    execRow *rows;
+    size_t n, cap;
+    struct brOrdExecQuery *next;
+};
+
+static void query_free(brBridge *b, brOrdExecQuery *q)
+{
+    brOrders *m = brOrd_mod(b);
+    for (brOrdExecQuery **pp = &m->exec_queries; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    if (q->req_id > 0)
+        br_reqClose(b, q->req_id);
+    if (q->req)
+        busRequest_Release(q->req);
+    free(q->rows);
+    free(q);
+}
+
+static void add_exec(brOrdExecQuery *q, const ibExecDetails *e)
+{
+    int64_t t = brOrd_ibTimeEpoch(e->time ? e->time : "");
+    if (q->since_s && t && t < q->since_s)
+        return;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 32;
+        execRow *nr = realloc(q->rows, cap * sizeof *nr);
+        if (!nr)
+            return;
+        q->rows = nr;
+        q->cap = cap;
+    }
+    execRow *r = &q->rows[q->n++];
+    memset(r, 0, sizeof *r);
+#define CP(dst, src) snprintf(dst, sizeof dst, "%s", (src) ? (src) : "")
+    CP(r->exec_id, e->exec_id);
+    CP(r->account, e->account);
+    CP(r->side, e->side);
+    CP(r->symbol, e->contract.symbol);
+    CP(r->sec_type, e->contract.sec_type);
+    CP(r->exchange, e->exchange);
+    CP(r->currency, e->contract.currency);
+    CP(r->order_ref, e->order_ref);
+    CP(r->time, e->time);
+#undef CP
+    r->order_id = e->order_id;
+    r->perm_id = e->perm_id;
+    r->client_id = e->client_id;
+    r->con_id = e->contract.con_id;
+    r->time_s = t;
+    r->shares = e->shares;
+    r->price = e->price;
+    r->cum_qty = e->cum_qty;
+    r->avg_price = e->avg_price;
+    r->commission = r->realized_pnl = IB_UNSET_DOUBLE;
+}
+
+void brOrd_execQueriesOnReply(brBridge *b, const ibReply *r)
+{
+    if (r->id != IB_MSG_COMMISSION_REPORT || !r->u.commission.exec_id)
+        return;
+    const ibCommissionReport *c = &r->u.commission;
+    for (brOrdExecQuery *q = brOrd_mod(b)->exec_queries; q; q = q->next)
+        for (size_t i = q->n; i-- > 0;)
+            if (!strcmp(q->rows[i].exec_id, c->exec_id)) {
+                q->rows[i].commission = c->commission;
+                q->rows[i].realized_pnl = c->realized_pnl;
+                snprintf(q->rows[i].comm_currency, sizeof q->rows[i].comm_currency, "%s",
+                         c->currency ? c->currency : "");
+                break;
+            }
+}
+
+static void pack_row(msgpack_packer *pk, const execRow *r)
+{
+    bool comm = !ib_isUnsetDouble(r->commission), pnl = !ib_isUnsetDouble(r->realized_pnl) && comm;
+    msgpack_pack_map(pk, 17 + (r->order_ref[0] ? 1 : 0) + (r->time_s ? 1 : 0) + (comm ? 2 : 0) + (pnl ? 1 : 0));
+    busPack_KeyStr(pk, "exec_id", r->exec_id);
+    busPack_KeyInt(pk, "order_id", r->order_id);
+    busPack_KeyInt(pk, "perm_id", r->perm_id);
+    busPack_KeyInt(pk, "client_id", r->client_id);
+    if (r->order_ref[0])
+        busPack_KeyStr(pk, "client_order_id", r->order_ref);
+    busPack_KeyStr(pk, "account", r->account);
+    busPack_KeyInt(pk, "con_id", r->con_id);
+    busPack_KeyStr(pk, "symbol", r->symbol);
+    busPack_KeyStr(pk, "sec_type", r->sec_type);
+    busPack_KeyStr(pk, "exchange", r->exchange);
+    busPack_KeyStr(pk, "currency", r->currency);
+    busPack_KeyStr(pk, "side", !strcmp(r->side, "BOT") ? "BUY" : !strcmp(r->side, "SLD") ? "SELL" : r->side);
+    busPack_KeyDouble(pk, "shares", r->shares);
+    busPack_KeyDouble(pk, "price", r->price);
+    busPack_KeyDouble(pk, "cum_qty", r->cum_qty);
+    busPack_KeyDouble(pk, "avg_price", r->avg_price);
+    busPack_KeyStr(pk, "time", r->time);
+    if (r->time_s)
+        busPack_KeyInt(pk, "time_ns", r->time_s * 1000000000);
+    if (comm) {
+        busPack_KeyDouble(pk, "commission", r->commission);
+        busPack_KeyStr(pk, "commission_currency", r->comm_currency);
+    }
+    if (pnl)
+        busPack_KeyDouble(pk, "realized_pnl", r->realized_pnl);
+    busPack_KeyStr(pk, "source", "ib");
+}
+
+static void answer(brBridge *b, brOrdExecQuery *q)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    busPack_KeyStr(&pk, "source", "ib");
+    busPack_KeyInt(&pk, "count", (int64_t)q->n);
+    busPack_Str(&pk, "executions");
+    msgpack_pack_array(&pk, q->n);
+    for (size_t i = 0; i < q->n; i++)
+        pack_row(&pk, &q->rows[i]);
+    br_replyChecked(b, q->req, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void on_reply(brBridge *b, int64_t req_id, const ibReply *r, void *ctx)
+{
+    brOrdExecQuery *q = ctx;
+    (void)req_id;
+    if (r->id == IB_MSG_EXEC_DETAILS) {
+        add_exec(q, &r->u.exec_details);
+    } else if (r->id == IB_MSG_EXEC_DETAILS_END) {
+        IBB_INFO("orders.executions_listed", "req_id=%" PRId64 " executions=%zu", q->req_id, q->n);
+        answer(b, q);
+        query_free(b, q);
+    }
+}
+
+static void on_error(brBridge *b, int64_t req_id, const ibError *e, void *ctx)
+{
+    (void)req_id;
+    brOrdExecQuery *q = ctx;
+    br_replyIbError(q->req, e);
+    query_free(b, q);
+}
+
+static void on_lost(brBridge *b, int64_t req_id, void *ctx)
+{
+    (void)req_id;
+    brOrdExecQuery *q = ctx;
+    busRequest_Error(q->req, "ib_unavailable", "the IB link dropped before IB listed the executions; retry", 0);
+    query_free(b, q);
+}
+
+static const brPendingOps exec_ops = {on_reply, on_error, on_lost};
+
+/* Reads the filter into rq and q; false after answering and releasing. */
+static bool parse_filter(busRequest *req, ibReqExecutions *x, brOrdExecQuery *q, char *time, size_t tcap,
+                         char *sym, char *acc, char *side)
+{
+    const msgpack_object *body = busRequest_Body(req);
+    static const char *const fields[] = {"symbol", "account", "side"};
+    char *dst[] = {sym, acc, side};
+    for (int i = 0; i < 3; i++) {
+        ibbStatus st = busObj_StrCopy(body, fields[i], dst[i], 32);
+        if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
+            busRequest_FailField(req, fields[i], st, "string of at most 31 characters");
+            return false;
+        }
+    }
+    for (char *p = side; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    if (*side && strcmp(side, "BUY") && strcmp(side, "SELL"))
+        return brOrd_bad(req, "field 'side' must be BUY or SELL%s", "");
+    const char *s;
+    size_t n;
+    ibbStatus st = busObj_Str(body, "since", &s, &n);
+    if (st == IBB_OK && !br_parseIso(s, n, &q->since_s)) {
+        busRequest_Failf(req, "bad_request", 0,
+                         "field 'since' \"%.*s\" is not an ISO-8601 time such as \"2024-01-05T16:00:00Z\"",
+                         (int)(n > 64 ? 64 : n), s);
+        return false;
+    }
+    if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
+        busRequest_FailField(req, "since", st, "ISO-8601 string");
+        return false;
+    }
+    if (q->since_s) { /* a day before: IB reads the time in the gateway's zone; cut here exactly */
+        time_t t = (time_t)(q->since_s - 86400);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(time, tcap, "%Y%m%d-%H:%M:%S", &tm);
+    }
+    x->time = time;
+    x->symbol = sym;
+    x->account = acc;
+    x->side = side;
+    x->sec_type = x->exchange = "";
+    return true;
+}
+
+void brOrd_onExecutions(busRequest *req, void *arg)
+{
+    brBridge *b = arg;
+    brOrdExecQuery *q = calloc(1, sizeof *q);
+    if (!q) {
+        busRequest_Fail(req, "internal", "out of memory", 0);
+        return;
+    }
+    ibRequest rq;
+    ibRequest_Init(&rq, IB_REQ_EXECUTIONS);
+    char time[24] = "", sym[32] = "", acc[32] = "", side[32] = "";
+    if (!parse_filter(req, &rq.u.executions, q, time, sizeof time, sym, acc, side)) {
+        free(q);
+        return;
+    }
+    if (!br_requireIb(b, req)) {
+        free(q);
+        busRequest_Release(req);
+        return;
+    }
+    brOrders *m = brOrd_mod(b);
+    q->b = b;
+    q->req = req;
+    q->next = m->exec_queries;
+    m->exec_queries = q;
+    q->req_id = br_reqOpen(b, &exec_ops, q);
+    rq.u.executions.req_id = q->req_id;
+    if (q->req_id < 0 || br_send(b, &rq) != IBB_OK) {
+        if (q->req_id < 0)
+            q->req_id = 0;
+        busRequest_Error(req, "ib_unavailable", "reqExecutions could not be sent to IB; retry", 0);
+        query_free(b, q);
+    }
+}
+
+void brOrd_execQueriesDrop(brBridge *b)
+{
+    brOrders *m = brOrd_mod(b);
+    while (m && m->exec_queries) {
+        busRequest_Error(m->exec_queries->req, "unavailable", "ib-bridge is stopping", 0);
+        query_free(b, m->exec_queries);
+    }
+}
