@@ -63,6 +63,7 @@ static int build_candles(httpReq *r, json_t *body, json_t **out);
 static int build_place(httpReq *r, json_t *body, json_t **out);
 static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
+static int build_preview(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
@@ -78,6 +79,17 @@ static route ROUTES[] = {
      0},
     {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,
      0},
+    {M_GET, "/contracts/search", P_NONE, "/contracts/search", "rpc.contract.search", HTTP_ACC_READ, K_BUS,
+     build_passthrough, 0},
+    {M_GET, "/scanner/params", P_NONE, "/scanner/params", "rpc.scanner.params", HTTP_ACC_READ, K_BUS, build_empty,
+     0},
+    {M_GET, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_POST, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_GET, "/executions", P_NONE, "/executions", "rpc.executions", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_GET, "/orders/completed", P_NONE, "/orders/completed", "rpc.order.completed", HTTP_ACC_TRADE, K_BUS,
+     build_passthrough, 0},
+    {M_POST, "/orders/preview", P_NONE, "/orders/preview", "rpc.order.preview", HTTP_ACC_TRADE, K_BUS,
+     build_preview, 0},
     {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS,
      build_symbol, 0},
     {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_empty, 0},
@@ -410,6 +422,63 @@ static int build_place(httpReq *r, json_t *body, json_t **out)
     json_object_set_new(o, "side", json_string(strcasecmp(side, "BUY") == 0 ? "BUY" : "SELL"));
     *out = o;
     return 0;
+}
+
+/* POST /orders/preview: the placement's body; a client_order_id is not needed (nothing is placed). */
+static int build_preview(httpReq *r, json_t *body, json_t **out)
+{
+    if (body && json_is_object(body) && !json_object_get(body, "client_order_id") && !r->idem[0])
+        json_object_set_new(body, "client_order_id", json_string("preview"));
+    return build_place(r, body, out);
+}
+
+/* GET routes whose query arguments become the bus request's body ("q" is the search's pattern). */
+static const struct {
+    const char *rpc;
+    const char *keys[6];
+} QUERY_ARGS[] = {
+    {"rpc.candles", {"duration", "bar_size", "what_to_show", "end", "use_rth", NULL}},
+    {"rpc.executions", {"since", "symbol", "account", "side", NULL}},
+    {"rpc.order.completed", {"since", "api_only", NULL}},
+    {"rpc.contract.search", {"q", "pattern", NULL}},
+    {"rpc.scanner", {"scan_code", "instrument", "location", "rows", NULL}},
+};
+
+static const char *const *query_args(const route *rt)
+{
+    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ARGS / sizeof QUERY_ARGS[0]; i++)
+        if (!strcmp(rt->rpc, QUERY_ARGS[i].rpc))
+            return QUERY_ARGS[i].keys;
+    return NULL;
+}
+
+/* The query arguments of keys as a JSON body in r->body (nothing when none is given). */
+static void query_to_body(struct lws *wsi, httpReq *r, const char *const *keys)
+{
+    char v[128], name[32];
+    json_t *o = json_object();
+    for (size_t i = 0; keys[i]; i++) {
+        snprintf(name, sizeof name, "%s=", keys[i]);
+        const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
+        const char *k = strcmp(keys[i], "q") == 0 ? "pattern" : keys[i];
+        char *end;
+        long long n = val ? strtoll(val, &end, 10) : 0;
+        if (!val)
+            continue;
+        if (strcmp(k, "use_rth") == 0 || strcmp(k, "api_only") == 0)
+            json_object_set_new(o, k, json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
+        else if (strcmp(k, "rows") == 0 && *val && *end == '\0')
+            json_object_set_new(o, k, json_integer(n));
+        else
+            json_object_set_new(o, k, json_string(val));
+    }
+    char *txt = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (txt)
+        busBuf_Puts(&r->body, txt);
+    free(txt);
+    if (!strcmp(busBuf_CStr(&r->body), "{}"))
+        busBuf_Reset(&r->body);
 }
 
 static void set_order_ref(httpReq *r, json_t *o)
@@ -828,30 +897,9 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
-    if (rt->method == M_GET && rt->build == build_candles) {
-        /* query arguments become the body of a GET /candles */
-        static const char *const keys[] = {"duration", "bar_size", "what_to_show", "end", "use_rth"};
-        char v[128], name[32];
-        json_t *o = json_object();
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            snprintf(name, sizeof name, "%s=", keys[i]);
-            const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
-            if (!val)
-                continue;
-            if (strcmp(keys[i], "use_rth") == 0)
-                json_object_set_new(o, keys[i],
-                                    json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
-            else
-                json_object_set_new(o, keys[i], json_string(val));
-        }
-        char *txt = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        if (txt)
-            busBuf_Puts(&r->body, txt);
-        free(txt);
-        if (!strcmp(busBuf_CStr(&r->body), "{}"))
-            busBuf_Reset(&r->body);
-    }
+    const char *const *qa = query_args(rt);
+    if (qa)
+        query_to_body(wsi, r, qa);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
