@@ -114,7 +114,7 @@ bool brOrd_previewOnReply(brBridge *b, const ibReply *r)
     const ibOpenOrder *oo = &r->u.open_order;
     brOrdPreview *pv = by_order_id(b, oo->order.order_id);
     if (!pv)
-        return false;
+        return oo->what_if; /* a late answer to a preview already answered: never an order */
     if (!set(oo->margins[IB_MARGIN_INIT_CHANGE])) { /* TWS's first answer: the numbers follow */
         if (oo->warning_text && *oo->warning_text)
             snprintf(pv->warning, sizeof pv->warning, "%s", oo->warning_text);

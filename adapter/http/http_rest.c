@@ -438,7 +438,7 @@ static const struct {
     const char *keys[6];
 } QUERY_ARGS[] = {
     {"rpc.candles", {"duration", "bar_size", "what_to_show", "end", "use_rth", NULL}},
-    {"rpc.executions", {"since", "symbol", "account", "side", NULL}},
+    {"rpc.executions", {"since", "symbol", "account", "side", "source", NULL}},
     {"rpc.order.completed", {"since", "api_only", NULL}},
     {"rpc.contract.search", {"q", "pattern", NULL}},
     {"rpc.scanner", {"scan_code", "instrument", "location", "rows", NULL}},

@@ -9,17 +9,4 @@ static vecFile g_od = {IBB_OD_VECTORS, 13, NULL, 0};
 
 static inline const tvec *od_find(const char *prefix) { return vecFile_Find(&g_od, prefix); }
 
-/* The vector's payload framed (be32 length + payload); caller frees. */
-static inline char *od_frame(const tvec *v, size_t *flen)
-{
-    char *b = malloc(v->len + 4);
-    b[0] = (char)(v->len >> 24);
-    b[1] = (char)(v->len >> 16);
-    b[2] = (char)(v->len >> 8);
-    b[3] = (char)v->len;
-    memcpy(b + 4, v->payload, v->len);
-    *flen = v->len + 4;
-    return b;
-}
-
 #endif

@@ -16,7 +16,7 @@ static void expect_bytes(const char *message, const ibRequest *r)
     ibbStatus st = ib_encodeRequest(&w, v->sv, r);
     cr_assert_eq(st, IBB_OK, "%s: %s", message, ibbStatus_Name(st));
     size_t flen;
-    char *frame = od_frame(v, &flen);
+    char *frame = tvec_Frame(v, &flen);
     cr_assert_eq(ibWriter_Len(&w), flen, "%s: length want %zu got %zu", message, flen, ibWriter_Len(&w));
     cr_assert_eq(memcmp(ibWriter_Data(&w), frame, flen), 0, "%s: bytes differ", message);
     free(frame);

@@ -116,18 +116,31 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
       await fill('ex-2', 'MSFT', 'BUY');
       await fill('ex-3', 'MSFT', 'SELL');
       const iso = new Date(since * 1000).toISOString();
-      const r = await st.request('ib.rpc.executions', { since: iso });
-      assert(!r.error, JSON.stringify(r.data));
-      S.check('executions_reply.json', r.data);
       const own = (await st.simControl(`execs ${since}`)).replace(/^ok ?/, '').split(',').filter(Boolean);
-      eq(r.data.executions.map((x) => x.exec_id).sort(), own.sort(), 'the executions ib-sim holds since then');
-      eq(own.length, 2, 'ex-2 and ex-3');
-      for (const x of r.data.executions) assert(x.commission > 0 && x.commission_currency === 'USD', `commission: ${JSON.stringify(x)}`);
-      eq(r.data.executions.map((x) => x.client_order_id).sort(), ['ex-2', 'ex-3'], 'client_order_id');
+      eq(own.length, 2, 'ex-2 and ex-3 at ib-sim');
+      const bySource = {};
+      for (const source of ['auto', 'ib']) {
+        const r = await st.request('ib.rpc.executions', { since: iso, source });
+        assert(!r.error, JSON.stringify(r.data));
+        S.check('executions_reply.json', r.data);
+        eq(r.data.source, source === 'auto' ? 'stream' : 'ib', 'the stream covers the window; ib when asked');
+        eq(r.data.executions.map((x) => x.exec_id).sort(), own.slice().sort(), `${source}: the executions ib-sim holds since then`);
+        for (const x of r.data.executions) assert(x.commission > 0 && x.commission_currency === 'USD', `commission: ${JSON.stringify(x)}`);
+        eq(r.data.executions.map((x) => x.client_order_id).sort(), ['ex-2', 'ex-3'], 'client_order_id');
+        bySource[source] = r.data.executions.map((x) => [x.exec_id, x.side, x.shares, x.price, x.commission, x.symbol, x.account]).sort();
+      }
+      eq(bySource.auto, bySource.ib, 'the stream and IB agree');
+      const old = await st.request('ib.rpc.executions', { since: new Date(Date.now() - 3600e3).toISOString() });
+      eq(old.data.source, 'ib', 'a window older than the stream goes to IB');
+      assert(old.data.executions.some((x) => x.client_order_id === 'ex-1'), 'ex-1 from IB');
+      const so = await st.request('ib.rpc.executions', { since: new Date(Date.now() - 3600e3).toISOString(), source: 'stream' });
+      eq(so.error && so.error.code, 'unavailable', 'the stream does not cover an older window');
       const all = await st.request('ib.rpc.executions', {}, { msgpack: true });
       assert(all.data.executions.some((x) => x.client_order_id === 'ex-1'), 'without since: ex-1 too');
-      const sells = await st.request('ib.rpc.executions', { symbol: 'MSFT', side: 'sell' });
-      eq(sells.data.executions.map((x) => [x.client_order_id, x.side]), [['ex-3', 'SELL']], 'symbol + side filter');
+      for (const source of ['auto', 'ib']) {
+        const sells = await st.request('ib.rpc.executions', { symbol: 'MSFT', side: 'sell', since: iso, source });
+        eq(sells.data.executions.map((x) => [x.client_order_id, x.side]), [['ex-3', 'SELL']], `symbol + side filter (${source})`);
+      }
       const bad = await st.request('ib.rpc.executions', { side: 'HOLD' });
       eq(bad.error && bad.error.code, 'bad_request', 'bad side');
       const bad2 = await st.request('ib.rpc.executions', { since: 'noon' });
