@@ -100,6 +100,18 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
         reqs(await st.simStats(), 'cancelScannerSubscription') === before, 5000);
     });
 
+    await t.step('2b past 10 scans open at IB the answer is rate_limited', async () => {
+      await st.simControl('stall 2');
+      const body = { scan_code: 'MOST_ACTIVE', instrument: 'STK', location: 'STK.US.MAJOR', rows: 3 };
+      const rs = await Promise.all(Array.from({ length: 12 }, () => st.request('ib.rpc.scanner', body, { timeout: 15000 })));
+      const limited = rs.filter((r) => r.error && r.error.code === 'rate_limited');
+      eq(limited.length, 2, `two of twelve refused: ${JSON.stringify(rs.map((r) => r.error && r.error.code))}`);
+      assert(limited[0].error.message.includes('10'), limited[0].error.message);
+      eq(rs.filter((r) => !r.error).length, 10, 'ten answered once ib-sim reads again');
+      const s2 = await st.simStats();
+      eq((s2.errors && s2.errors['162']) || 0, 0, 'ib-sim never saw an eleventh scan');
+    });
+
     await t.step('3 executions since a time equal ib-sim\'s, with commissions', async () => {
       const fill = async (cid, symbol, side) => {
         const r = await st.request('ib.rpc.order.place', { client_order_id: cid, symbol, side, qty: 5 });
