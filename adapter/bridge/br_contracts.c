@@ -185,6 +185,23 @@ void br_packContract(msgpack_packer *pk, const stInstrumentSpec *s)
     }
 }
 
+void br_packKeyContract(msgpack_packer *pk, const ibContract *c, const char *key)
+{
+    stInstrumentSpec spec;
+    stInstrument_FromContract(&spec, c);
+    if (!spec.exchange[0] && !strcmp(spec.sec_type, "STK"))
+        snprintf(spec.exchange, sizeof spec.exchange, "SMART"); /* a stock routes SMART unless told */
+    char k[ST_KEY_MAX];
+    if (!key || !*key) {
+        if (stInstrument_FormatKey(&spec, k, sizeof k) != IBB_OK)
+            snprintf(k, sizeof k, "@%lld", (long long)spec.con_id);
+        key = k;
+    }
+    busPack_KeyStr(pk, "key", key);
+    busPack_Str(pk, "contract");
+    br_packContract(pk, &spec);
+}
+
 static void pack_details(msgpack_packer *pk, const brInstrument *i)
 {
     msgpack_pack_map(pk, 8);

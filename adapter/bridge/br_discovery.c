@@ -27,7 +27,7 @@ typedef struct brSearch {
     searchWaiter *waiters;
     int64_t req_id;                    /* > 0 while at IB */
     bool queued;
-    char *items;                       /* cached: the packed "symbols" array; NULL until answered */
+    char *items;                       /* cached: the packed "matches" array; NULL until answered */
     size_t items_len;
     int count;
     int64_t cached_at_ms;
@@ -61,7 +61,7 @@ static void answer_one(brBridge *b, busRequest *req, const brSearch *s, bool cac
     busPack_KeyStr(&pk, "pattern", s->pattern);
     busPack_KeyBool(&pk, "cached", cached);
     busPack_KeyInt(&pk, "count", s->count);
-    busPack_Str(&pk, "symbols");
+    busPack_Str(&pk, "matches");
     msgpack_sbuffer_write(&sb, s->items, s->items_len);
     br_replyChecked(b, req, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
@@ -86,14 +86,15 @@ static void settle(brBridge *b, brSearch *s, const char *slug, const char *msg, 
     }
 }
 
+/* One match: {key, contract, derivative_sec_types, description}. */
 static void pack_sample(msgpack_packer *pk, ibSymbolSample *it)
 {
-    msgpack_pack_map(pk, 7);
-    busPack_KeyInt(pk, "con_id", it->con_id);
-    busPack_KeyStr(pk, "symbol", it->symbol);
-    busPack_KeyStr(pk, "sec_type", it->sec_type);
-    busPack_KeyStr(pk, "primary_exchange", it->primary_exchange);
-    busPack_KeyStr(pk, "currency", it->currency);
+    ibContract c = {.con_id = it->con_id, .symbol = it->symbol, .sec_type = it->sec_type,
+                    .primary_exchange = it->primary_exchange, .currency = it->currency, .strike = IB_UNSET_DOUBLE};
+    if (strcmp(it->sec_type ? it->sec_type : "", "STK") != 0)
+        c.exchange = it->primary_exchange; /* only a stock routes SMART */
+    msgpack_pack_map(pk, 4);
+    br_packKeyContract(pk, &c, NULL);
     busPack_Str(pk, "derivative_sec_types");
     msgpack_pack_array(pk, (size_t)it->deriv_count);
     const char *t;

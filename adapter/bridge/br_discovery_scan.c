@@ -144,17 +144,12 @@ static void sub_end(brBridge *b, scanSub *s, bool cancel)
     free(s);
 }
 
+/* One row: {rank, key, contract, market_name, distance, benchmark, projection}. */
 static void pack_row(msgpack_packer *pk, const ibScannerRow *r)
 {
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 7);
     busPack_KeyInt(pk, "rank", r->rank);
-    busPack_KeyInt(pk, "con_id", r->contract.con_id);
-    busPack_KeyStr(pk, "symbol", r->contract.symbol);
-    busPack_KeyStr(pk, "sec_type", r->contract.sec_type);
-    busPack_KeyStr(pk, "exchange", r->contract.exchange);
-    busPack_KeyStr(pk, "currency", r->contract.currency);
-    busPack_KeyStr(pk, "local_symbol", r->contract.local_symbol);
-    busPack_KeyStr(pk, "trading_class", r->contract.trading_class);
+    br_packKeyContract(pk, &r->contract, NULL);
     busPack_KeyStr(pk, "market_name", r->market_name);
     busPack_KeyStr(pk, "distance", r->distance);
     busPack_KeyStr(pk, "benchmark", r->benchmark);

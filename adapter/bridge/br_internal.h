@@ -149,6 +149,9 @@ const brInstrument *br_instrument(const brBridge *b, const char *key);   /* cach
 ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char *err, size_t errcap);
 /* Packs the full contract map (schemas/contract.json) of a spec. */
 void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
+/* Packs two map entries, "key" (the given one, else the contract's canonical key, else "@<conId>") and
+ * "contract" (the full map), for an IB contract as a reply carries it. */
+void br_packKeyContract(msgpack_packer *pk, const ibContract *c, const char *key);
 
 /* ---- events (br_status.c) --------------------------------------------------------------------- */
 /* busConnOptions.on_event: a NATS link change (nats.c thread) -> ib.evt.conn, via the loop. */

@@ -26,8 +26,7 @@ typedef struct compWaiter {
 } compWaiter;
 
 typedef struct compRow {
-    ibContract c;
-    char symbol[24], sec_type[8], exchange[16], currency[8], local_symbol[32];
+    stInstrumentSpec spec;             /* the contract */
     char action[8], order_type[16], tif[8], account[32], order_ref[ST_CLIENT_ORDER_ID_MAX + 1];
     char status[24], completed_time[64], completed_status[176];
     double qty, lmt, aux, filled, remaining;
@@ -94,13 +93,8 @@ static void add_row(brOrdCompletedQ *q, const ibCompletedOrder *c)
     }
     compRow *r = &q->rows[q->n++];
     memset(r, 0, sizeof *r);
-    r->c.con_id = c->contract.con_id;
+    stInstrument_FromContract(&r->spec, &c->contract);
 #define CP(dst, src) snprintf(dst, sizeof dst, "%s", (src) ? (src) : "")
-    CP(r->symbol, c->contract.symbol);
-    CP(r->sec_type, c->contract.sec_type);
-    CP(r->exchange, c->contract.exchange);
-    CP(r->currency, c->contract.currency);
-    CP(r->local_symbol, c->contract.local_symbol);
     CP(r->action, c->order.action);
     CP(r->order_type, c->order.order_type);
     CP(r->tif, c->order.tif);
@@ -119,43 +113,36 @@ static void add_row(brOrdCompletedQ *q, const ibCompletedOrder *c)
     r->completed_s = brOrd_ibTimeEpoch(r->completed_time);
 }
 
-static void pack_num(msgpack_packer *pk, const char *k, double v)
-{
-    busPack_Str(pk, k);
-    if (ib_isUnsetDouble(v))
-        msgpack_pack_nil(pk);
-    else
-        msgpack_pack_double(pk, v);
-}
+static bool price_set(double v) { return !ib_isUnsetDouble(v) && v > 0; }
+static double or_zero(double v) { return ib_isUnsetDouble(v) ? 0 : v; }
 
+/* One completed order in the shape of an order of ib.rpc.order.list, plus when and how it ended. */
 static void pack_row(brBridge *b, msgpack_packer *pk, const compRow *r)
 {
     const stOrder *o = r->order_ref[0] ? stOrders_ByClientId(b->orders, r->order_ref) : NULL;
-    msgpack_pack_map(pk, 20 + (r->order_ref[0] ? 1 : 0) + (o ? 2 : 0) + (r->completed_s ? 1 : 0));
-    busPack_KeyInt(pk, "perm_id", r->perm_id);
-    if (r->order_ref[0])
-        busPack_KeyStr(pk, "client_order_id", r->order_ref);
-    if (o) {
-        busPack_KeyInt(pk, "order_id", o->order_id);
-        pack_num(pk, "avg_fill_price", o->avg_fill_price > 0 ? o->avg_fill_price : IB_UNSET_DOUBLE);
-    }
-    busPack_KeyBool(pk, "in_ledger", o != NULL);
-    busPack_KeyInt(pk, "con_id", r->c.con_id);
-    busPack_KeyStr(pk, "symbol", r->symbol);
-    busPack_KeyStr(pk, "sec_type", r->sec_type);
-    busPack_KeyStr(pk, "exchange", r->exchange);
-    busPack_KeyStr(pk, "currency", r->currency);
-    busPack_KeyStr(pk, "local_symbol", r->local_symbol);
+    bool lmt = strstr(r->order_type, "LMT") && price_set(r->lmt), stp = !strncmp(r->order_type, "STP", 3) &&
+                                                                          price_set(r->aux);
+    msgpack_pack_map(pk, 17 + lmt + stp + (r->completed_s ? 1 : 0));
+    busPack_KeyInt(pk, "order_id", o ? o->order_id : 0);
+    busPack_KeyStr(pk, "client_order_id", r->order_ref);
+    ibContract c;
+    stInstrument_ToContract(&r->spec, &c);
+    br_packKeyContract(pk, &c, o ? o->key : NULL);
     busPack_KeyStr(pk, "side", r->action);
-    pack_num(pk, "qty", r->qty);
-    busPack_KeyStr(pk, "type", brOrd_apiType(r->order_type));
-    pack_num(pk, "limit_price", r->lmt);
-    pack_num(pk, "stop_price", r->aux);
+    busPack_KeyDouble(pk, "qty", or_zero(r->qty));
+    busPack_KeyStr(pk, "order_type", brOrd_apiType(r->order_type));
+    if (lmt)
+        busPack_KeyDouble(pk, "limit_price", r->lmt);
+    if (stp)
+        busPack_KeyDouble(pk, "stop_price", r->aux);
     busPack_KeyStr(pk, "tif", r->tif);
     busPack_KeyStr(pk, "account", r->account);
     busPack_KeyStr(pk, "status", r->status);
-    pack_num(pk, "filled", r->filled);
-    pack_num(pk, "remaining", r->remaining);
+    busPack_KeyDouble(pk, "filled", or_zero(r->filled));
+    busPack_KeyDouble(pk, "remaining", or_zero(r->remaining));
+    busPack_KeyDouble(pk, "avg_fill_price", o && o->avg_fill_price > 0 ? o->avg_fill_price : 0);
+    busPack_KeyInt(pk, "perm_id", r->perm_id);
+    busPack_KeyBool(pk, "in_ledger", o != NULL);
     busPack_KeyStr(pk, "completed_time", r->completed_time);
     if (r->completed_s)
         busPack_KeyInt(pk, "completed_ns", r->completed_s * 1000000000);
@@ -177,7 +164,8 @@ static void answer(brBridge *b, compWaiter *w, const brOrdCompletedQ *q)
     msgpack_packer pkr;
     msgpack_packer_init(&pkr, &sb, msgpack_sbuffer_write);
     msgpack_packer *pk = &pkr;
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
+    busPack_KeyStr(pk, "source", "ib");
     busPack_KeyBool(pk, "api_only", w->api_only);
     busPack_KeyInt(pk, "count", (int64_t)n);
     busPack_Str(pk, "orders");

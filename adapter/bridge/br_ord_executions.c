@@ -22,9 +22,10 @@
 #include "ibb_log.h"
 
 typedef struct execRow {
-    char exec_id[64], account[32], side[8], symbol[24], sec_type[8], exchange[16], currency[8];
-    char order_ref[ST_CLIENT_ORDER_ID_MAX + 1], time[40], comm_currency[8];
-    int64_t order_id, perm_id, client_id, con_id, time_s;
+    char exec_id[64], account[32], side[8], exchange[16];
+    char order_ref[ST_CLIENT_ORDER_ID_MAX + 1], time[40], comm_currency[8], key[ST_KEY_MAX];
+    stInstrumentSpec spec;             /* the contract */
+    int64_t order_id, perm_id, client_id, time_s;
     double shares, price, cum_qty, avg_price, commission, realized_pnl; /* IB_UNSET_DOUBLE: none yet */
 } execRow;
 
@@ -59,42 +60,50 @@ static void query_free(brBridge *b, brOrdExecQuery *q)
     free(q);
 }
 
-static void add_exec(brOrdExecQuery *q, const ibExecDetails *e)
+static execRow *new_row(brOrdExecQuery *q)
 {
-    int64_t t = brOrd_ibTimeEpoch(e->time ? e->time : "");
-    if (q->since_s && t && t < q->since_s)
-        return;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
         execRow *nr = realloc(q->rows, cap * sizeof *nr);
         if (!nr)
-            return;
+            return NULL;
         q->rows = nr;
         q->cap = cap;
     }
     execRow *r = &q->rows[q->n++];
     memset(r, 0, sizeof *r);
+    r->commission = r->realized_pnl = IB_UNSET_DOUBLE;
+    return r;
+}
+
+static void add_exec(brBridge *b, brOrdExecQuery *q, const ibExecDetails *e)
+{
+    int64_t t = brOrd_ibTimeEpoch(e->time ? e->time : "");
+    execRow *r;
+    if ((q->since_s && t && t < q->since_s) || !(r = new_row(q)))
+        return;
 #define CP(dst, src) snprintf(dst, sizeof dst, "%s", (src) ? (src) : "")
     CP(r->exec_id, e->exec_id);
     CP(r->account, e->account);
     CP(r->side, e->side);
-    CP(r->symbol, e->contract.symbol);
-    CP(r->sec_type, e->contract.sec_type);
     CP(r->exchange, e->exchange);
-    CP(r->currency, e->contract.currency);
     CP(r->order_ref, e->order_ref);
     CP(r->time, e->time);
 #undef CP
+    stInstrument_FromContract(&r->spec, &e->contract);
+    if (!strcmp(r->spec.sec_type, "STK")) /* the execution's venue is not the contract's routing */
+        snprintf(r->spec.exchange, sizeof r->spec.exchange, "SMART");
+    const stOrder *o = r->order_ref[0] ? stOrders_ByClientId(b->orders, r->order_ref) : NULL;
+    if (o)
+        snprintf(r->key, sizeof r->key, "%s", o->key);
     r->order_id = e->order_id;
     r->perm_id = e->perm_id;
     r->client_id = e->client_id;
-    r->con_id = e->contract.con_id;
     r->time_s = t;
     r->shares = e->shares;
     r->price = e->price;
     r->cum_qty = e->cum_qty;
     r->avg_price = e->avg_price;
-    r->commission = r->realized_pnl = IB_UNSET_DOUBLE;
 }
 
 void brOrd_execQueriesOnReply(brBridge *b, const ibReply *r)
@@ -113,36 +122,38 @@ void brOrd_execQueriesOnReply(brBridge *b, const ibReply *r)
             }
 }
 
+/* One execution: the order event's fill fields, the order's ids, key and contract, the commission. */
 static void pack_row(msgpack_packer *pk, const execRow *r, bool stream)
 {
     bool comm = !ib_isUnsetDouble(r->commission), pnl = !ib_isUnsetDouble(r->realized_pnl) && comm;
-    msgpack_pack_map(pk, 17 + (r->order_ref[0] ? 1 : 0) + (r->time_s ? 1 : 0) + (comm ? 2 : 0) + (pnl ? 1 : 0));
+    msgpack_pack_map(pk, 16 + (r->time_s ? 1 : 0) + (comm ? 1 : 0));
     busPack_KeyStr(pk, "exec_id", r->exec_id);
-    busPack_KeyInt(pk, "order_id", r->order_id);
-    busPack_KeyInt(pk, "perm_id", r->perm_id);
-    busPack_KeyInt(pk, "client_id", r->client_id);
-    if (r->order_ref[0])
-        busPack_KeyStr(pk, "client_order_id", r->order_ref);
-    busPack_KeyStr(pk, "account", r->account);
-    busPack_KeyInt(pk, "con_id", r->con_id);
-    busPack_KeyStr(pk, "symbol", r->symbol);
-    busPack_KeyStr(pk, "sec_type", r->sec_type);
-    busPack_KeyStr(pk, "exchange", r->exchange);
-    busPack_KeyStr(pk, "currency", r->currency);
-    busPack_KeyStr(pk, "side", !strcmp(r->side, "BOT") ? "BUY" : !strcmp(r->side, "SLD") ? "SELL" : r->side);
-    busPack_KeyDouble(pk, "shares", r->shares);
+    busPack_KeyDouble(pk, "qty", r->shares);
     busPack_KeyDouble(pk, "price", r->price);
+    busPack_KeyStr(pk, "time", r->time);
+    busPack_KeyStr(pk, "side", r->side);
+    busPack_KeyStr(pk, "exchange", r->exchange);
     busPack_KeyDouble(pk, "cum_qty", r->cum_qty);
     busPack_KeyDouble(pk, "avg_price", r->avg_price);
-    busPack_KeyStr(pk, "time", r->time);
+    busPack_KeyStr(pk, "account", r->account);
+    busPack_KeyInt(pk, "order_id", r->order_id);
+    busPack_KeyStr(pk, "client_order_id", r->order_ref);
+    ibContract c;
+    stInstrument_ToContract(&r->spec, &c);
+    br_packKeyContract(pk, &c, r->key);
+    busPack_KeyInt(pk, "perm_id", r->perm_id);
+    busPack_KeyInt(pk, "client_id", r->client_id);
     if (r->time_s)
         busPack_KeyInt(pk, "time_ns", r->time_s * 1000000000);
     if (comm) {
+        busPack_Str(pk, "commission");
+        msgpack_pack_map(pk, 3 + (pnl ? 1 : 0));
+        busPack_KeyStr(pk, "exec_id", r->exec_id);
         busPack_KeyDouble(pk, "commission", r->commission);
-        busPack_KeyStr(pk, "commission_currency", r->comm_currency);
+        busPack_KeyStr(pk, "currency", r->comm_currency);
+        if (pnl)
+            busPack_KeyDouble(pk, "realized_pnl", r->realized_pnl);
     }
-    if (pnl)
-        busPack_KeyDouble(pk, "realized_pnl", r->realized_pnl);
     busPack_KeyStr(pk, "source", stream ? "stream" : "ib");
 }
 
@@ -168,7 +179,7 @@ static void on_reply(brBridge *b, int64_t req_id, const ibReply *r, void *ctx)
     brOrdExecQuery *q = ctx;
     (void)req_id;
     if (r->id == IB_MSG_EXEC_DETAILS) {
-        add_exec(q, &r->u.exec_details);
+        add_exec(b, q, &r->u.exec_details);
     } else if (r->id == IB_MSG_EXEC_DETAILS_END) {
         IBB_INFO("orders.executions_listed", "req_id=%" PRId64 " executions=%zu", q->req_id, q->n);
         answer(b, q);
@@ -275,25 +286,40 @@ static double num_or(const msgpack_object *m, const char *key, double dflt)
     return busObj_Double(m, key, &v) == IBB_OK ? v : dflt;
 }
 
+/* The contract map of an order event into a spec. */
+static void spec_from_map(const msgpack_object *c, stInstrumentSpec *s)
+{
+    copy_str(c, "symbol", s->symbol, sizeof s->symbol);
+    copy_str(c, "sec_type", s->sec_type, sizeof s->sec_type);
+    copy_str(c, "exchange", s->exchange, sizeof s->exchange);
+    copy_str(c, "primary_exchange", s->primary_exchange, sizeof s->primary_exchange);
+    copy_str(c, "currency", s->currency, sizeof s->currency);
+    copy_str(c, "local_symbol", s->local_symbol, sizeof s->local_symbol);
+    copy_str(c, "trading_class", s->trading_class, sizeof s->trading_class);
+    copy_str(c, "last_trade_date", s->expiry, sizeof s->expiry);
+    copy_str(c, "multiplier", s->multiplier, sizeof s->multiplier);
+    copy_str(c, "right", s->right, sizeof s->right);
+    s->strike = num_or(c, "strike", 0);
+    busObj_Int(c, "con_id", &s->con_id);
+}
+
 /* A "fill" event as a row, when it passes the filter. */
 static void stream_fill(brBridge *b, brOrdExecQuery *q, const msgpack_object *ev, const msgpack_object *f)
 {
     execRow r;
     memset(&r, 0, sizeof r);
     const msgpack_object *c = NULL;
-    busObj_Map(ev, "contract", &c);
     copy_str(f, "exec_id", r.exec_id, sizeof r.exec_id);
     copy_str(f, "account", r.account, sizeof r.account);
     copy_str(f, "side", r.side, sizeof r.side);
     copy_str(f, "exchange", r.exchange, sizeof r.exchange);
     copy_str(f, "time", r.time, sizeof r.time);
     copy_str(ev, "client_order_id", r.order_ref, sizeof r.order_ref);
-    if (c) {
-        copy_str(c, "symbol", r.symbol, sizeof r.symbol);
-        copy_str(c, "sec_type", r.sec_type, sizeof r.sec_type);
-        copy_str(c, "currency", r.currency, sizeof r.currency);
-        busObj_Int(c, "con_id", &r.con_id);
-    }
+    copy_str(ev, "key", r.key, sizeof r.key);
+    if (busObj_Map(ev, "contract", &c) == IBB_OK)
+        spec_from_map(c, &r.spec);
+    else
+        stInstrument_ParseKey(r.key, &r.spec, NULL);
     busObj_Int(ev, "order_id", &r.order_id);
     busObj_Int(ev, "perm_id", &r.perm_id);
     r.client_id = coreSession_ClientId(b->ib);
@@ -304,21 +330,16 @@ static void stream_fill(brBridge *b, brOrdExecQuery *q, const msgpack_object *ev
     r.commission = r.realized_pnl = IB_UNSET_DOUBLE;
     r.time_s = brOrd_ibTimeEpoch(r.time);
     bool buy = !strcmp(r.side, "BOT") || !strcmp(r.side, "BUY");
-    if ((q->since_s && r.time_s && r.time_s < q->since_s) || (q->symbol[0] && strcasecmp(q->symbol, r.symbol)) ||
+    if ((q->since_s && r.time_s && r.time_s < q->since_s) ||
+        (q->symbol[0] && strcasecmp(q->symbol, r.spec.symbol)) ||
         (q->account[0] && strcasecmp(q->account, r.account)) || (q->side[0] && buy != !strcmp(q->side, "BUY")))
         return;
     for (size_t i = 0; i < q->n; i++)
         if (!strcmp(q->rows[i].exec_id, r.exec_id))
             return;
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 32;
-        execRow *nr = realloc(q->rows, cap * sizeof *nr);
-        if (!nr)
-            return;
-        q->rows = nr;
-        q->cap = cap;
-    }
-    q->rows[q->n++] = r;
+    execRow *dst = new_row(q);
+    if (dst)
+        *dst = r;
 }
 
 static void stream_commission(brOrdExecQuery *q, const msgpack_object *c)

@@ -69,7 +69,7 @@ static bool set(double v) { return !ib_isUnsetDouble(v); }
 static void reply_preview(brOrdPreview *pv, const ibOpenOrder *oo)
 {
     const char *warn = oo->warning_text && *oo->warning_text ? oo->warning_text : pv->warning;
-    int n = 6 + (*warn ? 1 : 0) + (oo->commission_currency && *oo->commission_currency ? 1 : 0);
+    int n = 7 + (*warn ? 1 : 0) + (oo->commission_currency && *oo->commission_currency ? 1 : 0);
     for (int i = 0; i < IB_MARGIN_COUNT; i++)
         n += set(oo->margins[i]);
     n += set(oo->commission) + set(oo->min_commission) + set(oo->max_commission);
@@ -77,6 +77,8 @@ static void reply_preview(brOrdPreview *pv, const ibOpenOrder *oo)
     msgpack_pack_map(pk, (size_t)n);
     busPack_KeyStr(pk, "client_order_id", pv->p.cid);
     busPack_KeyStr(pk, "key", pv->p.key);
+    busPack_Str(pk, "contract");
+    br_packContract(pk, &pv->p.spec);
     busPack_KeyStr(pk, "side", pv->p.side);
     busPack_KeyDouble(pk, "qty", pv->p.qty);
     busPack_KeyStr(pk, "account", oo->order.account ? oo->order.account : "");

@@ -145,7 +145,7 @@ test('issue 16 routes: preview (trade token), completed, executions, symbol sear
   assert.ok(Array.isArray(r.json.executions));
   r = await call('GET', '/contracts/search', '/contracts/search?q=app', { headers: auth(READ) });
   assert.equal(r.status, 200, r.body);
-  assert.ok(r.json.symbols.some((x) => x.symbol === 'AAPL'), r.body);
+  assert.ok(r.json.matches.some((x) => x.key === 'AAPL'), r.body);
   r = await call('GET', '/contracts/search', '/contracts/search?q=A', { headers: auth(READ) });
   assert.equal(r.status, 400, r.body);
   assert.match(r.json.error.message, /pattern/);

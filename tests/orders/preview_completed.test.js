@@ -95,7 +95,8 @@ async function kvRecord(nc, cid) {
       eq(o.status, 'Filled', 'final status');
       eq(o.filled, 10, 'filled');
       eq(o.remaining, 0, 'remaining');
-      eq(o.symbol, 'MSFT', 'symbol');
+      eq([o.key, o.contract.symbol, o.contract.con_id, o.side, o.qty, o.order_type], ['MSFT', 'MSFT', 272093, 'BUY', 10, 'MKT'], 'the order');
+      eq(r.data.source, 'ib', 'source');
       assert(o.completed_ns > 0, 'completion time read');
       assert(Math.abs(Number(o.completed_ns) / 1e6 - Date.now()) < 600000, `completed within 10 minutes: ${o.completed_time}`);
       assert(!r.data.orders.some((x) => x.client_order_id && x.client_order_id.startsWith('pv-')), 'no preview is an order');

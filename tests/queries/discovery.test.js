@@ -30,13 +30,14 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
         S.check('contract_search_reply.json', r.data);
       }
       eq(reqs(await st.simStats(), 'reqMatchingSymbols') - before, 1, 'one request at ib-sim');
-      const a = rs[0].data.symbols.find((x) => x.symbol === 'AAPL');
+      const a = rs[0].data.matches.find((x) => x.contract.symbol === 'AAPL');
       assert(a, `APP finds AAPL by its name: ${JSON.stringify(rs[0].data)}`);
-      eq([a.con_id, a.sec_type, a.primary_exchange, a.currency, a.description], [265598, 'STK', 'NASDAQ', 'USD', 'APPLE INC'], 'AAPL');
+      eq([a.key, a.contract.con_id, a.contract.sec_type, a.contract.primary_exchange, a.contract.currency, a.description],
+        ['AAPL', 265598, 'STK', 'NASDAQ', 'USD', 'APPLE INC'], 'AAPL');
       eq(a.derivative_sec_types, ['OPT'], 'derivative types');
       const again = await st.request('ib.rpc.contract.search', { pattern: 'App' });
       eq(again.data.cached, true, 'cached');
-      eq(again.data.symbols, rs[0].data.symbols, 'the cached answer');
+      eq(again.data.matches, rs[0].data.matches, 'the cached answer');
       eq(reqs(await st.simStats(), 'reqMatchingSymbols') - before, 1, 'still one request');
     });
 
@@ -45,9 +46,9 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
       const pats = ['MS', 'GOO', 'NV', 'JP'];
       const rs = await Promise.all(pats.map((p) => st.request('ib.rpc.contract.search', { pattern: p }, { timeout: 15000 })));
       for (const r of rs) assert(!r.error, JSON.stringify(r.data));
-      assert(rs[0].data.symbols.some((x) => x.symbol === 'MSFT'), 'MS finds MSFT');
-      eq(rs[0].data.symbols[0].symbol, 'MS', 'the exact symbol first');
-      assert(rs[1].data.symbols.some((x) => x.symbol === 'GOOGL') && rs[1].data.symbols.some((x) => x.symbol === 'GOOG'), 'GOO');
+      assert(rs[0].data.matches.some((x) => x.key === 'MSFT'), 'MS finds MSFT');
+      eq(rs[0].data.matches[0].key, 'MS', 'the exact symbol first');
+      assert(rs[1].data.matches.some((x) => x.key === 'GOOGL') && rs[1].data.matches.some((x) => x.key === 'GOOG'), 'GOO');
       const s = await st.simStats();
       eq(reqs(s, 'reqMatchingSymbols') - before, pats.length, 'one request per pattern');
       assert(s.matching_symbols_min_gap_ms >= 1000, `closest two reqMatchingSymbols at ib-sim: ${s.matching_symbols_min_gap_ms} ms`);
@@ -76,12 +77,13 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
         assert(!r.error, JSON.stringify(r.data));
         S.check('scanner_reply.json', r.data);
         const own = (await st.simControl(`scan ${code}`)).replace(/^ok ?/, '').split(',').slice(0, 10);
-        eq(r.data.rows.map((x) => x.symbol), own, `${code} equals ib-sim's ranking`);
+        eq(r.data.rows.map((x) => x.contract.symbol), own, `${code} equals ib-sim's ranking`);
+        eq(r.data.rows[0].key, own[0], 'a stock\'s key');
         eq(r.data.rows.map((x) => x.rank), own.map((_, i) => i), 'ranks');
       }
       const f = await st.request('ib.rpc.scanner', { scan_code: 'MOST_ACTIVE', instrument: 'STK', location: 'STK.US.MAJOR', filters: { priceAbove: 300 } });
       assert(!f.error && f.data.count > 0, JSON.stringify(f.data));
-      assert(!f.data.rows.some((x) => ['INTC', 'T', 'BAC', 'PFE'].includes(x.symbol)), 'the price filter reached ib-sim');
+      assert(!f.data.rows.some((x) => ['INTC', 'T', 'BAC', 'PFE'].includes(x.contract.symbol)), 'the price filter reached ib-sim');
       const before = reqs(await st.simStats(), 'reqScannerSubscription');
       for (const [body, field] of [
         [{ scan_code: 'TOP_PERC_GAINZ', instrument: 'STK', location: 'STK.US.MAJOR' }, 'scan_code'],
@@ -137,9 +139,9 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
         S.check('executions_reply.json', r.data);
         eq(r.data.source, source === 'auto' ? 'stream' : 'ib', 'the stream covers the window; ib when asked');
         eq(r.data.executions.map((x) => x.exec_id).sort(), own.slice().sort(), `${source}: the executions ib-sim holds since then`);
-        for (const x of r.data.executions) assert(x.commission > 0 && x.commission_currency === 'USD', `commission: ${JSON.stringify(x)}`);
+        for (const x of r.data.executions) assert(x.commission && x.commission.commission > 0 && x.commission.currency === 'USD', `commission: ${JSON.stringify(x)}`);
         eq(r.data.executions.map((x) => x.client_order_id).sort(), ['ex-2', 'ex-3'], 'client_order_id');
-        bySource[source] = r.data.executions.map((x) => [x.exec_id, x.side, x.shares, x.price, x.commission, x.symbol, x.account]).sort();
+        bySource[source] = r.data.executions.map((x) => [x.exec_id, x.side, x.qty, x.price, x.commission, x.key, x.contract, x.account, x.order_id, x.perm_id]).sort();
       }
       eq(bySource.auto, bySource.ib, 'the stream and IB agree');
       const old = await st.request('ib.rpc.executions', { since: new Date(Date.now() - 3600e3).toISOString() });
@@ -151,7 +153,7 @@ const reqs = (s, name) => (s.requests && s.requests[name]) || 0;
       assert(all.data.executions.some((x) => x.client_order_id === 'ex-1'), 'without since: ex-1 too');
       for (const source of ['auto', 'ib']) {
         const sells = await st.request('ib.rpc.executions', { symbol: 'MSFT', side: 'sell', since: iso, source });
-        eq(sells.data.executions.map((x) => [x.client_order_id, x.side]), [['ex-3', 'SELL']], `symbol + side filter (${source})`);
+        eq(sells.data.executions.map((x) => [x.client_order_id, x.side, x.key]), [['ex-3', 'SLD', 'MSFT']], `symbol + side filter (${source})`);
       }
       const bad = await st.request('ib.rpc.executions', { side: 'HOLD' });
       eq(bad.error && bad.error.code, 'bad_request', 'bad side');
