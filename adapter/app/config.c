@@ -55,9 +55,9 @@ static const ibbOptDef APP_ROWS_2[] = {
     {"ha.enabled", IBB_OPT_BOOL, "false", 0, 0, "IBB_HA", F(ha_enabled), 0, NULL,
      "hot standby: several ib-bridges with the same prefix, IB host and client id; one holds the lease in KV "
      "bucket <prefix>_leader and the IB session, the others wait", NULL},
-    {"ha.lease_ms", IBB_OPT_INT, "3000", 300, 60000, "IBB_HA_LEASE_MS", F(ha_lease_ms), 0, NULL,
+    {"ha.lease_ms", IBB_OPT_INT, "2000", 300, 60000, "IBB_HA_LEASE_MS", F(ha_lease_ms), 0, NULL,
      "a leader that has not renewed for this long is replaced (judged by the standby's own clock)", NULL},
-    {"ha.renew_ms", IBB_OPT_INT, "1000", 50, 20000, "IBB_HA_RENEW_MS", F(ha_renew_ms), 0, NULL,
+    {"ha.renew_ms", IBB_OPT_INT, "600", 50, 20000, "IBB_HA_RENEW_MS", F(ha_renew_ms), 0, NULL,
      "the leader renews its lease this often (at most ha.lease_ms / 3)", NULL},
     {"nats.request_timeout_ms", IBB_OPT_INT, "5000", 100, 600000, "IBB_REQUEST_TIMEOUT_MS",
      F(nats_request_timeout_ms), 0, NULL, "every request gets a reply within this time", NULL},

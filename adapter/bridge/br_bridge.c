@@ -14,6 +14,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_STATUS] = &br_statusModule,   [BR_MOD_CONTRACTS] = &br_contractsModule,
     [BR_MOD_QUOTES] = &br_quotesModule,   [BR_MOD_QUERIES] = &br_queriesModule,
     [BR_MOD_ORDERS] = &br_ordersModule,   [BR_MOD_HA] = &br_haModule,
+    [BR_MOD_OPTIONS] = &br_optionsModule,
     [BR_MOD_DISCOVERY] = &br_discoveryModule,
 };
 
@@ -288,6 +289,8 @@ ibbStatus brBridge_Create(brBridge **out, uv_loop_t *loop, const brOptions *o)
     so.request_timeout_ms = o->request_timeout_ms;
     so.id = o->instance_id;
     so.description = "Interactive Brokers Gateway session on NATS";
+    const char *meta[] = {"prefix", b->prefix, NULL}; /* instances of several prefixes share $SRV.PING */
+    so.metadata = meta;
     if (s == IBB_OK)
         s = busService_Create(&b->svc, b->conn, loop, &so);
     if (s == IBB_OK) {
@@ -385,6 +388,15 @@ void brBridge_Stop(brBridge *b, void (*done)(void *ud), void *ud)
 }
 
 bool brBridge_Failed(const brBridge *b) { return b && b->failed; }
+
+void br_refuseStart(brBridge *b, const char *what, const char *why)
+{
+    if (b->stopping)
+        return;
+    IBB_ERROR("bridge.start_refused", "what=%s reason=\"%s\" action=stop", what, why);
+    b->failed = true;
+    brBridge_Stop(b, NULL, NULL);
+}
 
 void brBridge_Destroy(brBridge *b)
 {

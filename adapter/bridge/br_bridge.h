@@ -21,8 +21,8 @@
 
 typedef struct brHaOptions {
     bool enabled;                      /* default false: this process is always active */
-    int64_t lease_ms;                  /* default 3000 */
-    int64_t renew_ms;                  /* default 1000 (<= lease_ms / 3) */
+    int64_t lease_ms;                  /* default 2000 */
+    int64_t renew_ms;                  /* default 600 (<= lease_ms / 3) */
 } brHaOptions;
 
 typedef struct brOptions {

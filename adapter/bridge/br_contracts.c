@@ -95,6 +95,29 @@ static void copy_field(const msgpack_object *m, const char *k, char *dst, size_t
         snprintf(dst, cap, "%.*s", (int)n, s);
 }
 
+/* A contract map (schemas/contract.json) into a spec; `full` also reads the fields a key does not carry. */
+static void spec_from_map(const msgpack_object *c, stInstrumentSpec *spec, bool full)
+{
+    memset(spec, 0, sizeof *spec);
+    int64_t con_id = 0;
+    busObj_Int(c, "con_id", &con_id);
+    spec->con_id = con_id > 0 ? con_id : 0;
+    copy_field(c, "symbol", spec->symbol, sizeof spec->symbol);
+    copy_field(c, "sec_type", spec->sec_type, sizeof spec->sec_type);
+    copy_field(c, "exchange", spec->exchange, sizeof spec->exchange);
+    copy_field(c, "currency", spec->currency, sizeof spec->currency);
+    copy_field(c, "last_trade_date", spec->expiry, sizeof spec->expiry);
+    copy_field(c, "expiry", spec->expiry, sizeof spec->expiry);
+    copy_field(c, "right", spec->right, sizeof spec->right);
+    copy_field(c, "multiplier", spec->multiplier, sizeof spec->multiplier);
+    busObj_Double(c, "strike", &spec->strike);
+    if (full) {
+        copy_field(c, "primary_exchange", spec->primary_exchange, sizeof spec->primary_exchange);
+        copy_field(c, "local_symbol", spec->local_symbol, sizeof spec->local_symbol);
+        copy_field(c, "trading_class", spec->trading_class, sizeof spec->trading_class);
+    }
+}
+
 ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char *err, size_t errcap)
 {
     const char *s;
@@ -127,19 +150,7 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
         return IBB_ERR_NOT_FOUND;
     }
     stInstrumentSpec spec;
-    memset(&spec, 0, sizeof spec);
-    int64_t con_id = 0;
-    busObj_Int(c, "con_id", &con_id);
-    spec.con_id = con_id > 0 ? con_id : 0;
-    copy_field(c, "symbol", spec.symbol, sizeof spec.symbol);
-    copy_field(c, "sec_type", spec.sec_type, sizeof spec.sec_type);
-    copy_field(c, "exchange", spec.exchange, sizeof spec.exchange);
-    copy_field(c, "currency", spec.currency, sizeof spec.currency);
-    copy_field(c, "last_trade_date", spec.expiry, sizeof spec.expiry);
-    copy_field(c, "expiry", spec.expiry, sizeof spec.expiry);
-    copy_field(c, "right", spec.right, sizeof spec.right);
-    copy_field(c, "multiplier", spec.multiplier, sizeof spec.multiplier);
-    busObj_Double(c, "strike", &spec.strike);
+    spec_from_map(c, &spec, false);
     if (spec.symbol[0] == '\0' && spec.con_id == 0) {
         snprintf(err, errcap, "'contract' needs 'symbol' (with sec_type, exchange, currency) or 'con_id'");
         return IBB_ERR_INVALID_ARG;
@@ -202,9 +213,9 @@ void br_packKeyContract(msgpack_packer *pk, const ibContract *c, const char *key
     br_packContract(pk, &spec);
 }
 
-static void pack_details(msgpack_packer *pk, const brInstrument *i)
+/* The 8 fields of schemas/contract_reply.json's contract details (no map header). */
+static void pack_detail_fields(msgpack_packer *pk, const brInstrument *i)
 {
-    msgpack_pack_map(pk, 8);
     busPack_KeyStr(pk, "key", i->key);
     busPack_Str(pk, "contract");
     br_packContract(pk, &i->spec);
@@ -214,6 +225,20 @@ static void pack_details(msgpack_packer *pk, const brInstrument *i)
     busPack_KeyStr(pk, "trading_hours", i->trading_hours);
     busPack_KeyStr(pk, "liquid_hours", i->liquid_hours);
     busPack_KeyStr(pk, "valid_exchanges", i->valid_exchanges);
+}
+
+static void pack_details(msgpack_packer *pk, const brInstrument *i)
+{
+    msgpack_pack_map(pk, 8);
+    pack_detail_fields(pk, i);
+}
+
+void br_contractPack(msgpack_packer *pk, const char *lookup_key, const brInstrument *i)
+{
+    msgpack_pack_map(pk, 10);
+    busPack_KeyStr(pk, "lookup_key", lookup_key);
+    busPack_KeyStr(pk, "order_types", i->order_types);
+    pack_detail_fields(pk, i);
 }
 
 /* ---- lookups ------------------------------------------------------------------------------------- */
@@ -273,6 +298,7 @@ static void answer_contract_reqs(brBridge *b, lookup *l, const char *slug, const
     }
     if (!slug && l->ntotal == 1 && l->nmatches == 1 && !ibbMap_Get(mod(b)->cache, l->key) &&
         ibbMap_Put(mod(b)->cache, l->key, l->matches[0]) == IBB_OK) {
+        br_haContractResolved(b, l->key, l->matches[0]);
         l->matches[0] = NULL; /* the cache owns it now */
         l->nmatches = 0;
     }
@@ -304,6 +330,7 @@ static void lookup_done(brBridge *b, lookup *l, const char *slug, const char *ms
             free_instrument(inst);
         } else {
             IBB_INFO("contract.resolved", "key=%s con_id=%" PRId64, l->key, inst->spec.con_id);
+            br_haContractResolved(b, l->key, inst);
             finish_resolve(b, l, inst, NULL, NULL, 0);
         }
     } else {
@@ -444,6 +471,45 @@ void br_resolve(brBridge *b, const char *key, brResolveFn fn, void *ctx)
     if (s != IBB_OK)
         lookup_done(b, l, s == IBB_ERR_STATE ? "ib_unavailable" : "internal",
                     "could not send the contract request to IB", 0);
+}
+
+static char *dup_field(const msgpack_object *m, const char *k)
+{
+    const char *s = "";
+    size_t n = 0;
+    busObj_Str(m, k, &s, &n);
+    return strndup(s, n);
+}
+
+ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec)
+{
+    char lookup_key[ST_KEY_MAX];
+    const msgpack_object *c;
+    if (busObj_StrCopy(rec, "lookup_key", lookup_key, sizeof lookup_key) != IBB_OK || !lookup_key[0] ||
+        busObj_Map(rec, "contract", &c) != IBB_OK)
+        return IBB_ERR_INVALID_ARG;
+    if (ibbMap_Get(mod(b)->cache, lookup_key))
+        return IBB_ERR_CONFLICT;
+    brInstrument *i = calloc(1, sizeof *i);
+    if (!i)
+        return IBB_ERR_NOMEM;
+    spec_from_map(c, &i->spec, true);
+    busObj_StrCopy(rec, "key", i->key, sizeof i->key);
+    busObj_StrCopy(rec, "long_name", i->long_name, sizeof i->long_name);
+    busObj_StrCopy(rec, "time_zone", i->time_zone, sizeof i->time_zone);
+    busObj_Double(rec, "min_tick", &i->min_tick);
+    i->trading_hours = dup_field(rec, "trading_hours");
+    i->liquid_hours = dup_field(rec, "liquid_hours");
+    i->order_types = dup_field(rec, "order_types");
+    i->valid_exchanges = dup_field(rec, "valid_exchanges");
+    ibbStatus s = i->spec.con_id > 0 && i->key[0] ? IBB_OK : IBB_ERR_INVALID_ARG;
+    if (s == IBB_OK && (!i->trading_hours || !i->liquid_hours || !i->order_types || !i->valid_exchanges))
+        s = IBB_ERR_NOMEM;
+    if (s == IBB_OK)
+        s = ibbMap_Put(mod(b)->cache, lookup_key, i);
+    if (s != IBB_OK)
+        free_instrument(i);
+    return s;
 }
 
 const brInstrument *br_instrument(const brBridge *b, const char *key)

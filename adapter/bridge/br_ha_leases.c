@@ -1,5 +1,11 @@
-/* br_ha_leases.c — streaming leases in KV, so a hot standby that takes over keeps every consumer's lease
- * id and subjects (ha.enabled only; without HA nothing here runs).
+/* br_ha_leases.c — what a hot standby needs from the active, kept in KV (ha.enabled only; without HA
+ * nothing here runs): every consumer's streaming lease, so a takeover keeps lease ids and subjects, and
+ * every resolved contract, so a takeover subscribes again without one contract lookup per instrument.
+ *
+ * Bucket <prefix>_contracts (R = nats.js_replicas, history 1), one JSON record per lookup key (the KV
+ * key is the lookup key with every character outside [A-Za-z0-9_-] written =XX): br_contractPack's record,
+ * written by the active after each resolution; a standby loads the bucket when it starts and then every
+ * CONTRACTS_RELOAD_MS, so the cache is warm before it takes over (conIds do not change).
  *
  * Bucket <prefix>_leases (R = nats.js_replicas, history 1), one JSON record per lease id:
  *   {"lease_id": "...", "keys": ["AAPL", ...], "expires_ns": <wall clock>}
@@ -18,13 +24,16 @@
 #include "bus_js.h"
 #include "bus_json.h"
 #include "ibb_log.h"
+#include "ibb_map.h"
 
 typedef enum { OP_PUT, OP_DEL, OP_LOAD } opKind;
+typedef enum { BK_LEASES, BK_CONTRACTS, BK_COUNT } bucketKind;
 
 typedef struct haOp {
     struct haOp *next;
     opKind kind;
-    char id[ST_LEASE_ID_LEN + 1];
+    bucketKind bk;
+    char id[3 * ST_KEY_MAX + 1];  /* lease id, or the encoded lookup key of a contract */
     char *data;                 /* OP_PUT: JSON */
     size_t len;
     char **vals;                /* OP_LOAD: every record's JSON */
@@ -35,9 +44,10 @@ typedef struct haOp {
 
 struct brHaLeases {
     brBridge *b;
-    busJs *js;
-    char bucket[80];
-    bool bound;                 /* worker thread only */
+    busJs *js[BK_COUNT];
+    char bucket[BK_COUNT][80];
+    bool bound[BK_COUNT];       /* worker thread only */
+    ibbMap *seen;               /* worker thread only: contract KV keys loaded already */
     haOp *head, *tail;          /* loop thread: waiting ops */
     haOp *cur;                  /* the op on the worker */
     uv_work_t w;
@@ -50,22 +60,25 @@ static void op_work(uv_work_t *w)
 {
     brHaLeases *hl = w->data;
     haOp *op = hl->cur;
-    if (!hl->bound) {
-        busJsKvConfig kc = {.bucket = hl->bucket, .description = "ib-bridge streaming leases (hot standby)",
+    busJs *js = hl->js[op->bk];
+    if (!hl->bound[op->bk]) {
+        busJsKvConfig kc = {.bucket = hl->bucket[op->bk],
+                            .description = op->bk == BK_LEASES ? "ib-bridge streaming leases (hot standby)"
+                                                               : "ib-bridge resolved contracts (hot standby)",
                             .history = 1, .file_storage = true, .replicas = hl->b->opt.js_replicas};
-        op->st = busJs_EnsureKv(hl->js, &kc, op->err, sizeof op->err);
+        op->st = busJs_EnsureKv(js, &kc, op->err, sizeof op->err);
         if (op->st != IBB_OK)
             return;
-        hl->bound = true;
+        hl->bound[op->bk] = true;
     }
     if (op->kind == OP_PUT) {
-        op->st = busJs_KvPut(hl->js, op->id, op->data, op->len, op->err, sizeof op->err);
+        op->st = busJs_KvPut(js, op->id, op->data, op->len, op->err, sizeof op->err);
     } else if (op->kind == OP_DEL) {
-        op->st = busJs_KvDelete(hl->js, op->id, op->err, sizeof op->err);
+        op->st = busJs_KvDelete(js, op->id, op->err, sizeof op->err);
     } else {
         char **keys = NULL;
         size_t n = 0;
-        op->st = busJs_KvKeys(hl->js, &keys, &n, op->err, sizeof op->err);
+        op->st = busJs_KvKeys(js, &keys, &n, op->err, sizeof op->err);
         if (op->st == IBB_ERR_NOT_FOUND) { /* an empty bucket */
             op->st = IBB_OK;
             n = 0;
@@ -75,10 +88,15 @@ static void op_work(uv_work_t *w)
             char *v = NULL;
             size_t len = 0;
             char e[200];
-            if (busJs_KvGet(hl->js, keys[i], &v, &len, e, sizeof e) == IBB_OK)
+            if (op->bk == BK_CONTRACTS && ibbMap_Get(hl->seen, keys[i]))
+                continue; /* contracts do not change: each is read once */
+            if (busJs_KvGet(js, keys[i], &v, &len, e, sizeof e) == IBB_OK) {
                 op->vals[op->n_vals++] = v;
-            else
+                if (op->bk == BK_CONTRACTS)
+                    ibbMap_Put(hl->seen, keys[i], hl);
+            } else {
                 free(v);
+            }
         }
         busJs_FreeKeys(keys, n);
     }
@@ -86,6 +104,7 @@ static void op_work(uv_work_t *w)
 
 static void start_next(brHaLeases *hl);
 static void apply_load(brHaLeases *hl, haOp *op);
+static void apply_contracts(brHaLeases *hl, haOp *op);
 
 static void free_op(haOp *op)
 {
@@ -102,11 +121,13 @@ static void op_done(uv_work_t *w, int status)
     haOp *op = hl->cur;
     hl->cur = NULL;
     if (status != 0 || op->st != IBB_OK)
-        IBB_WARN("ha.leases_store_failed", "op=%s lease=%.8s error=\"%s\"",
-                 op->kind == OP_PUT ? "put" : op->kind == OP_DEL ? "delete" : "load", op->id,
-                 status ? uv_strerror(status) : op->err);
-    else if (op->kind == OP_LOAD && !hl->closed)
+        IBB_WARN(op->bk == BK_LEASES ? "ha.leases_store_failed" : "ha.contracts_store_failed",
+                 "op=%s id=%.40s error=\"%s\"", op->kind == OP_PUT ? "put" : op->kind == OP_DEL ? "delete" : "load",
+                 op->id, status ? uv_strerror(status) : op->err);
+    else if (op->kind == OP_LOAD && !hl->closed && op->bk == BK_LEASES)
         apply_load(hl, op);
+    else if (op->kind == OP_LOAD && !hl->closed)
+        apply_contracts(hl, op);
     free_op(op);
     if (!hl->closed)
         start_next(hl);
@@ -194,6 +215,32 @@ static void apply_load(brHaLeases *hl, haOp *op)
              bad, stLeases_LeaseCount(b->leases), stLeases_KeyCount(b->leases));
 }
 
+/* Queues a KV op; a put carries the record packed in sb, stored as JSON (readable with `nats kv get`). */
+static void enqueue_op(brHaLeases *hl, opKind kind, bucketKind bk, const char *id, const msgpack_sbuffer *sb)
+{
+    haOp *op = calloc(1, sizeof *op);
+    busBuf out;
+    busBuf_Init(&out);
+    bool ok = op != NULL;
+    if (ok && sb)
+        ok = busJson_FromMsgpack(&out, sb->data, sb->size) == IBB_OK && !out.oom && (op->data = malloc(out.len));
+    if (ok) {
+        if (sb) {
+            memcpy(op->data, out.data, out.len);
+            op->len = out.len;
+        }
+        op->kind = kind;
+        op->bk = bk;
+        snprintf(op->id, sizeof op->id, "%s", id ? id : "");
+        enqueue(hl, op);
+    } else {
+        free(op);
+        IBB_WARN(bk == BK_LEASES ? "ha.leases_store_failed" : "ha.contracts_store_failed",
+                 "op=%s id=%.40s error=\"out of memory\"", sb ? "put" : "queue", id ? id : "");
+    }
+    busBuf_Free(&out);
+}
+
 void brHaLeases_Saved(brHaLeases *hl, const char *lease_id)
 {
     if (!hl || hl->closed)
@@ -215,44 +262,88 @@ void brHaLeases_Saved(brHaLeases *hl, const char *lease_id)
     for (size_t i = 0; i < n; i++)
         busPack_Str(&pk, keys[i]);
     busPack_KeyInt(&pk, "expires_ns", br_wallNs() + (exp_ms - br_nowMs(b)) * 1000000);
-    busBuf out;
-    busBuf_Init(&out);
-    haOp *op = calloc(1, sizeof *op);
-    if (op && busJson_FromMsgpack(&out, sb.data, sb.size) == IBB_OK && !out.oom && (op->data = malloc(out.len))) {
-        memcpy(op->data, out.data, out.len);
-        op->len = out.len;
-        op->kind = OP_PUT;
-        snprintf(op->id, sizeof op->id, "%s", lease_id);
-        enqueue(hl, op);
-    } else {
-        free(op);
-        IBB_WARN("ha.leases_store_failed", "op=put lease=%.8s error=\"out of memory\"", lease_id);
-    }
-    busBuf_Free(&out);
+    enqueue_op(hl, OP_PUT, BK_LEASES, lease_id, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
 
 void brHaLeases_Ended(brHaLeases *hl, const char *lease_id)
 {
-    if (!hl || hl->closed)
-        return;
-    haOp *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = OP_DEL;
-    snprintf(op->id, sizeof op->id, "%s", lease_id);
-    enqueue(hl, op);
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_DEL, BK_LEASES, lease_id, NULL);
 }
 
 void brHaLeases_Load(brHaLeases *hl)
 {
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_LOAD, BK_LEASES, NULL, NULL);
+}
+
+/* ---- contracts ----------------------------------------------------------------------------------- */
+
+/* KV keys allow [-/_=.A-Za-z0-9]: an instrument key ("FUT:ES:CME:USD:202512", "@265598") is written with
+ * every other character as =XX, '.' and '/' included (they would make tokens). */
+static void encode_kv_key(const char *key, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p && o + 4 < cap; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_')
+            out[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "=%02X", *p);
+    }
+    out[o] = '\0';
+}
+
+static void apply_contracts(brHaLeases *hl, haOp *op)
+{
+    size_t seeded = 0, known = 0, bad = 0;
+    for (size_t i = 0; i < op->n_vals; i++) {
+        busBody body;
+        busBody_Init(&body);
+        char err[128];
+        if (busBody_Decode(&body, op->vals[i], strlen(op->vals[i]), "application/json", 0, err, sizeof err) !=
+            IBB_OK)
+            bad++;
+        else {
+            ibbStatus s = br_contractSeed(hl->b, &body.root);
+            seeded += s == IBB_OK;
+            known += s == IBB_ERR_CONFLICT;
+            bad += s != IBB_OK && s != IBB_ERR_CONFLICT;
+        }
+        busBody_Free(&body);
+    }
+    if (seeded || bad)
+        IBB_INFO("ha.contracts_loaded", "new=%zu known=%zu unreadable=%zu", seeded, known, bad);
+}
+
+void brHaLeases_SaveContract(brHaLeases *hl, const char *lookup_key, const brInstrument *inst)
+{
     if (!hl || hl->closed)
         return;
-    haOp *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = OP_LOAD;
-    enqueue(hl, op);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    br_contractPack(&pk, lookup_key, inst);
+    char id[3 * ST_KEY_MAX + 1];
+    encode_kv_key(lookup_key, id, sizeof id);
+    enqueue_op(hl, OP_PUT, BK_CONTRACTS, id, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+void brHaLeases_LoadContracts(brHaLeases *hl)
+{
+    if (hl && !hl->closed)
+        enqueue_op(hl, OP_LOAD, BK_CONTRACTS, NULL, NULL);
+}
+
+static void bucket_name(char *out, size_t cap, const char *prefix, const char *suffix)
+{
+    snprintf(out, cap, "%s_%s", prefix, suffix);
+    for (char *p = out; *p; p++)
+        if (*p == '.')
+            *p = '_';
 }
 
 ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b)
@@ -261,14 +352,17 @@ ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b)
     if (!hl)
         return IBB_ERR_NOMEM;
     hl->b = b;
-    snprintf(hl->bucket, sizeof hl->bucket, "%s_leases", b->prefix);
-    for (char *p = hl->bucket; *p; p++)
-        if (*p == '.')
-            *p = '_';
+    bucket_name(hl->bucket[BK_LEASES], sizeof hl->bucket[BK_LEASES], b->prefix, "leases");
+    bucket_name(hl->bucket[BK_CONTRACTS], sizeof hl->bucket[BK_CONTRACTS], b->prefix, "contracts");
     busJsOptions jo;
     busJsOptions_Init(&jo);
-    ibbStatus s = busJs_Create(&hl->js, b->conn, b->loop, &jo);
+    ibbStatus s = ibbMap_Create(&hl->seen);
+    for (int k = 0; k < BK_COUNT && s == IBB_OK; k++)
+        s = busJs_Create(&hl->js[k], b->conn, b->loop, &jo);
     if (s != IBB_OK) {
+        for (int k = 0; k < BK_COUNT; k++)
+            busJs_Destroy(hl->js[k]);
+        ibbMap_Destroy(hl->seen);
         free(hl);
         return s;
     }
@@ -290,6 +384,8 @@ void brHaLeases_Destroy(brHaLeases *hl)
     hl->head = hl->tail = NULL;
     while (hl->cur)
         uv_run(hl->b->loop, UV_RUN_ONCE);
-    busJs_Destroy(hl->js);
+    for (int k = 0; k < BK_COUNT; k++)
+        busJs_Destroy(hl->js[k]);
+    ibbMap_Destroy(hl->seen);
     free(hl);
 }

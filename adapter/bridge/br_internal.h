@@ -6,6 +6,7 @@
  *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
  *   br_orders.c     ib.rpc.order.*, ib.rpc.executions, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_options.c    ib.rpc.options.chain / options.quotes: option chains (cached a day), chain slices
  *   br_discovery.c  ib.rpc.contract.search, ib.rpc.scanner.params, ib.rpc.scanner
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
@@ -40,8 +41,10 @@
 
 #define BR_REQ_ID_BASE ((int64_t)1 << 30)
 
-enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_DISCOVERY,
-       BR_MOD_COUNT };
+enum {
+    BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_OPTIONS,
+    BR_MOD_DISCOVERY, BR_MOD_COUNT
+};
 
 typedef struct brModule {
     const char *name;
@@ -57,7 +60,7 @@ typedef struct brModule {
 } brModule;
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
-    br_haModule;
+    br_haModule, br_optionsModule;
 extern const brModule br_discoveryModule; /* br_discovery.c: symbol search, scanner */
 
 struct brBridge {
@@ -147,6 +150,11 @@ const brInstrument *br_instrument(const brBridge *b, const char *key);   /* cach
  * or "key", or a "contract" map {symbol, sec_type, exchange, currency, expiry, ...} / {con_id}.
  * On failure writes a sentence into err and returns IBB_ERR_INVALID_ARG / IBB_ERR_NOT_FOUND. */
 ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char *err, size_t errcap);
+/* The record of a resolved contract that a hot standby loads (br_ha_leases.c): the contract details
+ * plus the key it was looked up by; br_contractSeed puts one into the cache (IBB_ERR_CONFLICT when the
+ * key is cached already, IBB_ERR_INVALID_ARG when the record is not one). */
+void br_contractPack(msgpack_packer *pk, const char *lookup_key, const brInstrument *inst);
+ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec);
 /* Packs the full contract map (schemas/contract.json) of a spec. */
 void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
 /* Packs two map entries, "key" (the given one, else the contract's canonical key, else "@<conId>") and
@@ -175,14 +183,23 @@ void br_haPackStatus(brBridge *b, msgpack_packer *pk);
  * module loads them on becoming active. All no-ops without HA. */
 void br_haLeaseSaved(brBridge *b, const char *lease_id);
 void br_haLeaseEnded(brBridge *b, const char *lease_id);
+/* A contract resolved while active: kept for the standbys (no-op without HA). */
+void br_haContractResolved(brBridge *b, const char *lookup_key, const brInstrument *inst);
 typedef struct brHaLeases brHaLeases;
 ibbStatus brHaLeases_Create(brHaLeases **out, brBridge *b);
 void brHaLeases_Destroy(brHaLeases *hl);
 void brHaLeases_Saved(brHaLeases *hl, const char *lease_id);
 void brHaLeases_Ended(brHaLeases *hl, const char *lease_id);
 void brHaLeases_Load(brHaLeases *hl);
+void brHaLeases_SaveContract(brHaLeases *hl, const char *lookup_key, const brInstrument *inst);
+void brHaLeases_LoadContracts(brHaLeases *hl);
 /* br_quotes.c: the lease table changed outside ib.rpc.subscribe (restored leases): re-arm expiry. */
 void br_quotesLeasesChanged(brBridge *b);
+
+/* br_bridge.c: a setting the NATS side cannot honour (e.g. nats.js_replicas above what a stream has and the
+ * server refuses to raise it): one error line naming it, then a stop with a non-zero exit — never a bridge
+ * that runs on weaker guarantees than configured. */
+void br_refuseStart(brBridge *b, const char *what, const char *why);
 
 /* ---- orders (br_orders.c) --------------------------------------------------------------------- */
 /* The order store (JetStream stream + idempotency bucket) exists: orders can be placed. */
@@ -210,12 +227,11 @@ void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn
 /* Withdraws a pending br_quoteSnapshot (fn/ctx as given; key as given): fn will not run. A snapshot
  * nobody waits for any more is cancelled at IB. Unknown waits are ignored. */
 void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx);
+/* Packs a snapshot's quote map (schemas/quote_event.json, source "snapshot"; options with `greeks`). */
+void br_packSnapshotQuote(msgpack_packer *pk, const stQuote *q);
 
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */
-/* ISO-8601 ("2024-01-05", "2024-01-05T16:00[:00[.123]][Z|+hh:mm|-hh:mm]"; no zone = UTC) -> epoch s
- * (br_queries_candles.c). */
-bool br_parseIso(const char *s, size_t n, int64_t *out);
 int64_t br_wallNs(void);                 /* CLOCK_REALTIME ns */
 
 /* ---- requests whose callers gave up (br_bridge.c, br_contracts.c) ------------------------------ */

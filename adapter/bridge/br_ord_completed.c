@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "br_candles_terms.h"
 #include "br_ord_int.h"
 #include "ibb_log.h"
 
@@ -292,7 +293,7 @@ static bool parse_completed(busRequest *req, compWaiter *w)
         busRequest_FailField(req, "since", st, "ISO-8601 string");
         return false;
     }
-    if (!br_parseIso(s, n, &w->since_s)) {
+    if (!brq_parseIso(s, n, &w->since_s)) {
         busRequest_Failf(req, "bad_request", 0,
                          "field 'since' \"%.*s\" is not an ISO-8601 time such as \"2024-01-05T16:00:00Z\"",
                          (int)(n > 64 ? 64 : n), s);

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "br_candles_terms.h"
 #include "br_ord_int.h"
 #include "ibb_log.h"
 
@@ -229,7 +230,7 @@ static bool parse_filter(busRequest *req, brOrdExecQuery *q)
     const char *s;
     size_t n;
     ibbStatus st = busObj_Str(body, "since", &s, &n);
-    if (st == IBB_OK && !br_parseIso(s, n, &q->since_s)) {
+    if (st == IBB_OK && !brq_parseIso(s, n, &q->since_s)) {
         busRequest_Failf(req, "bad_request", 0,
                          "field 'since' \"%.*s\" is not an ISO-8601 time such as \"2024-01-05T16:00:00Z\"",
                          (int)(n > 64 ? 64 : n), s);

@@ -86,6 +86,30 @@ static void track_foreign(brOrders *m, const ibOpenOrder *oo, const char *key)
     fo->o.terminal = stOrderStatus_IsTerminal(fo->o.status);
 }
 
+/* The ledger's order under IB's order id, unless IB's orderRef names another client_order_id. IB holds
+ * one order per id and client id, so IB holding another order under the id of one of ours that it never
+ * acknowledged proves ours never reached IB (an HA takeover: the old active wrote it into a socket IB had
+ * already dropped, and the new one was handed the same id by nextValidId). Ours ends Unacknowledged — not
+ * placed, a new key is safe — under the negative id, and IB's order is adopted under its own. */
+static stOrder *by_id_and_ref(brBridge *b, int64_t order_id, const char *ref)
+{
+    stOrder *o = stOrders_ById(b->orders, order_id);
+    if (!o || !ref || !*ref || !o->client_order_id[0] || !strcmp(o->client_order_id, ref) || o->acked)
+        return o;
+    IBB_WARN("order.id_taken", "order_id=%" PRId64 " client_order_id=%s ib_order_ref=%s "
+             "note=\"IB holds another order under this id: ours never reached IB\"",
+             order_id, o->client_order_id, ref);
+    if (stOrders_Rekey(b->orders, o, -order_id) != IBB_OK)
+        return NULL; /* the id stays ours in the ledger: IB's message is dropped rather than misfiled */
+    if (!o->terminal && stOrders_Finish(b->orders, o, "Unacknowledged", br_nowMs(b))) {
+        const char *why = "IB holds another order under the id this order was sent with: it never reached IB";
+        brOrd_publishStatus(b, o, 0, why);
+        brOrd_storeFinal(b, o, "unacknowledged", NULL, NULL, 0);
+        brOrd_mod(b)->up.answer(b, o, why);
+    }
+    return NULL;
+}
+
 static void on_open_order(brBridge *b, const ibOpenOrder *oo)
 {
     brOrders *m = brOrd_mod(b);
@@ -96,7 +120,7 @@ static void on_open_order(brBridge *b, const ibOpenOrder *oo)
         track_foreign(m, oo, key);
         return;
     }
-    stOrder *o = stOrders_ById(b->orders, oo->order.order_id);
+    stOrder *o = by_id_and_ref(b, oo->order.order_id, oo->order.order_ref);
     bool was_acked = o && o->acked;
     double oq = o ? o->qty : 0, ol = o ? o->lmt_price : 0, oa = o ? o->aux_price : 0;
     bool created = false;
@@ -194,7 +218,7 @@ static void on_exec(brBridge *b, const ibExecDetails *e)
     digits_of(e->time, d, sizeof d);
     if (strcmp(d, m->last_exec_time) > 0)
         snprintf(m->last_exec_time, sizeof m->last_exec_time, "%s", d);
-    stOrder *o = stOrders_ById(b->orders, e->order_id);
+    stOrder *o = by_id_and_ref(b, e->order_id, e->order_ref);
     if (!o && !(o = adopt_exec(b, e)))
         return;
     brOrdExt *x = brOrd_ensureExt(b, o);

@@ -422,6 +422,10 @@ static void start_setup(brOrdStore *s);
 static void setup_done(brOrdStore *s, job *j)
 {
     s->setup_running = false;
+    if (j->st == IBB_ERR_CONFIG) { /* fewer replicas than nats.js_replicas, and the server will not add them */
+        br_refuseStart(s->b, "order_store", j->err);
+        return;
+    }
     if (j->st != IBB_OK) {
         IBB_WARN("orders.store_unavailable", "error=\"%s\" retry_ms=%d", j->err, SETUP_RETRY_MS);
         return; /* the repeating timer tries again */

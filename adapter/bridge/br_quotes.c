@@ -109,6 +109,34 @@ static void qinst_free(qinst *qi)
     free(qi);
 }
 
+/* An option's `greeks`: a map per side IB computed, each holding only the values IB set. */
+static void pack_greeks(msgpack_packer *pk, const stQuote *q)
+{
+    int nsides = 0;
+    for (int s = 0; s < ST_GREEKS_SIDES; s++)
+        nsides += (q->greeks_seen >> s) & 1;
+    busPack_Str(pk, "greeks");
+    msgpack_pack_map(pk, (size_t)nsides);
+    for (int s = 0; s < ST_GREEKS_SIDES; s++) {
+        if (!((q->greeks_seen >> s) & 1))
+            continue;
+        const stGreeks *g = &q->greeks[s];
+        const struct { const char *k; double v; } f[] = {
+            {"iv", g->implied_vol}, {"delta", g->delta}, {"gamma", g->gamma}, {"vega", g->vega},
+            {"theta", g->theta}, {"opt_price", g->opt_price}, {"und_price", g->und_price},
+            {"pv_dividend", g->pv_dividend},
+        };
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            n += !isnan(f[i].v);
+        busPack_Str(pk, stGreeksSide_Name(s));
+        msgpack_pack_map(pk, n);
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            if (!isnan(f[i].v))
+                busPack_KeyDouble(pk, f[i].k, f[i].v);
+    }
+}
+
 /* The quote map (schemas/quote_event.json; with source for ib.rpc.quote). seq_override >= 0 replaces
  * seq; qi (may be NULL) caches the packed contract. */
 void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char *source,
@@ -122,7 +150,8 @@ void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char 
     size_t n = 5;
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         n += !isnan(nums[i].v);
-    n += (q->halted >= 0) + (q->last_trade_ts > 0) + (q->status_ib_code != 0) + (source != NULL);
+    n += (q->halted >= 0) + (q->last_trade_ts > 0) + (q->status_ib_code != 0) + (source != NULL) +
+         (q->greeks_seen != 0);
     msgpack_pack_map(pk, n);
     busPack_KeyStr(pk, "key", q->key);
     busPack_KeyInt(pk, "seq", seq_override >= 0 ? seq_override : (int64_t)q->seq);
@@ -136,6 +165,8 @@ void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char 
     busPack_KeyStr(pk, "market_data_type", stMarketDataType_Name(q->market_data_type));
     if (q->last_trade_ts > 0)
         busPack_KeyInt(pk, "last_trade_ts", q->last_trade_ts);
+    if (q->greeks_seen)
+        pack_greeks(pk, q);
     busPack_KeyInt(pk, "recv_ts_ns", q->recv_ts_ns ? q->recv_ts_ns : br_wallNs());
     if (q->status_ib_code != 0) {
         busPack_Str(pk, "status");
@@ -144,6 +175,8 @@ void brQt_packQuote(msgpack_packer *pk, const stQuote *q, qinst *qi, const char 
     if (source)
         busPack_KeyStr(pk, "source", source);
 }
+
+void br_packSnapshotQuote(msgpack_packer *pk, const stQuote *q) { brQt_packQuote(pk, q, NULL, "snapshot", -1); }
 
 static void kv_pack(void *ud, const char *key, msgpack_packer *pk)
 {

@@ -34,7 +34,7 @@ struct brQuoteKv {
     uv_work_t work;
     bool working, ready, closed;
     ibbStatus create_status;
-    char create_err[200];
+    char create_err[400];
     int64_t retry_ms;
     uv_timer_t retry_timer, tick_timer;
     bool timers_open, tick_on;

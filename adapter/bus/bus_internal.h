@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "bus_json.h"
+#include "bus_js.h"
 #include "bus_service.h"
 
 typedef struct busEndpoint {
@@ -59,6 +60,7 @@ struct busService {
     busPost *p_head, *p_tail;
     bool closing;
     char role[24];          /* "" or the role shown in $SRV metadata (busService_SetRole) */
+    uint64_t role_epoch;    /* shown with it when > 0 */
     int refs;               /* 1 for the owner + 1 per live subscription */
     busServiceCounters ctr;
 
@@ -91,5 +93,10 @@ void bus_sendError(busConn *c, natsConnection *nc, const char *reply, busEncodin
 /* Same with an optional "retry_after_ms" (> 0) in the body. */
 void bus_sendErrorRetry(busConn *c, natsConnection *nc, const char *reply, busEncoding enc, const char *slug,
                         const char *message, int ib_code, int64_t retry_after_ms);
+
+/* bus_js.c: binds to KV bucket c->bucket, creating it when missing and raising an existing one's
+ * replicas to c->replicas (IBB_ERR_CONFIG with the fix in err when the server refuses: never silently
+ * fewer copies). Blocking; *out is the caller's (kvStore_Destroy). */
+ibbStatus bus_ensureKv(jsCtx *js, const busJsKvConfig *c, kvStore **out, char *err, size_t cap);
 
 #endif

@@ -264,7 +264,7 @@ void busJs_Counters(busJs *j, busJsCounters *out)
 
 /* An existing stream with fewer copies than wanted is updated in place (the server adds the replicas and
  * catches them up); never silently left at fewer. */
-static ibbStatus raise_replicas(busJs *j, jsStreamInfo *si, int want, char *err, size_t cap)
+static ibbStatus raise_replicas(jsCtx *js, jsStreamInfo *si, int want, char *err, size_t cap)
 {
     if (want < 1)
         want = 1;
@@ -284,7 +284,7 @@ static ibbStatus raise_replicas(busJs *j, jsStreamInfo *si, int want, char *err,
     si->Config->Replicas = want;
     jsStreamInfo *ui = NULL;
     jsErrCode ec = 0;
-    natsStatus s = js_UpdateStream(&ui, j->js, si->Config, NULL, &ec);
+    natsStatus s = js_UpdateStream(&ui, js, si->Config, NULL, &ec);
     si->Config->Replicas = had;
     if (s == NATS_OK) {
         IBB_WARN("js.replicas_raised", "stream=%s from=%d to=%d", si->Config->Name, had, want);
@@ -310,7 +310,7 @@ ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created
     jsErrCode ec = 0;
     natsStatus s = js_GetStreamInfo(&si, j->js, c->name, NULL, &ec);
     if (s == NATS_OK) {
-        ibbStatus st = raise_replicas(j, si, c->replicas, err, cap);
+        ibbStatus st = raise_replicas(j->js, si, c->replicas, err, cap);
         jsStreamInfo_Destroy(si);
         return st;
     }
@@ -337,7 +337,9 @@ ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created
         if (ec == JSStreamNameExistErr)
             return IBB_OK; /* created concurrently */
         set_err(err, cap, "stream create", s);
-        return ec ? IBB_ERR_CONFIG : IBB_ERR_IO;
+        /* replicas a single server cannot give are a configuration error; the rest (no peers while a node
+         * is down, ...) may pass: the caller retries */
+        return ec == JSStreamReplicasNotSupportedErr || ec == JSClusterNotActiveErr ? IBB_ERR_CONFIG : IBB_ERR_IO;
     }
     jsStreamInfo_Destroy(si);
     if (created)
@@ -345,12 +347,10 @@ ibbStatus busJs_EnsureStream(busJs *j, const busJsStreamConfig *c, bool *created
     return IBB_OK;
 }
 
-ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap)
+ibbStatus bus_ensureKv(jsCtx *js, const busJsKvConfig *c, kvStore **out, char *err, size_t cap)
 {
-    if (!j || !c || !c->bucket)
-        return IBB_ERR_INVALID_ARG;
     kvStore *kv = NULL;
-    natsStatus s = js_KeyValue(&kv, j->js, c->bucket);
+    natsStatus s = js_KeyValue(&kv, js, c->bucket);
     if (s == NATS_NOT_FOUND) {
         kvConfig kc;
         kvConfig_Init(&kc);
@@ -360,15 +360,15 @@ ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap
         kc.TTL = c->ttl_ms * 1000000;
         kc.StorageType = c->file_storage ? js_FileStorage : js_MemoryStorage;
         kc.Replicas = c->replicas > 1 ? c->replicas : 1;
-        s = js_CreateKeyValue(&kv, j->js, &kc);
+        s = js_CreateKeyValue(&kv, js, &kc);
         if (s != NATS_OK) /* maybe created concurrently */
-            s = js_KeyValue(&kv, j->js, c->bucket);
+            s = js_KeyValue(&kv, js, c->bucket);
     } else if (s == NATS_OK && c->replicas > 1) {
         char sname[160];
         snprintf(sname, sizeof sname, "KV_%s", c->bucket);
         jsStreamInfo *si = NULL;
-        if (js_GetStreamInfo(&si, j->js, sname, NULL, NULL) == NATS_OK) {
-            ibbStatus st = raise_replicas(j, si, c->replicas, err, cap);
+        if (js_GetStreamInfo(&si, js, sname, NULL, NULL) == NATS_OK) {
+            ibbStatus st = raise_replicas(js, si, c->replicas, err, cap);
             jsStreamInfo_Destroy(si);
             if (st != IBB_OK) {
                 kvStore_Destroy(kv);
@@ -380,6 +380,18 @@ ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap
         set_err(err, cap, "kv bucket", s);
         return IBB_ERR_IO;
     }
+    *out = kv;
+    return IBB_OK;
+}
+
+ibbStatus busJs_EnsureKv(busJs *j, const busJsKvConfig *c, char *err, size_t cap)
+{
+    if (!j || !c || !c->bucket)
+        return IBB_ERR_INVALID_ARG;
+    kvStore *kv = NULL;
+    ibbStatus st = bus_ensureKv(j->js, c, &kv, err, cap);
+    if (st != IBB_OK)
+        return st;
     uv_mutex_lock(&j->lock);
     kvStore *old = j->kv;
     j->kv = kv;

@@ -4,6 +4,8 @@
 #include <nats/nats.h>
 #include <stdio.h>
 
+#include "bus_internal.h"
+
 ibbStatus busKv_EnsureBucket(busConn *conn, const busJsKvConfig *c, int64_t wait_ms, char *err, size_t cap)
 {
     if (!conn || !c || !c->bucket)
@@ -16,28 +18,12 @@ ibbStatus busKv_EnsureBucket(busConn *conn, const busJsKvConfig *c, int64_t wait
     if (cap)
         err[0] = '\0';
     natsStatus s = natsConnection_JetStream(&js, busConn_Nats(conn), &jo);
-    if (s == NATS_OK) {
-        kvConfig kc;
-        kvConfig_Init(&kc);
-        kc.Bucket = c->bucket;
-        kc.Description = c->description;
-        kc.History = (uint8_t)(c->history < 1 ? 1 : c->history > 64 ? 64 : c->history);
-        kc.TTL = c->ttl_ms * 1000000;
-        kc.StorageType = c->file_storage ? js_FileStorage : js_MemoryStorage;
-        kc.Replicas = c->replicas > 1 ? c->replicas : 1;
-        s = js_CreateKeyValue(&store, js, &kc);
-        if (s != NATS_OK) { /* exists with another configuration: use it */
-            if (cap)
-                snprintf(err, cap, "%s", nats_GetLastError(NULL));
-            if (js_KeyValue(&store, js, c->bucket) == NATS_OK)
-                s = NATS_OK;
-        }
-    }
-    if (s != NATS_OK && cap && !err[0])
+    ibbStatus st = s == NATS_OK ? bus_ensureKv(js, c, &store, err, cap) : IBB_ERR_IO;
+    if (s != NATS_OK && cap)
         snprintf(err, cap, "%s", natsStatus_GetText(s));
     kvStore_Destroy(store);
     jsCtx_Destroy(js);
-    return s == NATS_OK ? IBB_OK : IBB_ERR_IO;
+    return st;
 }
 
 ibbStatus busKv_Put(busConn *conn, const char *kv_subject, const void *data, size_t len)

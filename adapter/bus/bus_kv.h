@@ -15,9 +15,10 @@
 #include "bus_js.h"
 #include "ibb_status.h"
 
-/* Creates the bucket (c: bucket, description, history, ttl, storage) or, when it exists with another
- * configuration (e.g. made by an operator), binds to it as it is. IBB_ERR_IO with a sentence in err
- * when JetStream cannot be reached or refuses. */
+/* Creates the bucket (c: bucket, description, history, ttl, storage, replicas) or, when it exists with
+ * another configuration (e.g. made by an operator), binds to it as it is — except for fewer replicas than
+ * c->replicas: those are raised, as busJs_EnsureKv does (IBB_ERR_CONFIG naming the fix when the server
+ * refuses). IBB_ERR_IO with a sentence in err when JetStream cannot be reached or refuses. */
 ibbStatus busKv_EnsureBucket(busConn *conn, const busJsKvConfig *c, int64_t wait_ms, char *err, size_t cap);
 
 /* Writes data as the value of the key whose subject is `kv_subject` ("$KV.<bucket>.<key>"): a core

@@ -38,8 +38,8 @@ void busLeaseOptions_Init(busLeaseOptions *o)
     memset(o, 0, sizeof *o);
     o->key = "leader";
     o->replicas = 1;
-    o->lease_ms = 3000;
-    o->renew_ms = 1000;
+    o->lease_ms = 2000;
+    o->renew_ms = 600;
 }
 
 static int64_t now_ms(void) { return (int64_t)(uv_hrtime() / NS_PER_MS); }

@@ -45,8 +45,8 @@ typedef struct busLeaseOptions {
     const char *bucket;        /* e.g. "ib_leader" */
     const char *key;           /* default "leader" */
     int replicas;              /* bucket replicas (default 1) */
-    int64_t lease_ms;          /* default 3000 */
-    int64_t renew_ms;          /* default 1000; must be < lease_ms / 2 */
+    int64_t lease_ms;          /* default 2000 */
+    int64_t renew_ms;          /* default 600; must be < lease_ms / 2 */
     int64_t poll_ms;           /* standby poll period; default renew_ms / 2 */
     /* The value this instance writes for epoch (the revision at which it took the lease; 0 while taking).
      * Returns its length (<= cap), 0 on failure. */

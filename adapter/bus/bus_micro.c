@@ -3,6 +3,7 @@
  * service data and the stats under svc->mu. Shapes: schemas/micro/ (ping, info, stats). */
 #include "bus_internal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,14 +52,20 @@ static void common_fields(busBuf *b, busService *svc, const char *type)
             lit(b, ",");
         kv_str(b, svc->metadata[i], svc->metadata[i + 1]);
     }
-    char role[sizeof svc->role];
+    char role[sizeof svc->role], epoch[24] = "";
     pthread_mutex_lock(&svc->mu);
     memcpy(role, svc->role, sizeof role);
+    if (svc->role_epoch)
+        snprintf(epoch, sizeof epoch, "%" PRIu64, svc->role_epoch);
     pthread_mutex_unlock(&svc->mu);
     if (*role) {
         if (i)
             lit(b, ",");
         kv_str(b, "role", role);
+    }
+    if (*role && *epoch) {
+        lit(b, ",");
+        kv_str(b, "epoch", epoch); /* micro metadata values are strings */
     }
     lit(b, "}");
 }

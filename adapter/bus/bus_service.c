@@ -848,12 +848,13 @@ ibbStatus busService_SetServing(busService *svc, bool on)
     return st;
 }
 
-void busService_SetRole(busService *svc, const char *role)
+void busService_SetRole(busService *svc, const char *role, uint64_t epoch)
 {
     if (svc == NULL)
         return;
     pthread_mutex_lock(&svc->mu);
     snprintf(svc->role, sizeof svc->role, "%s", role ? role : "");
+    svc->role_epoch = role && *role ? epoch : 0;
     pthread_mutex_unlock(&svc->mu);
 }
 

@@ -91,8 +91,9 @@ ibbStatus busService_Start(busService *svc);
  * the queue group; $SRV discovery still answers), true subscribes them again. Before Start it decides
  * whether Start subscribes the endpoints. IBB_ERR_STATE after Stop / Close. */
 ibbStatus busService_SetServing(busService *svc, bool on);
-/* Adds "role": role to the $SRV metadata ("" removes it). Any thread. */
-void busService_SetRole(busService *svc, const char *role);
+/* Adds "role": role and, when epoch > 0, "epoch": "<epoch>" to the $SRV metadata (role "" removes both):
+ * how an operator (and ib-bridge-http) tells the instances of one service apart. Any thread. */
+void busService_SetRole(busService *svc, const char *role, uint64_t epoch);
 /* Graceful step 1: drains the subscriptions (no new requests); requests in flight still get answered. */
 void busService_Stop(busService *svc);
 /* Step 2: answers whatever is still open with `unavailable`, closes handles, cb(svc, arg) on the loop. */

@@ -43,6 +43,9 @@ typedef struct httpApp {
     int64_t status_at_us, status_asked_us;
     uint64_t status_handle;      /* the status poll in flight, or 0 */
     uint64_t status_polls, status_failures;
+    json_t *instances;           /* instance id -> {role, epoch, version, seen_us} (http_instances.c); owned */
+    uint64_t instances_sub;      /* the $SRV.PING reply subscription, or 0 */
+    int64_t instances_asked_us;
 } httpApp;
 
 typedef struct httpSess {
@@ -73,6 +76,17 @@ void http_modeNote(httpApp *app, json_t *status);
 /* From the tick: with authentication off, asks ib.rpc.status at start (again every second until it
  * answers) and every 5 s after, so a live ib-bridge closes the order routes. */
 void http_modeTick(httpApp *app);
+
+/* http_instances.c */
+
+/* From the tick: every 2 s a $SRV.PING.ib-bridge, whose answers (every ib-bridge of this prefix, active
+ * and standbys) are kept for 6 s. */
+void http_instancesTick(httpApp *app);
+void http_instancesFree(httpApp *app);
+/* The instances as a JSON array [{instance, role, epoch, version, age_ms}] (new reference). */
+json_t *http_instancesJson(const httpApp *app);
+/* Their Prometheus lines (ibb_ha_instances, ibb_ha_instance_epoch). */
+void http_instancesRender(const httpApp *app, busBuf *out);
 
 /* http_status.c */
 

@@ -324,6 +324,18 @@ ibbStatus httpBus_Subscribe(httpBus *b, const char *subject, httpBusMsgFn fn, vo
     return IBB_OK;
 }
 
+void httpBus_PrivateSubject(httpBus *b, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s_%s", b->inbox, name);
+}
+
+ibbStatus httpBus_Publish(httpBus *b, const char *subject, const char *reply, const void *data, size_t len)
+{
+    natsStatus ns = reply ? natsConnection_PublishRequest(b->nc, subject, reply, data, (int)len)
+                          : natsConnection_Publish(b->nc, subject, data, (int)len);
+    return ns == NATS_OK ? IBB_OK : IBB_ERR_IO;
+}
+
 void httpBus_Unsubscribe(httpBus *b, uint64_t handle)
 {
     slot *s = handle ? lookup(b, handle) : NULL;

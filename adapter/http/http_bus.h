@@ -62,6 +62,11 @@ ibbStatus httpBus_Request(httpBus *b, const char *subject, const void *body, siz
 void httpBus_Cancel(httpBus *b, uint64_t handle);
 
 ibbStatus httpBus_Subscribe(httpBus *b, const char *subject, httpBusMsgFn fn, void *arg, uint64_t *handle);
+/* A subject only this connection listens on ("<inbox>_<name>", outside the request inbox's wildcard): the
+ * reply subject of a publish many may answer (e.g. $SRV.PING), read with httpBus_Subscribe. */
+void httpBus_PrivateSubject(httpBus *b, const char *name, char *out, size_t cap);
+/* A plain publish (reply may be NULL). IBB_ERR_IO when the connection refused it. */
+ibbStatus httpBus_Publish(httpBus *b, const char *subject, const char *reply, const void *data, size_t len);
 void httpBus_Unsubscribe(httpBus *b, uint64_t handle);
 
 /* Loop thread: delivers queued replies and messages. */

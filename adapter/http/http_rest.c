@@ -63,6 +63,7 @@ static int build_candles(httpReq *r, json_t *body, json_t **out);
 static int build_place(httpReq *r, json_t *body, json_t **out);
 static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
+static int build_underlying(httpReq *r, json_t *body, json_t **out);
 static int build_preview(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
@@ -100,6 +101,10 @@ static route ROUTES[] = {
      0},
     {M_DELETE, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.cancel", HTTP_ACC_TRADE, K_BUS, build_cancel,
      0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/chain", "rpc.options.chain", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
+    {M_GET, "/options/", P_SYMBOL, "/options/{symbol}/quotes", "rpc.options.quotes", HTTP_ACC_READ, K_BUS,
+     build_underlying, 0},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -266,25 +271,34 @@ static int valid_symbol(const char *s)
     return 1;
 }
 
+/* What follows the parameter in a route's path: the label's text after "}" ("/chain" of
+ * "/options/{symbol}/chain"; "" for most). */
+static const char *route_suffix(const route *rt)
+{
+    const char *b = strchr(rt->label, '}');
+    return b ? b + 1 : "";
+}
+
 /* Finds the route for path; *mask gets every method the path allows (for 405). */
 static route *match(const char *path, int method, char *param, size_t plen, int *mask)
 {
     route *hit = NULL;
+    size_t n = strlen(path);
     *mask = 0;
     for (size_t i = 0; i < NROUTES; i++) {
         route *rt = &ROUTES[i];
-        size_t pl = strlen(rt->path);
+        size_t pl = strlen(rt->path), sl = rt->param ? strlen(route_suffix(rt)) : 0;
         if (rt->param == P_NONE) {
             if (strcmp(path, rt->path) != 0)
                 continue;
-        } else {
-            if (strncmp(path, rt->path, pl) != 0 || !path[pl] || strchr(path + pl, '/'))
-                continue;
+        } else if (strncmp(path, rt->path, pl) != 0 || n <= pl + sl || strcmp(path + n - sl, route_suffix(rt)) ||
+                   memchr(path + pl, '/', n - pl - sl)) {
+            continue;
         }
         *mask |= rt->method;
         if (rt->method == method && !hit) {
             hit = rt;
-            snprintf(param, plen, "%s", rt->param ? path + pl : "");
+            snprintf(param, plen, "%.*s", rt->param ? (int)(n - pl - sl) : 0, rt->param ? path + pl : "");
         }
     }
     return hit;
@@ -375,6 +389,15 @@ static int build_symbol(httpReq *r, json_t *body, json_t **out)
     return 0;
 }
 
+/* GET /options/{symbol}/...: the query arguments (already in body) plus the underlying. */
+static int build_underlying(httpReq *r, json_t *body, json_t **out)
+{
+    json_t *o = obj_or_new(body);
+    json_object_set_new(o, "underlying", json_string(r->param));
+    *out = o;
+    return 0;
+}
+
 static int build_candles(httpReq *r, json_t *body, json_t **out)
 {
     if (body && check_types(body) != 0)
@@ -430,55 +453,6 @@ static int build_preview(httpReq *r, json_t *body, json_t **out)
     if (body && json_is_object(body) && !json_object_get(body, "client_order_id") && !r->idem[0])
         json_object_set_new(body, "client_order_id", json_string("preview"));
     return build_place(r, body, out);
-}
-
-/* GET routes whose query arguments become the bus request's body ("q" is the search's pattern). */
-static const struct {
-    const char *rpc;
-    const char *keys[6];
-} QUERY_ARGS[] = {
-    {"rpc.candles", {"duration", "bar_size", "what_to_show", "end", "use_rth", NULL}},
-    {"rpc.executions", {"since", "symbol", "account", "side", "source", NULL}},
-    {"rpc.order.completed", {"since", "api_only", NULL}},
-    {"rpc.contract.search", {"q", "pattern", NULL}},
-    {"rpc.scanner", {"scan_code", "instrument", "location", "rows", NULL}},
-};
-
-static const char *const *query_args(const route *rt)
-{
-    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ARGS / sizeof QUERY_ARGS[0]; i++)
-        if (!strcmp(rt->rpc, QUERY_ARGS[i].rpc))
-            return QUERY_ARGS[i].keys;
-    return NULL;
-}
-
-/* The query arguments of keys as a JSON body in r->body (nothing when none is given). */
-static void query_to_body(struct lws *wsi, httpReq *r, const char *const *keys)
-{
-    char v[128], name[32];
-    json_t *o = json_object();
-    for (size_t i = 0; keys[i]; i++) {
-        snprintf(name, sizeof name, "%s=", keys[i]);
-        const char *val = lws_get_urlarg_by_name(wsi, name, v, sizeof v);
-        const char *k = strcmp(keys[i], "q") == 0 ? "pattern" : keys[i];
-        char *end;
-        long long n = val ? strtoll(val, &end, 10) : 0;
-        if (!val)
-            continue;
-        if (strcmp(k, "use_rth") == 0 || strcmp(k, "api_only") == 0)
-            json_object_set_new(o, k, json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
-        else if (strcmp(k, "rows") == 0 && *val && *end == '\0')
-            json_object_set_new(o, k, json_integer(n));
-        else
-            json_object_set_new(o, k, json_string(val));
-    }
-    char *txt = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (txt)
-        busBuf_Puts(&r->body, txt);
-    free(txt);
-    if (!strcmp(busBuf_CStr(&r->body), "{}"))
-        busBuf_Reset(&r->body);
 }
 
 static void set_order_ref(httpReq *r, json_t *o)
@@ -754,6 +728,12 @@ static int status_reply(httpApp *app, struct lws *wsi, httpReq *r)
     char *txt = app->status && lvl >= HTTP_ACC_READ ? json_dumps(app->status, JSON_COMPACT) : NULL;
     busBuf_Puts(&r->resp, txt ? txt : "null");
     free(txt);
+    json_t *inst = lvl >= HTTP_ACC_READ ? http_instancesJson(app) : NULL;
+    txt = inst ? json_dumps(inst, JSON_COMPACT) : NULL;
+    json_decref(inst);
+    busBuf_Puts(&r->resp, ",\"instances\":");
+    busBuf_Puts(&r->resp, txt ? txt : "null");
+    free(txt);
     busBuf_Puts(&r->resp, "}");
     r->status = 200;
     r->ctype = "application/json";
@@ -769,6 +749,7 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
         busBuf_Reset(&r->resp);
         httpMetrics_Render(&app->metrics, httpBus_Pending(app->bus), httpBus_Connected(app->bus), &r->resp);
         http_statusRender(app, &r->resp);
+        http_instancesRender(app, &r->resp);
         r->status = 200;
         r->ctype = "text/plain; version=0.0.4";
         return finish(wsi, r);
@@ -826,6 +807,71 @@ static int dispatch(httpApp *app, struct lws *wsi, httpReq *r)
     }
     return 0;
 }
+
+/* Query arguments that become the body of a GET (/candles, /options/{symbol}/...): text, a boolean
+ * ("1" / "true"), an integer, or a comma-separated list of numbers. A value that is not of its kind is
+ * passed on as text: ib-bridge checks every value and names the field it refuses. */
+typedef enum { Q_STR, Q_BOOL, Q_INT, Q_NUMS } queryKind;
+typedef struct queryArg {
+    const char *name;
+    queryKind kind;
+    const char *as;          /* the body's field when it differs from the argument (NULL: the same) */
+} queryArg;
+
+static json_t *query_value(char *val, queryKind kind)
+{
+    char *end = NULL;
+    if (kind == Q_BOOL)
+        return json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0);
+    if (kind == Q_INT) {
+        long long w = strtoll(val, &end, 10);
+        return *val && !*end ? json_integer(w) : json_string(val);
+    }
+    if (kind == Q_STR)
+        return json_string(val);
+    json_t *a = json_array();
+    for (char *p = val, *tok; (tok = strsep(&p, ","));) {
+        double d = strtod(tok, &end);
+        json_array_append_new(a, *tok && !*end ? json_real(d) : json_string(tok));
+    }
+    return a;
+}
+
+static void query_body(struct lws *wsi, httpReq *r, const queryArg *args, size_t n)
+{
+    char v[512], name[32];
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s=", args[i].name);
+        char *val = (char *)lws_get_urlarg_by_name(wsi, name, v, sizeof v); /* points into v */
+        if (val)
+            json_object_set_new(o, args[i].as ? args[i].as : args[i].name, query_value(val, args[i].kind));
+    }
+    char *txt = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (txt)
+        busBuf_Puts(&r->body, txt);
+    free(txt);
+}
+
+/* The other GET routes whose query arguments become the body, by subject ("q" is the search's pattern). */
+static const queryArg EXEC_Q[] = {
+    {"since", Q_STR, NULL}, {"symbol", Q_STR, NULL}, {"account", Q_STR, NULL}, {"side", Q_STR, NULL},
+    {"source", Q_STR, NULL}};
+static const queryArg COMPLETED_Q[] = {{"since", Q_STR, NULL}, {"api_only", Q_BOOL, NULL}};
+static const queryArg SEARCH_Q[] = {{"q", Q_STR, "pattern"}, {"pattern", Q_STR, NULL}};
+static const queryArg SCANNER_Q[] = {
+    {"scan_code", Q_STR, NULL}, {"instrument", Q_STR, NULL}, {"location", Q_STR, NULL}, {"rows", Q_INT, NULL}};
+static const struct {
+    const char *rpc;
+    const queryArg *args;
+    size_t n;
+} QUERY_ROUTES[] = {
+    {"rpc.executions", EXEC_Q, sizeof EXEC_Q / sizeof EXEC_Q[0]},
+    {"rpc.order.completed", COMPLETED_Q, sizeof COMPLETED_Q / sizeof COMPLETED_Q[0]},
+    {"rpc.contract.search", SEARCH_Q, sizeof SEARCH_Q / sizeof SEARCH_Q[0]},
+    {"rpc.scanner", SCANNER_Q, sizeof SCANNER_Q / sizeof SCANNER_Q[0]},
+};
 
 int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path)
 {
@@ -897,9 +943,19 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
-    const char *const *qa = query_args(rt);
-    if (qa)
-        query_to_body(wsi, r, qa);
+    static const queryArg candles_q[] = {{"duration", Q_STR, NULL}, {"bar_size", Q_STR, NULL},
+                                         {"what_to_show", Q_STR, NULL}, {"end", Q_STR, NULL},
+                                         {"use_rth", Q_BOOL, NULL}};
+    static const queryArg options_q[] = {{"expiration", Q_STR, NULL}, {"right", Q_STR, NULL},
+                                         {"exchange", Q_STR, NULL}, {"window", Q_INT, NULL},
+                                         {"strikes", Q_NUMS, NULL}};
+    if (rt->method == M_GET && rt->build == build_candles)
+        query_body(wsi, r, candles_q, sizeof candles_q / sizeof candles_q[0]);
+    if (rt->method == M_GET && rt->build == build_underlying)
+        query_body(wsi, r, options_q, sizeof options_q / sizeof options_q[0]);
+    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ROUTES / sizeof QUERY_ROUTES[0]; i++)
+        if (!strcmp(rt->rpc, QUERY_ROUTES[i].rpc))
+            query_body(wsi, r, QUERY_ROUTES[i].args, QUERY_ROUTES[i].n);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */

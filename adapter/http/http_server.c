@@ -99,6 +99,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     httpHub_Tick(app->hub);
     http_modeTick(app);
     http_statusTick(app);
+    http_instancesTick(app);
     if (g_signals && !app->draining) {
         IBB_INFO("http.shutdown", "pending=%d", httpBus_Pending(app->bus));
         app->draining = 1;
@@ -226,6 +227,7 @@ ibbStatus httpServer_Run(const httpConfig *cfg)
     app->ctx = NULL;
     httpHub_Destroy(app->hub);
     http_statusFree(app);
+    http_instancesFree(app);
     httpBus_Destroy(app->bus);
     close_loop(app);
     return st;

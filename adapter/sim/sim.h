@@ -329,6 +329,9 @@ bool sim_isOptionContract(const ibContract *c);
 /* An option of a stock's chain: fills sub's option fields and returns the underlying, or sends
  * 200 and returns -1. */
 int sim_resolveOption(simConn *c, const ibContract *k, int64_t req_id, simMktSub *sub);
+/* Turns the contractData of an underlying into that of its option opt (as sim_resolveOption filled it):
+ * the option's conId (stable), OCC local symbol, strike, right, expiration, multiplier 100. */
+void sim_optionDetails(const simInstrument *und, const simMktSub *opt, ibContractData *d);
 /* An option's bid/ask and its computations (10, 11, 13; 12 too in the image) from Black-Scholes. */
 void sim_optionTicks(simConn *c, const simMktSub *s, const simInstrument *und, bool image);
 

@@ -10,7 +10,10 @@
  * on its underlying's walk: option bid/ask (tickPrice 1/2 with sizes) and tickOptionComputation
  * bid (10), ask (11), last (12, in the image) and model (13), priced with Black-Scholes from a
  * volatility seeded per underlying (--seed) with a smile in log-moneyness, r = 4 %, no dividends.
- * Any other option -> error 200. A subscription is a market-data line and moves its underlying. */
+ * Any other option -> error 200. A subscription is a market-data line and moves its underlying.
+ *
+ * Contract details: reqContractDetails of an option of a chain answers its contractData (the
+ * underlying's, turned into the option's by sim_optionDetails: a stable conId, OCC local symbol). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +175,36 @@ int sim_resolveOption(simConn *c, const ibContract *k, int64_t req_id, simMktSub
     sub->strike = k->strike;
     sub->expiry = exp;
     return inst;
+}
+
+void sim_optionDetails(const simInstrument *und, const simMktSub *opt, ibContractData *d)
+{
+    static char expiry[12], local[32];
+    snprintf(expiry, sizeof expiry, "%lld", (long long)opt->expiry);
+    snprintf(local, sizeof local, "%-6s%06lld%c%08lld", und->symbol, (long long)(opt->expiry % 1000000),
+             opt->right, (long long)llround(opt->strike * 1000.0));
+    ibContract *k = &d->contract;
+    /* a stable conId per option: its underlying, expiration, right and strike */
+    k->con_id = 500000000 + (int64_t)(sim_hash((uint64_t)und->con_id, (uint64_t)opt->expiry,
+                                               (uint64_t)opt->right, (uint64_t)llround(opt->strike * 1000.0)) %
+                                      400000000u);
+    k->sec_type = "OPT";
+    k->last_trade_date = expiry;
+    k->strike = opt->strike;
+    k->right = opt->right == 'C' ? "C" : "P";
+    k->multiplier = "100";
+    k->local_symbol = local;
+    k->trading_class = und->symbol;
+    k->primary_exchange = "";
+    d->market_name = und->symbol;
+    d->min_tick = 0.01;
+    d->under_con_id = und->con_id;
+    d->under_symbol = und->symbol;
+    d->under_sec_type = "STK";
+    d->contract_month = "";
+    d->real_expiration_date = expiry;
+    d->stock_type = "";
+    d->min_size = d->size_increment = d->suggested_size_increment = 1;
 }
 
 /* ---- Black-Scholes ---------------------------------------------------------------------------------- */

@@ -479,8 +479,84 @@ int sim_sessionIntervals(const simInstrument *in, int64_t day, bool rth, int64_t
     return 1;
 }
 
+/* One contractData for `in` (or, with opt, for that option of in's chain). */
+static void send_details(simConn *c, const ibReqContractDetails *r, const simInstrument *in,
+                         const simMktSub *opt)
+{
+    static char trading[1024], liquid[1024], rules[256];
+    ibReply rep;
+    memset(&rep, 0, sizeof rep);
+    rep.id = IB_MSG_CONTRACT_DATA;
+    ibContractData *d = &rep.u.contract_data;
+    d->req_id = r->req_id;
+    sim_fillContract(in, &d->contract);
+    if (in->session == SIM_SESS_STK)
+        d->contract.exchange =
+            (r->contract.exchange && *r->contract.exchange) ? r->contract.exchange : "SMART";
+    d->market_name = in->trading_class;
+    d->min_tick = in->min_tick;
+    bool stk = in->session == SIM_SESS_STK, fut = in->session == SIM_SESS_FUT;
+    d->order_types = stk ? STK_ORDER_TYPES : (fut ? FUT_ORDER_TYPES : FX_ORDER_TYPES);
+    d->valid_exchanges = stk ? STK_EXCHANGES : in->valid_exchanges;
+    d->price_magnifier = 1;
+    d->under_con_id = in->under_con_id;
+    d->long_name = in->long_name;
+    d->contract_month = in->contract_month;
+    d->industry = in->industry;
+    d->category = in->category;
+    d->subcategory = "";
+    d->time_zone_id = "US/Eastern";
+    hours_string(in, false, trading, sizeof trading);
+    hours_string(in, true, liquid, sizeof liquid);
+    d->trading_hours = trading;
+    d->liquid_hours = in->session == SIM_SESS_FX ? trading : liquid;
+    d->ev_rule = "";
+    d->ev_multiplier = IB_UNSET_DOUBLE;
+    d->agg_group = stk ? 1 : (fut ? 2 : 4);
+    d->under_symbol = in->under_symbol;
+    d->under_sec_type = in->under_sec_type;
+    int nrules = 1;
+    for (const char *p = d->valid_exchanges; *p; p++)
+        nrules += *p == ',';
+    const char *rule = stk ? "26" : (fut ? "67" : "239");
+    size_t len = 0;
+    rules[0] = '\0';
+    for (int i = 0; i < nrules && len + 8 < sizeof rules; i++)
+        len += (size_t)snprintf(rules + len, sizeof rules - len, "%s%s", i ? "," : "", rule);
+    d->market_rule_ids = rules;
+    d->real_expiration_date = in->last_trade_date;
+    d->stock_type =
+        stk ? (strcmp(in->category, "Equity Fund") == 0 || strstr(in->category, "Fund") ? "ETF"
+                                                                                        : "COMMON")
+            : "";
+    d->min_size = stk ? 0.0001 : 1;
+    d->size_increment = stk ? 0.0001 : 1;
+    d->suggested_size_increment = stk ? 100 : 1;
+    if (opt)
+        sim_optionDetails(in, opt, d);
+    sim_send(c, &rep, NULL);
+}
+
+static void send_details_end(simConn *c, int64_t req_id)
+{
+    ibReply end;
+    memset(&end, 0, sizeof end);
+    end.id = IB_MSG_CONTRACT_DATA_END;
+    end.u.end.req_id = req_id;
+    sim_send(c, &end, NULL);
+}
+
 void sim_handleContractDetails(simConn *c, const ibReqContractDetails *r)
 {
+    if (sim_isOptionContract(&r->contract)) {
+        simMktSub opt = {.req_id = r->req_id};
+        int und = sim_resolveOption(c, &r->contract, r->req_id, &opt); /* 200 when not in a chain */
+        if (und >= 0) {
+            send_details(c, r, &c->srv->insts[und], &opt);
+            send_details_end(c, r->req_id);
+        }
+        return;
+    }
     int idx[16];
     int n = sim_matchContract(c->srv, &r->contract, idx, 16);
     if (n == 0) {
@@ -489,62 +565,7 @@ void sim_handleContractDetails(simConn *c, const ibReqContractDetails *r)
     }
     if (n > 16)
         n = 16;
-    static char trading[1024], liquid[1024], rules[256];
-    for (int k = 0; k < n; k++) {
-        const simInstrument *in = &c->srv->insts[idx[k]];
-        ibReply rep;
-        memset(&rep, 0, sizeof rep);
-        rep.id = IB_MSG_CONTRACT_DATA;
-        ibContractData *d = &rep.u.contract_data;
-        d->req_id = r->req_id;
-        sim_fillContract(in, &d->contract);
-        if (in->session == SIM_SESS_STK)
-            d->contract.exchange =
-                (r->contract.exchange && *r->contract.exchange) ? r->contract.exchange : "SMART";
-        d->market_name = in->trading_class;
-        d->min_tick = in->min_tick;
-        bool stk = in->session == SIM_SESS_STK, fut = in->session == SIM_SESS_FUT;
-        d->order_types = stk ? STK_ORDER_TYPES : (fut ? FUT_ORDER_TYPES : FX_ORDER_TYPES);
-        d->valid_exchanges = stk ? STK_EXCHANGES : in->valid_exchanges;
-        d->price_magnifier = 1;
-        d->under_con_id = in->under_con_id;
-        d->long_name = in->long_name;
-        d->contract_month = in->contract_month;
-        d->industry = in->industry;
-        d->category = in->category;
-        d->subcategory = "";
-        d->time_zone_id = "US/Eastern";
-        hours_string(in, false, trading, sizeof trading);
-        hours_string(in, true, liquid, sizeof liquid);
-        d->trading_hours = trading;
-        d->liquid_hours = in->session == SIM_SESS_FX ? trading : liquid;
-        d->ev_rule = "";
-        d->ev_multiplier = IB_UNSET_DOUBLE;
-        d->agg_group = stk ? 1 : (fut ? 2 : 4);
-        d->under_symbol = in->under_symbol;
-        d->under_sec_type = in->under_sec_type;
-        int nrules = 1;
-        for (const char *p = d->valid_exchanges; *p; p++)
-            nrules += *p == ',';
-        const char *rule = stk ? "26" : (fut ? "67" : "239");
-        size_t len = 0;
-        rules[0] = '\0';
-        for (int i = 0; i < nrules && len + 8 < sizeof rules; i++)
-            len += (size_t)snprintf(rules + len, sizeof rules - len, "%s%s", i ? "," : "", rule);
-        d->market_rule_ids = rules;
-        d->real_expiration_date = in->last_trade_date;
-        d->stock_type =
-            stk ? (strcmp(in->category, "Equity Fund") == 0 || strstr(in->category, "Fund") ? "ETF"
-                                                                                            : "COMMON")
-                : "";
-        d->min_size = stk ? 0.0001 : 1;
-        d->size_increment = stk ? 0.0001 : 1;
-        d->suggested_size_increment = stk ? 100 : 1;
-        sim_send(c, &rep, NULL);
-    }
-    ibReply end;
-    memset(&end, 0, sizeof end);
-    end.id = IB_MSG_CONTRACT_DATA_END;
-    end.u.end.req_id = r->req_id;
-    sim_send(c, &end, NULL);
+    for (int k = 0; k < n; k++)
+        send_details(c, r, &c->srv->insts[idx[k]], NULL);
+    send_details_end(c, r->req_id);
 }

@@ -70,6 +70,17 @@ static ibbStatus insert(stOrders *ol, stOrder *o)
     return IBB_OK;
 }
 
+ibbStatus stOrders_Rekey(stOrders *ol, stOrder *o, int64_t new_id)
+{
+    if (!o || stOrders_ById(ol, new_id) || stOrders_ById(ol, o->order_id) != o)
+        return IBB_ERR_INVALID_ARG;
+    if (ibbMap_PutInt(ol->by_id, new_id, o) != IBB_OK)
+        return IBB_ERR_NOMEM;
+    ibbMap_DelInt(ol->by_id, o->order_id);
+    o->order_id = new_id;
+    return IBB_OK;
+}
+
 ibbStatus stOrders_Add(stOrders *ol, const stOrder *tmpl, int64_t now_ms, stOrder **out)
 {
     if (!tmpl || stOrders_ById(ol, tmpl->order_id) || stOrders_ByClientId(ol, tmpl->client_order_id))

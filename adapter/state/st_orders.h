@@ -48,6 +48,9 @@ size_t stOrders_Count(const stOrders *ol);
  * the client order id is already known. */
 ibbStatus stOrders_Add(stOrders *ol, const stOrder *tmpl, int64_t now_ms, stOrder **out);
 stOrder *stOrders_ById(const stOrders *ol, int64_t order_id);
+/* Moves o to another order id (e.g. out of the way of IB's own order under its old id).
+ * IBB_ERR_INVALID_ARG when new_id is taken. */
+ibbStatus stOrders_Rekey(stOrders *ol, stOrder *o, int64_t new_id);
 stOrder *stOrders_ByClientId(const stOrders *ol, const char *client_order_id);
 
 /* Applies openOrder: creates the record for an order placed elsewhere or before a restart (its

@@ -52,6 +52,9 @@ static void reset_prices(stQuote *q)
     q->market_data_type = ST_MD_REALTIME;
     q->last_trade_ts = 0;
     q->halted = -1;
+    for (int i = 0; i < ST_GREEKS_SIDES; i++)
+        q->greeks[i] = (stGreeks){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    q->greeks_seen = 0;
 }
 
 stQuote *stQuoteBook_Add(stQuoteBook *qb, const char *key, const stInstrumentSpec *spec)
@@ -214,6 +217,57 @@ static bool apply_generic(stQuote *q, const ibTickGeneric *t)
     return true;
 }
 
+int stGreeks_Side(int64_t tick_type)
+{
+    switch (tick_type) {
+    case IB_TICK_BID_OPTION: case IB_TICK_DELAYED_BID_OPTION: return ST_GREEKS_BID;
+    case IB_TICK_ASK_OPTION: case IB_TICK_DELAYED_ASK_OPTION: return ST_GREEKS_ASK;
+    case IB_TICK_LAST_OPTION: case IB_TICK_DELAYED_LAST_OPTION: return ST_GREEKS_LAST;
+    case IB_TICK_MODEL_OPTION: case IB_TICK_DELAYED_MODEL_OPTION: return ST_GREEKS_MODEL;
+    default: return -1;
+    }
+}
+
+const char *stGreeksSide_Name(int side)
+{
+    static const char *const names[ST_GREEKS_SIDES] = {"bid", "ask", "last", "model"};
+    return side >= 0 && side < ST_GREEKS_SIDES ? names[side] : "";
+}
+
+/* v, or NAN when IB left it unset (its sentinel is `unset`, 0 = none). */
+static double greek_or_nan(double v, double unset)
+{
+    return (ib_isUnsetDouble(v) || !isfinite(v) || (unset != 0 && v == unset)) ? NAN : v;
+}
+
+void stGreeks_FromTick(stGreeks *g, const ibTickOptionComputation *t)
+{
+    g->implied_vol = t->implied_vol < 0 ? NAN : greek_or_nan(t->implied_vol, 0);
+    g->delta = greek_or_nan(t->delta, -2);
+    g->gamma = greek_or_nan(t->gamma, -2);
+    g->vega = greek_or_nan(t->vega, -2);
+    g->theta = greek_or_nan(t->theta, -2);
+    g->opt_price = greek_or_nan(t->opt_price, -1);
+    g->und_price = greek_or_nan(t->und_price, -1);
+    g->pv_dividend = greek_or_nan(t->pv_dividend, -1);
+}
+
+static bool apply_option(stQuote *q, const ibTickOptionComputation *t)
+{
+    int side = stGreeks_Side(t->tick_type);
+    if (side < 0)
+        return false;
+    stGreeks g;
+    stGreeks_FromTick(&g, t);
+    stGreeks *cur = &q->greeks[side];
+    bool changed = !(q->greeks_seen & (1u << side));
+    changed |= set(&cur->implied_vol, g.implied_vol) | set(&cur->delta, g.delta) | set(&cur->gamma, g.gamma) |
+               set(&cur->vega, g.vega) | set(&cur->theta, g.theta) | set(&cur->opt_price, g.opt_price) |
+               set(&cur->und_price, g.und_price) | set(&cur->pv_dividend, g.pv_dividend);
+    q->greeks_seen |= (uint8_t)(1u << side);
+    return changed;
+}
+
 stQuote *stQuoteBook_Apply(stQuoteBook *qb, const ibReply *r, int64_t recv_ts_ns)
 {
     int64_t id = ibReply_IsMarketData(r) ? ibReply_ReqId(r) : 0;
@@ -226,6 +280,7 @@ stQuote *stQuoteBook_Apply(stQuoteBook *qb, const ibReply *r, int64_t recv_ts_ns
     case IB_MSG_TICK_SIZE: changed = apply_size(q, &r->u.tick_size); break;
     case IB_MSG_TICK_STRING: changed = apply_string(q, &r->u.tick_string); break;
     case IB_MSG_TICK_GENERIC: changed = apply_generic(q, &r->u.tick_generic); break;
+    case IB_MSG_TICK_OPTION_COMPUTATION: changed = apply_option(q, &r->u.option_computation); break;
     case IB_MSG_MARKET_DATA_TYPE: {
         int t = (int)r->u.market_data_type.market_data_type;
         changed = t >= 1 && t <= 4 && t != q->market_data_type;

@@ -20,6 +20,13 @@ typedef enum stMarketDataType {
     ST_MD_REALTIME = 1, ST_MD_FROZEN = 2, ST_MD_DELAYED = 3, ST_MD_DELAYED_FROZEN = 4
 } stMarketDataType;
 
+/* One option computation (IB's tickOptionComputation) of a side; NAN = IB did not compute it. */
+typedef struct stGreeks {
+    double implied_vol, delta, gamma, vega, theta, opt_price, und_price, pv_dividend;
+} stGreeks;
+
+typedef enum stGreeksSide { ST_GREEKS_BID, ST_GREEKS_ASK, ST_GREEKS_LAST, ST_GREEKS_MODEL, ST_GREEKS_SIDES } stGreeksSide;
+
 typedef struct stQuote {
     char key[ST_KEY_MAX];
     stInstrumentSpec spec;           /* resolved contract (con_id set once known) */
@@ -31,6 +38,8 @@ typedef struct stQuote {
     int halted;                      /* -1 unknown, 0, 1 */
     uint64_t seq;                    /* events published so far */
     int64_t recv_ts_ns;              /* receive time of the latest read that touched it */
+    stGreeks greeks[ST_GREEKS_SIDES]; /* options: by stGreeksSide */
+    uint8_t greeks_seen;             /* bit (1 << side) once IB sent that side's computation */
     int64_t status_ib_code;          /* last IB problem reported for this instrument, 0 = none */
     char status_msg[160];
     bool dirty;
@@ -65,6 +74,15 @@ void stQuote_SetStatus(stQuoteBook *qb, stQuote *q, int64_t ib_code, const char 
 /* Calls fn for every dirty quote (seq incremented first), then clears the dirty set. */
 size_t stQuoteBook_Flush(stQuoteBook *qb, stQuoteFlushFn fn, void *ud);
 
-const char *stMarketDataType_Name(int type);  /* "realtime", "frozen", "delayed", "delayed_frozen" */
+const char *stMarketDataType_Name(int type);
+
+/* The side of an option-computation tick type (10/80 bid, 11/81 ask, 12/82 last, 13/83 model), or -1
+ * for the others (53 custom, ...). */
+int stGreeks_Side(int64_t tick_type);
+/* The computation of one tick with every value IB leaves unset as NAN: IB_UNSET_DOUBLE, non-finite
+ * values, and IB's own "not computed" sentinels (implied volatility < 0, delta / gamma / vega / theta
+ * -2, option / underlying price and PV dividend -1) in case a decoder passed them through. */
+void stGreeks_FromTick(stGreeks *g, const ibTickOptionComputation *t);
+const char *stGreeksSide_Name(int side);      /* "bid", "ask", "last", "model" */  /* "realtime", "frozen", "delayed", "delayed_frozen" */
 
 #endif

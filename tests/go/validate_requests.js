@@ -20,6 +20,7 @@ const SCHEMAS = {
   'rpc.order.preview': 'order_preview_request.json', 'rpc.order.completed': 'order_completed_request.json',
   'rpc.executions': 'executions_request.json', 'rpc.contract.search': 'contract_search_request.json',
   'rpc.scanner.params': 'scanner_params_request.json', 'rpc.scanner': 'scanner_request.json',
+  'rpc.options.chain': 'options_chain_request.json', 'rpc.options.quotes': 'options_quotes_request.json',
 };
 
 const dir = process.argv[2];

@@ -3,12 +3,14 @@
 //   1. takeover after SIGKILL of the active: time until the other instance answers ib.rpc.status as
 //      active with IB connected, p50/p99 over HA_BENCH_KILLS kills (default 50); a fresh standby is
 //      started after each kill;
-//   2. time until quotes flow again for every leased instrument (all 66 stocks and forex pairs of ib-sim,
-//      one lease) after a SIGKILL, over HA_BENCH_QUOTE_KILLS kills (default 5);
+//   2. time until quotes flow again for every leased instrument (HA_BENCH_INSTRUMENTS, default 100: ib-sim's
+//      60 stocks, 6 forex pairs and synthetic stocks SIM0001..., one lease) after a SIGKILL, over
+//      HA_BENCH_QUOTE_KILLS kills (default 5); the lease is taken a few seconds before the first kill, as a
+//      long-lived lease is (the standby has loaded the active's resolved contracts by then);
 //   3. order placement round trip and order-event latency (request sent -> "submitted" event received)
 //      on R1 (one nats-server) and on R3 (the cluster), HA_BENCH_ORDERS orders each (default 200), one every
 //      60 ms so IB's pacing (45 msg/s) is not what is measured.
-// Prints one JSON object with every figure. Environment: HA_BENCH_LEASE_MS (default 3000).
+// Prints one JSON object with every figure. Environment: HA_BENCH_LEASE_MS (default 2000), HA_BENCH_RENEW_MS (default 30 % of the lease).
 'use strict';
 const bus = require('../node/bus_lib');
 const sim = require('../node/sim_lib');
@@ -18,8 +20,10 @@ const { startCluster, PW } = require('../node/cluster_lib');
 const KILLS = Number(process.env.HA_BENCH_KILLS || 50);
 const QKILLS = Number(process.env.HA_BENCH_QUOTE_KILLS || 5);
 const ORDERS = Number(process.env.HA_BENCH_ORDERS || 200);
-const LEASE = Number(process.env.HA_BENCH_LEASE_MS || 3000);
-const RENEW = Math.floor(LEASE / 3);
+const LEASE = Number(process.env.HA_BENCH_LEASE_MS || 2000); // the defaults of ha.lease_ms / ha.renew_ms
+const RENEW = Number(process.env.HA_BENCH_RENEW_MS || Math.floor(LEASE * 0.3));
+const INSTRUMENTS = Number(process.env.HA_BENCH_INSTRUMENTS || 100);
+const CONTRACTS_RELOAD_MS = 3000; // adapter/bridge/br_ha.c: a standby reloads the resolved contracts this often
 const STOCKS = ('AAPL MSFT AMZN NVDA GOOGL GOOG META TSLA AVGO COST NFLX AMD INTC CSCO PEP ADBE QCOM TXN AMGN SBUX ' +
   'PYPL ADP INTU MU JPM V MA JNJ WMT PG UNH HD XOM CVX BAC KO PFE MRK ABBV ORCL CRM DIS IBM GE CAT BA GS MS WFC ' +
   'NKE MCD T VZ F SPY QQQ IWM DIA GLD TLT').split(' ');
@@ -46,10 +50,11 @@ async function until(what, fn, ms, every = 20) {
 async function haPhase(out) {
   const cl = await startCluster();
   await cl.waitJetStream();
-  const s = await sim.startSim(['--seed', '1', '--tick-rate', '4']);
+  const s = await sim.startSim(['--seed', '1', '--tick-rate', '4', '--extra-stocks', '100']);
   const env = { ...ENV, NATS_USER: 'adapter', NATS_PASSWORD: PW.adapter, IBB_JS_REPLICAS: '3', IBB_HA: 'true',
     IBB_HA_LEASE_MS: String(LEASE), IBB_HA_RENEW_MS: String(RENEW) };
-  const start = () => startBridge({ natsUrl: cl.url, simPort: s.port, env });
+  const everyBridge = [];
+  const start = async () => { const x = await startBridge({ natsUrl: cl.url, simPort: s.port, env }); everyBridge.push(x); return x; };
   const nc = await bus.connect({ servers: cl.url, user: 'operator', pass: PW.operator, maxReconnectAttempts: -1 });
   let bridges = [await start(), await start()];
   const activeOf = async () => until('an active bridge with IB', async () => {
@@ -83,7 +88,9 @@ async function haPhase(out) {
     }
     if (KILLS) out.takeover_ms = summary(takeovers);
     // 2. quotes flowing again with every instrument leased
-    const keys = [...STOCKS, ...FX];
+    const extra = Array.from({ length: Math.max(0, INSTRUMENTS - STOCKS.length - FX.length) },
+      (_, i) => 'SIM' + String(i + 1).padStart(4, '0'));
+    const keys = [...STOCKS, ...FX, ...extra].slice(0, INSTRUMENTS);
     const lease = (await request(nc, 'ib.rpc.subscribe', { symbols: keys, ttl_s: 3600 }, { timeout: 30000 })).data;
     if (!lease.lease_id) throw new Error('subscribe failed: ' + JSON.stringify(lease));
     const last = new Map();
@@ -92,7 +99,7 @@ async function haPhase(out) {
     const quoteTimes = [];
     for (let i = 0; i < QKILLS; i++) {
       await until('every leased instrument quoting', async () => last.size >= keys.length, 60000, 100);
-      await bus.sleep(RENEW + 200);
+      await bus.sleep(Math.max(RENEW + 200, i === 0 ? CONTRACTS_RELOAD_MS + 500 : 0));
       const { t0 } = await killActive();
       bridges.push(await start());
       const st = await until('new active', async () => {
@@ -107,9 +114,10 @@ async function haPhase(out) {
         }, 60000, 20);
       } catch (e) {
         const missing = keys.filter((k) => !(last.get(k) >= st.ha.epoch));
+        if (process.env.HA_BENCH_DEBUG) require("fs").writeFileSync("/tmp/habench.log", everyBridge.map((x) => x.log()).join("\n=====\n"));
         const act = bridges.find((x) => x.log().includes(`instance=${st.ha.instance}`));
         throw new Error(`${e.message}: ${missing.length} missing (${missing.slice(0, 8).join(' ')}); epoch ${st.ha.epoch}; ` +
-          `log:\n${act ? act.log().split('\n').filter((l) => /ha\.|quotes\.|WARN|ERROR/.test(l)).slice(-30).join('\n') : ''}`);
+          `log:\n${act ? act.log().split('\n').filter((l) => /ha\.|quotes\.|WARN|ERROR/.test(l)).slice(-60).join('\n') : ''}`);
       }
       quoteTimes.push(Date.now() - t0);
       process.stderr.write(`quotes back ${i + 1}/${QKILLS}: ${quoteTimes[quoteTimes.length - 1]} ms\n`);

@@ -1,7 +1,7 @@
 // chaos.js — bounded chaos on the HA system (scripts/chaos-ha runs 300 faults; ctest ha.chaos a short
 // run): a three-node NATS cluster (nats/cluster confs, free ports, per-role users), ib-sim and two
 // ib-bridges with ha.enabled at 3 replicas, while clients place orders with retries. Random faults,
-// one at a time (CHAOS_CLIENTS clients, default 1): SIGKILL of the active (a fresh standby replaces it),
+// one at a time (CHAOS_CLIENTS clients, default 2): SIGKILL of the active (a fresh standby replaces it),
 // SIGSTOP of the active past its lease
 // then SIGCONT, kill and restart of one nats-server, ib-sim drop / restart / reset 1101 / stall.
 // Then, with the faults over: every client_order_id answered one order id on every reply, ib-sim holds
@@ -85,10 +85,9 @@ function roleOf(b) { // the last transition the process logged
   const client = async (name) => {
     while (!stopClients) { await placeWithRetries(`chaos-${name}-${nextId++}`); await bus.sleep(50); }
   };
-  // One client by default: with two concurrent clients the order ledger can send order ids to IB out of
-  // order (IB / ib-sim reject the lower one with 103 "Duplicate order id") — a known ledger issue without
-  // any fault, reproduced with CHAOS_CLIENTS=2; the HA checks here need orders that only faults disturb.
-  const clients = [...Array(Number(process.env.CHAOS_CLIENTS || 1)).keys()].map((i) => client(String.fromCharCode(97 + i)));
+  // Two concurrent clients by default: their placements race for order ids, which must still reach IB in
+  // id order (brOrd_placeFlush) and, across a takeover, never be answered with another order's id.
+  const clients = [...Array(Number(process.env.CHAOS_CLIENTS || 2)).keys()].map((i) => client(String.fromCharCode(97 + i)));
 
   const faults = {
     async kill_active() {

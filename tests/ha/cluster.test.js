@@ -59,13 +59,16 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
     await run.step('an R1 bridge starts on the cluster; restarted with IBB_JS_REPLICAS=3 it raises streams to R3', async () => {
       await waitReady(nc, 'ib', 30000);
       bus.eq((await jsm.streams.info('IB_ORDERS')).config.num_replicas, 1, 'IB_ORDERS replicas at start');
+      await waitFor('the last-value quote bucket', async () => jsm.streams.info('KV_ib_quotes').then(() => true, () => false), 20000);
+      bus.eq((await jsm.streams.info('KV_ib_quotes')).config.num_replicas, 1, 'KV_ib_quotes replicas at start');
       await bridge.stop();
       bridge = await startBridge({ natsUrl: cl.url, simPort: s.port, env: { ...env, IBB_JS_REPLICAS: '3' } });
       await waitReady(nc, 'ib', 30000);
-      await waitFor('IB_ORDERS and the idempotency bucket at R3', async () => {
+      await waitFor('IB_ORDERS, the idempotency bucket and the quote bucket at R3', async () => {
         const a = await jsm.streams.info('IB_ORDERS');
         const b = await jsm.streams.info('KV_ib_orders_idem');
-        return a.config.num_replicas === 3 && b.config.num_replicas === 3;
+        const q = await jsm.streams.info('KV_ib_quotes');
+        return a.config.num_replicas === 3 && b.config.num_replicas === 3 && q.config.num_replicas === 3;
       }, 20000);
       bus.assert(/js\.replicas_raised stream=IB_ORDERS from=1 to=3/.test(bridge.log()), 'the raise is logged');
     });
@@ -142,6 +145,17 @@ function accountsOf(text) { return text.slice(text.indexOf('accounts {')); }
         }, 30000);
         const active = hb.find((b) => b.log().includes(`ha.active instance=${st.ha.instance}`));
         bus.assert(active, 'the active is one of the two');
+        const inst = await waitFor('ib-bridge-http lists both instances', async () => {
+          const r = await http.curl(`${gw.base}/status`, { timeout: 5 });
+          const l = r.json && r.json.instances;
+          return l && l.length === 2 && l.some((x) => x.role === 'active') && l.some((x) => x.role === 'standby') ? l : null;
+        }, 10000, 250);
+        const a = inst.find((x) => x.role === 'active');
+        bus.eq(a.instance, st.ha.instance, 'the active one is the one answering ib.rpc.status');
+        bus.eq(a.epoch, st.ha.epoch, 'with its epoch');
+        const m = (await http.curl(`${gw.base}/metrics`, { timeout: 5 })).body;
+        bus.assert(/^ibb_ha_instances 2$/m.test(m), 'ibb_ha_instances 2');
+        bus.assert(new RegExp(`^ibb_ha_instance_epoch\\{instance="${st.ha.instance}",role="active"\\} ${st.ha.epoch}$`, 'm').test(m), 'the active\'s epoch in /metrics');
         const t0 = Date.now();
         await cl.kill(1);
         await cl.kill(2);

@@ -97,6 +97,10 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       (async () => { for await (const m of qsub) quotes.push({ t: Date.now(), epoch: Number(m.headers && m.headers.get('Ibb-Epoch')) }); })();
       await waitFor('quotes on ib.quote.AAPL', async () => quotes.length > 0, 10000);
       for (let k = 0; k < 5; k++) placed.set(`kill-${k}`, await place(`kill-${k}`));
+      // the standby reloads the active's resolved contracts every 3 s (adapter/bridge/br_ha.c)
+      await waitFor('the standby has loaded the resolved contracts', async () =>
+        /ha\.contracts_loaded new=1 /.test(bridges.find((b) => b !== active).log()), 10000, 200);
+      const lookupsBefore = (await sim.stats(s)).requests.reqContractDetails || 0;
       // one more in flight at the moment of the kill
       const inflight = place('kill-last', 1500).catch(() => null);
       active.proc.kill('SIGKILL');
@@ -120,6 +124,7 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       const renewed = (await request(nc, 'ib.rpc.subscribe', { symbols: ['AAPL'], ttl_s: 60, lease_id: lease.lease_id })).data;
       bus.eq(renewed.lease_id, lease.lease_id, 'the consumer\'s lease id is known to the new active: ' + JSON.stringify(renewed));
       const simSt = await sim.stats(s);
+      bus.eq(simSt.requests.reqContractDetails || 0, lookupsBefore, 'the new active asked IB for no contract (its cache was warm)');
       bus.eq(simSt.requests.placeOrder, 6, 'ib-sim got one placeOrder per client_order_id');
       bus.eq(simSt.orders, 6, 'ib-sim holds 6 orders');
       first.ha = st.ha;
@@ -217,17 +222,15 @@ function byInstance(bridges, id) { return bridges.find((b) => b.log().includes(`
       bus.assert(/lease\.refused .*does not parse/.test(b.log()), 'unparseable value logged');
       bus.assert(!/ha\.active/.test(b.log()), 'still never active');
     });
-    await run.step('nats.js_replicas = 3 against a single server: never silently R1 (a clear message, no order store)', async () => {
+    await run.step('nats.js_replicas = 3 against a single server: never silently R1 (start refused, naming the stream)', async () => {
       await stopAll();
       const b = await start({ IBB_HA: 'false', IBB_JS_REPLICAS: '3' });
       bridges = [b];
-      await waitFor('the refusal in the log', async () => /stream IB_ORDERS cannot have 3 replicas: the NATS server is not part of a JetStream cluster/.test(b.log()), 10000);
-      const st = await waitFor('status', async () => status(nc), 10000);
-      bus.eq(st.orders_ready, false, 'no order store at fewer replicas than configured');
-      const r = await request(nc, 'ib.rpc.order.place',
-        { client_order_id: 'r3-1', symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 1 });
-      bus.eq(r.error && r.error.code, 'unavailable', 'orders refused: ' + JSON.stringify(r.data));
-      bus.eq(await b.stop('SIGTERM'), 0, 'exits 0');
+      const code = await waitFor('the bridge to exit', async () => (b.proc.exitCode !== null ? b.proc.exitCode : null), 15000);
+      bus.eq(code, 1, 'exit code 1');
+      bus.assert(/bridge\.start_refused what=order_store reason=".*stream IB_ORDERS cannot have 3 replicas: the NATS server is not part of a JetStream cluster/.test(b.log()),
+        'the refusal names the stream: ' + b.log().split('\n').filter((l) => /ERROR/.test(l)).join('\n'));
+      bus.eq((await b.stop('SIGTERM')), 1, 'exit code kept');
       bridges = [];
     });
 

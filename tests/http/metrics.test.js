@@ -34,6 +34,7 @@ const GATEWAY = [
   'ibb_http_requests_total', 'ibb_http_request_duration_seconds', 'ibb_http_bus_rtt_seconds', 'ibb_http_bus_timeouts_total',
   'ibb_http_bus_no_responders_total', 'ibb_http_bus_errors_total', 'ibb_http_bus_pending', 'ibb_http_bus_up', 'ibb_http_ws_clients',
   'ibb_http_ws_symbols', 'ibb_http_ws_quotes_received_total', 'ibb_http_ws_messages_sent_total', 'ibb_http_ws_quotes_conflated_total',
+  'ibb_ha_instances',
 ];
 const HA = ['ibb_ha_enabled', 'ibb_ha_epoch', 'ibb_ha_takeovers_total', 'ibb_ha_role', 'ibb_ha_leader_since_timestamp_seconds'];
 
@@ -115,6 +116,8 @@ test('after traffic: every metric with HELP/TYPE, values agree with ib.rpc.statu
   assert.equal(v('ibb_ha_epoch'), st.ha.epoch);
   assert.equal(v('ibb_ha_takeovers_total'), st.ha.takeovers);
   assert.equal(v('ibb_ha_role', { instance: st.ha.instance, role: st.ha.role }), 1);
+  assert.equal(v('ibb_ha_instances'), 1, 'one ib-bridge answers $SRV.PING');
+  assert.equal(v('ibb_ha_instance_epoch', { instance: st.ha.instance, role: 'active' }), 0);
   assert.equal(v('ibb_ib_state', { state: 'backoff' }), 0);
   assert.equal(v('ibb_adapter_info', { version: st.version, trading_mode: st.ib.trading_mode }), 1);
   // counters only grow: the cached copy is at most the live figure, and not older than ~2 s of traffic

@@ -79,7 +79,9 @@ test('the page asks for the read token, never shows it, then shows the IB link u
   assert.match(await text('#ib-sv'), /^\d+$/);
   assert.match(await text('#gauges'), /Market-data lines/);
   assert.match(await text('#gauges'), /Historical window/);
-  await waitText('#ha', /instance \S+: active, epoch 0, takeovers 0 \(HA off\)/, 2000, 'HA role of the instance');
+  await waitText('#ha', /instance \S+, active, epoch 0, takeovers 0 \(HA off\)/, 2000, 'HA role of the instance');
+  await waitText('#hatab tbody', /active/, 5000, 'the instance list ($SRV.PING answers)');
+  assert.equal(await page.$$eval('#hatab tbody tr', (rows) => rows.length), 1, 'one instance (no HA)');
   assert.deepEqual(consoleErrors, []);
 });
 

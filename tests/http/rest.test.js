@@ -163,6 +163,36 @@ test('issue 16 routes: preview (trade token), completed, executions, symbol sear
   assert.match(r.json.error.message, /scan_code/);
 });
 
+test('options: GET /options/{symbol}/chain and /options/{symbol}/quotes (query as the body), bad input', async () => {
+  let r = await call('GET', '/options/{symbol}/chain', '/options/AAPL/chain', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.underlying, 'AAPL');
+  const smart = r.json.chains.find((c) => c.exchange === 'SMART');
+  assert.ok(smart.expirations.length > 0 && smart.strikes.length > 0, r.body);
+  r = await call('GET', '/options/{symbol}/chain', '/options/AAPL/chain?exchange=CBOE', { headers: auth(READ) });
+  assert.deepEqual(r.json.chains.map((c) => c.exchange), ['CBOE']);
+  const exp = smart.expirations[0], ks = smart.strikes.slice(24, 26);
+  r = await call('GET', '/options/{symbol}/quotes', `/options/AAPL/quotes?expiration=${exp}&right=C&strikes=${ks.join(',')}`, { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(r.json.options.map((o) => o.strike), ks);
+  for (const o of r.json.options) assert.equal(typeof o.quote.greeks.model.delta, 'number', JSON.stringify(o));
+  r = await call('GET', '/options/{symbol}/quotes', `/options/AAPL/quotes?expiration=${exp}&window=1&right=P`, { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.count, 3);
+  r = await call('GET', '/options/{symbol}/quotes', '/options/AAPL/quotes?expiration=2026', { headers: auth(READ) });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /expiration/);
+  r = await call('GET', '/options/{symbol}/quotes', `/options/AAPL/quotes?expiration=${exp}&strikes=1,x`, { headers: auth(READ) });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /strikes/);
+  r = await call('GET', '/options/{symbol}/chain', '/options/ZZZZ/chain', { headers: auth(READ) });
+  assert.equal(r.status, 404, r.body);
+  r = await h.curl(base + '/options/AAPL/greeks', { headers: auth(READ) });
+  assert.equal(r.status, 404, 'no such route');
+  r = await h.curl(base + '/options/AAPL/chain', {});
+  assert.equal(r.status, 401, 'a read token is needed');
+});
+
 test('bus errors map to HTTP statuses with the bus error body', async () => {
   let r = await call('GET', '/quotes/{symbol}', '/quotes/ZZZZ', { headers: auth(READ) });
   assert.equal(r.status, 404, r.body);

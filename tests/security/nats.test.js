@@ -67,6 +67,15 @@ async function trySubscribe(nc, subject) {
     bus.assert(st.connected === true, 'status says connected');
   });
 
+  await run.step('a reader and a trader may request option chains and slices (ib.rpc.options.*)', async () => {
+    for (const nc of [reader, trader]) {
+      const r = await tryRequest(nc, 'ib.rpc.options.chain', { underlying: 'AAPL' });
+      bus.assert(r !== 'violation' && r.data && r.data.underlying === 'AAPL', 'options.chain: ' + JSON.stringify(r.data || r));
+      const q = await tryRequest(nc, 'ib.rpc.options.quotes', { underlying: 'AAPL' });
+      bus.assert(q !== 'violation' && q.error && q.error.code === 'bad_request', 'options.quotes answered: ' + JSON.stringify(q.data || q));
+    }
+  });
+
   await run.step('a reader cannot place, modify, cancel, list, preview orders or list completed ones', async () => {
     for (const subj of ['ib.rpc.order.place', 'ib.rpc.order.modify', 'ib.rpc.order.cancel', 'ib.rpc.order.list',
       'ib.rpc.order.preview', 'ib.rpc.order.completed'])

@@ -87,3 +87,31 @@ Test(orders, open_orders_from_before_a_restart_are_adopted_by_order_ref)
     cr_assert_eq(open_seen, 0);
     stOrders_Destroy(ol);
 }
+
+Test(orders, an_order_moves_out_of_the_way_of_ibs_own_under_its_id)
+{
+    stOrders *ol;
+    stOrders_Create(&ol);
+    stOrder t = {.order_id = 214, .client_order_id = "chaos-a-214", .qty = 1};
+    stOrder *ours = NULL;
+    cr_assert_eq(stOrders_Add(ol, &t, 1, &ours), IBB_OK);
+    stOrder other = {.order_id = 215, .client_order_id = "x"};
+    cr_assert_eq(stOrders_Add(ol, &other, 1, NULL), IBB_OK);
+    cr_assert_eq(stOrders_Rekey(ol, ours, 215), IBB_ERR_INVALID_ARG, "a taken id is refused");
+    cr_assert_eq(ours->order_id, 214);
+    cr_assert_eq(stOrders_Rekey(ol, ours, -214), IBB_OK);
+    cr_assert_eq(ours->order_id, -214);
+    cr_assert_null(stOrders_ById(ol, 214), "the id is free for IB's order");
+    cr_assert_eq(stOrders_ById(ol, -214), ours);
+    cr_assert_eq(stOrders_ByClientId(ol, "chaos-a-214"), ours, "still found by its client order id");
+    ibOpenOrder oo = {0};
+    oo.order = (ibOrder){.order_id = 214, .action = "BUY", .total_qty = 1, .order_type = "LMT", .lmt_price = 1,
+                         .aux_price = IB_UNSET_DOUBLE, .tif = "DAY", .order_ref = "chaos-b-215"};
+    oo.status = "Filled";
+    bool created = false;
+    stOrder *ibs = stOrders_ApplyOpenOrder(ol, &oo, "AAPL", 2, &created);
+    cr_assert(created, "IB's order is adopted under its own id");
+    cr_assert_str_eq(ibs->client_order_id, "chaos-b-215");
+    cr_assert_neq(ibs, ours);
+    stOrders_Destroy(ol);
+}

@@ -170,10 +170,21 @@ func (c *Client) Scan(ctx context.Context, req ScanRequest) (*ScanReply, error) 
 	return &r, nil
 }
 
-// OptionChain is ib.rpc.options.chain (BRIEF wave 2: ErrNotServed until ib-bridge serves it).
+// OptionChain is ib.rpc.options.chain: an underlying's option chain per exchange / trading class
+// (cached by ib-bridge until the next UTC day).
 func (c *Client) OptionChain(ctx context.Context, req OptionChainRequest) (*OptionChainReply, error) {
 	var r OptionChainReply
 	if err := c.call(ctx, "rpc.options.chain", req, &r, callOpts{}); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// OptionQuotes is ib.rpc.options.quotes: a slice of a chain, each option with its snapshot and Greeks.
+// The snapshots queue within ib-bridge's line budget: give ctx a deadline long enough for the slice.
+func (c *Client) OptionQuotes(ctx context.Context, req OptionQuotesRequest) (*OptionQuotesReply, error) {
+	var r OptionQuotesReply
+	if err := c.call(ctx, "rpc.options.quotes", req, &r, callOpts{}); err != nil {
 		return nil, err
 	}
 	return &r, nil

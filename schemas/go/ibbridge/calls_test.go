@@ -206,8 +206,26 @@ func TestCalls(t *testing.T) {
 			// BRIEF's wave 2 subjects not on the bus yet
 			_, err = c.PnL(ctx, "")
 			wantKind(t, err, ErrNotServed, ErrNotFound)
-			_, err = c.OptionChain(ctx, OptionChainRequest{Symbol: "AAPL"})
-			wantKind(t, err, ErrNotServed, ErrNotFound)
+			// options: the chain, then a slice with greeks
+			ch, err := c.OptionChain(ctx, OptionChainRequest{Symbol: "AAPL", Exchange: "SMART"})
+			if err != nil || ch.Underlying != "AAPL" || ch.Count != 1 || len(ch.Chains[0].Strikes) < 10 ||
+				len(ch.Chains[0].Expirations) == 0 {
+				t.Fatalf("OptionChain: %+v %v", ch, err)
+			}
+			one := 1
+			oq, err := c.OptionQuotes(ctx, OptionQuotesRequest{Underlying: "AAPL",
+				Expiration: ch.Chains[0].Expirations[0], Right: "C", Window: &one})
+			if err != nil || oq.Count != 3 || oq.UnderlyingPrice == nil {
+				t.Fatalf("OptionQuotes: %+v %v", oq, err)
+			}
+			for _, o := range oq.Options {
+				if o.Quote == nil || o.Quote.Greeks == nil || o.Quote.Greeks.Model == nil || o.Quote.Greeks.Model.Delta == nil ||
+					o.Quote.Greeks.Model.IV == nil {
+					t.Fatalf("option without greeks: %+v", o)
+				}
+			}
+			_, err = c.OptionQuotes(ctx, OptionQuotesRequest{Underlying: "AAPL", Expiration: "20200117"}) // not in the chain
+			wantKind(t, err, ErrBadRequest)
 
 			// a lease: Subscribe, events, Close ends it
 			sub, err := c.Subscribe(ctx, KindQuote, "AAPL", esKey)
@@ -275,7 +293,7 @@ func checkRequestsAgainstSchemas(t *testing.T) {
 	for _, s := range []string{"rpc.quote", "rpc.candles", "rpc.contract", "rpc.positions", "rpc.account",
 		"rpc.subscribe", "rpc.unsubscribe", "rpc.order.place", "rpc.order.cancel", "rpc.order.modify",
 		"rpc.order.list", "rpc.status", "rpc.contract.search", "rpc.pnl", "rpc.order.preview",
-		"rpc.order.completed", "rpc.executions", "rpc.options.chain"} {
+		"rpc.order.completed", "rpc.executions", "rpc.options.chain", "rpc.options.quotes"} {
 		for _, enc := range []string{"msgpack", "json"} {
 			if !seen[s+" "+enc] {
 				t.Errorf("no %s request was sent in %s", s, enc)

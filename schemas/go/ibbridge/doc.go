@@ -44,7 +44,8 @@
 //	PreviewOrder            ib.rpc.order.preview     (BRIEF wave 2)
 //	CompletedOrders         ib.rpc.order.completed   (BRIEF wave 2)
 //	Executions              ib.rpc.executions        (BRIEF wave 2)
-//	OptionChain             ib.rpc.options.chain     (BRIEF wave 2)
+//	OptionChain             ib.rpc.options.chain
+//	OptionQuotes            ib.rpc.options.quotes
 //
 // The wave 2 subjects are not served by ib-bridge yet: their calls fail with ErrNotServed (no
 // responders on a subject this package knows is not served yet, or a not_implemented reply), which

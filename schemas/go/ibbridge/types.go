@@ -44,7 +44,8 @@ type InstrumentStatus struct {
 	IBCode  int    `codec:"ib_code" json:"ib_code"`
 }
 
-// Greeks of an option quote (BRIEF wave 2: ib.quote.<option key> carries them; not published yet).
+// Greeks of an option quote: ib.quote.<option key> (and ib.rpc.quote / ib.rpc.options.quotes) carry one
+// computation per side IB computed (quote_event.json#/$defs/greeks_side).
 type Greeks struct {
 	Bid   *OptionComputation `codec:"bid,omitempty" json:"bid,omitempty"`
 	Ask   *OptionComputation `codec:"ask,omitempty" json:"ask,omitempty"`
@@ -52,7 +53,7 @@ type Greeks struct {
 	Model *OptionComputation `codec:"model,omitempty" json:"model,omitempty"`
 }
 
-// OptionComputation is one of IB's option computations.
+// OptionComputation is one of IB's option computations; a value IB left unset is nil.
 type OptionComputation struct {
 	IV         *float64 `codec:"iv,omitempty" json:"iv,omitempty"`
 	Delta      *float64 `codec:"delta,omitempty" json:"delta,omitempty"`
@@ -691,25 +692,68 @@ type ScanReply struct {
 	Rows       []ScanRow `codec:"rows" json:"rows"`
 }
 
-// OptionChainRequest asks ib.rpc.options.chain for an underlying's expirations and strikes.
+// OptionChainRequest asks ib.rpc.options.chain for an underlying's expirations and strikes
+// (schemas/options_chain_request.json). Symbol is the underlying's key (AAPL, IND:SPX:CBOE:USD, ...).
 type OptionChainRequest struct {
 	Symbol   string `codec:"symbol" json:"symbol"`
 	Exchange string `codec:"exchange,omitempty" json:"exchange,omitempty"`
 }
 
-// OptionChain is one exchange's chain.
+// OptionChain is one exchange / trading class of a chain; expirations and strikes ascending.
 type OptionChain struct {
-	Exchange     string    `codec:"exchange" json:"exchange"`
-	TradingClass string    `codec:"trading_class" json:"trading_class"`
-	Multiplier   string    `codec:"multiplier" json:"multiplier"`
-	Expirations  []string  `codec:"expirations" json:"expirations"`
-	Strikes      []float64 `codec:"strikes" json:"strikes"`
+	Exchange        string    `codec:"exchange" json:"exchange"`
+	TradingClass    string    `codec:"trading_class" json:"trading_class"`
+	Multiplier      string    `codec:"multiplier" json:"multiplier"`
+	UnderlyingConID int64     `codec:"underlying_con_id" json:"underlying_con_id"`
+	Expirations     []string  `codec:"expirations" json:"expirations"`
+	Strikes         []float64 `codec:"strikes" json:"strikes"`
 }
 
-// OptionChainReply is the reply of ib.rpc.options.chain.
+// OptionChainReply is the reply of ib.rpc.options.chain (schemas/options_chain_reply.json).
 type OptionChainReply struct {
-	Key    string        `codec:"key" json:"key"`
-	Chains []OptionChain `codec:"chains" json:"chains"`
+	Underlying      string        `codec:"underlying" json:"underlying"`
+	UnderlyingConID int64         `codec:"underlying_con_id" json:"underlying_con_id"`
+	Count           int           `codec:"count" json:"count"`
+	Chains          []OptionChain `codec:"chains" json:"chains"`
+}
+
+// OptionQuotesRequest asks ib.rpc.options.quotes for a slice of a chain (schemas/options_quotes_request.json):
+// the Strikes given, or Window strikes on each side of the money (nil: 5); Right "C", "P" or "" (both).
+type OptionQuotesRequest struct {
+	Underlying string    `codec:"underlying" json:"underlying"`
+	Expiration string    `codec:"expiration" json:"expiration"`
+	Right      string    `codec:"right,omitempty" json:"right,omitempty"`
+	Strikes    []float64 `codec:"strikes,omitempty" json:"strikes,omitempty"`
+	Window     *int      `codec:"window,omitempty" json:"window,omitempty"`
+	Exchange   string    `codec:"exchange,omitempty" json:"exchange,omitempty"`
+}
+
+// OptionQuote is one option of a slice: its snapshot (with Greeks) or its own error.
+type OptionQuote struct {
+	Key    string       `codec:"key" json:"key"`
+	Right  string       `codec:"right" json:"right"`
+	Strike float64      `codec:"strike" json:"strike"`
+	Quote  *Quote       `codec:"quote,omitempty" json:"quote,omitempty"`
+	Error  *OptionError `codec:"error,omitempty" json:"error,omitempty"`
+}
+
+// OptionError is the error of one option of a slice (error.json#/properties/error).
+type OptionError struct {
+	Code    string `codec:"code" json:"code"`
+	Message string `codec:"message" json:"message"`
+	IBCode  int    `codec:"ib_code,omitempty" json:"ib_code,omitempty"`
+}
+
+// OptionQuotesReply is the reply of ib.rpc.options.quotes (schemas/options_quotes_reply.json).
+type OptionQuotesReply struct {
+	Underlying      string        `codec:"underlying" json:"underlying"`
+	Expiration      string        `codec:"expiration" json:"expiration"`
+	Exchange        string        `codec:"exchange" json:"exchange"`
+	TradingClass    string        `codec:"trading_class" json:"trading_class"`
+	Multiplier      string        `codec:"multiplier" json:"multiplier"`
+	UnderlyingPrice *float64      `codec:"underlying_price,omitempty" json:"underlying_price,omitempty"`
+	Count           int           `codec:"count" json:"count"`
+	Options         []OptionQuote `codec:"options" json:"options"`
 }
 
 // DepthRow is one price level of a book.
