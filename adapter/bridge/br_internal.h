@@ -155,6 +155,8 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
  * key is cached already, IBB_ERR_INVALID_ARG when the record is not one). */
 void br_contractPack(msgpack_packer *pk, const char *lookup_key, const brInstrument *inst);
 ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec);
+/* A contract map (schemas/contract.json) into a spec; `full` also reads the fields a key does not carry. */
+void br_specFromMap(const msgpack_object *c, stInstrumentSpec *spec, bool full);
 /* Packs the full contract map (schemas/contract.json) of a spec. */
 void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
 /* Packs two map entries, "key" (the given one, else the contract's canonical key, else "@<conId>") and

@@ -287,23 +287,6 @@ static double num_or(const msgpack_object *m, const char *key, double dflt)
     return busObj_Double(m, key, &v) == IBB_OK ? v : dflt;
 }
 
-/* The contract map of an order event into a spec. */
-static void spec_from_map(const msgpack_object *c, stInstrumentSpec *s)
-{
-    copy_str(c, "symbol", s->symbol, sizeof s->symbol);
-    copy_str(c, "sec_type", s->sec_type, sizeof s->sec_type);
-    copy_str(c, "exchange", s->exchange, sizeof s->exchange);
-    copy_str(c, "primary_exchange", s->primary_exchange, sizeof s->primary_exchange);
-    copy_str(c, "currency", s->currency, sizeof s->currency);
-    copy_str(c, "local_symbol", s->local_symbol, sizeof s->local_symbol);
-    copy_str(c, "trading_class", s->trading_class, sizeof s->trading_class);
-    copy_str(c, "last_trade_date", s->expiry, sizeof s->expiry);
-    copy_str(c, "multiplier", s->multiplier, sizeof s->multiplier);
-    copy_str(c, "right", s->right, sizeof s->right);
-    s->strike = num_or(c, "strike", 0);
-    busObj_Int(c, "con_id", &s->con_id);
-}
-
 /* A "fill" event as a row, when it passes the filter. */
 static void stream_fill(brBridge *b, brOrdExecQuery *q, const msgpack_object *ev, const msgpack_object *f)
 {
@@ -318,7 +301,7 @@ static void stream_fill(brBridge *b, brOrdExecQuery *q, const msgpack_object *ev
     copy_str(ev, "client_order_id", r.order_ref, sizeof r.order_ref);
     copy_str(ev, "key", r.key, sizeof r.key);
     if (busObj_Map(ev, "contract", &c) == IBB_OK)
-        spec_from_map(c, &r.spec);
+        br_specFromMap(c, &r.spec, true);
     else
         stInstrument_ParseKey(r.key, &r.spec, NULL);
     busObj_Int(ev, "order_id", &r.order_id);
