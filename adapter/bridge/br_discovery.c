@@ -13,7 +13,7 @@
 #include "br_discovery_int.h"
 #include "ibb_log.h"
 
-#define SEARCH_GAP_MS 1100             /* IB: at least 1 s between reqMatchingSymbols (+ a margin for jitter) */
+#define SEARCH_GAP_MS 1100 /* IB: at least 1 s between reqMatchingSymbols (+ a margin for jitter) */
 #define SEARCH_CACHE_MS (10 * 60 * 1000)
 #define PATTERN_MAX 64
 
@@ -23,11 +23,11 @@ typedef struct searchWaiter {
 } searchWaiter;
 
 typedef struct brSearch {
-    char pattern[PATTERN_MAX + 1];     /* upper-cased: the key */
+    char pattern[PATTERN_MAX + 1]; /* upper-cased: the key */
     searchWaiter *waiters;
-    int64_t req_id;                    /* > 0 while at IB */
+    int64_t req_id; /* > 0 while at IB */
     bool queued;
-    char *items;                       /* cached: the packed "matches" array; NULL until answered */
+    char *items; /* cached: the packed "matches" array; NULL until answered */
     size_t items_len;
     int count;
     int64_t cached_at_ms;
@@ -89,8 +89,12 @@ static void settle(brBridge *b, brSearch *s, const char *slug, const char *msg, 
 /* One match: {key, contract, derivative_sec_types, description}. */
 static void pack_sample(msgpack_packer *pk, ibSymbolSample *it)
 {
-    ibContract c = {.con_id = it->con_id, .symbol = it->symbol, .sec_type = it->sec_type,
-                    .primary_exchange = it->primary_exchange, .currency = it->currency, .strike = IB_UNSET_DOUBLE};
+    ibContract c = {.con_id = it->con_id,
+                    .symbol = it->symbol,
+                    .sec_type = it->sec_type,
+                    .primary_exchange = it->primary_exchange,
+                    .currency = it->currency,
+                    .strike = IB_UNSET_DOUBLE};
     if (strcmp(it->sec_type ? it->sec_type : "", "STK") != 0)
         c.exchange = it->primary_exchange; /* only a stock routes SMART */
     msgpack_pack_map(pk, 4);
@@ -124,7 +128,7 @@ static void on_samples(brBridge *b, int64_t req_id, const ibReply *r, void *ctx)
     }
     for (; n < ss.count; n++)
         msgpack_pack_nil(&pk); /* not reached: the decoder validated every item */
-    s->items = sb.data; /* the buffer is ours now */
+    s->items = sb.data;        /* the buffer is ours now */
     s->items_len = sb.size;
     s->count = ss.count;
     s->cached_at_ms = br_nowMs(b);
@@ -299,7 +303,8 @@ static ibbStatus discovery_init(brBridge *b)
         return IBB_ERR_NOMEM;
     uv_timer_init(b->loop, d->timer);
     d->timer->data = b;
-    busEndpointDef def = {.name = "contract_search", .subject = "contract.search", .handler = on_search, .arg = b};
+    busEndpointDef def = {
+        .name = "contract_search", .subject = "contract.search", .handler = on_search, .arg = b};
     ibbStatus s = busService_AddEndpoint(b->svc, &def);
     return s == IBB_OK ? brd_scanInit(b) : s;
 }

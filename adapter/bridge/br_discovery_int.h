@@ -12,12 +12,12 @@
 typedef struct brScan brScan;
 
 typedef struct brDiscovery {
-    ibbMap *searches;                  /* upper-cased pattern -> search entry (queued, in flight, cached) */
+    ibbMap *searches; /* upper-cased pattern -> search entry (queued, in flight, cached) */
     struct brSearch *queue_head, *queue_tail; /* waiting for their turn at IB (one a second) */
-    int64_t last_sent_ms;              /* when the last reqMatchingSymbols left (loop ms; 0 = never) */
-    uv_timer_t *timer;                 /* the next turn */
+    int64_t last_sent_ms;                     /* when the last reqMatchingSymbols left (loop ms; 0 = never) */
+    uv_timer_t *timer;                        /* the next turn */
     uint64_t searches_sent, searches_cached;
-    brScan *scan;                      /* br_discovery_scan.c */
+    brScan *scan; /* br_discovery_scan.c */
 } brDiscovery;
 
 static inline brDiscovery *brd_mod(const brBridge *b) { return b->mod[BR_MOD_DISCOVERY]; }

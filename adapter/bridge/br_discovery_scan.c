@@ -16,28 +16,28 @@
 #include "br_discovery_int.h"
 #include "ibb_log.h"
 
-#define SCAN_MAX 10                    /* simultaneous scanner subscriptions IB allows */
+#define SCAN_MAX 10 /* simultaneous scanner subscriptions IB allows */
 #define SCAN_ROWS_MAX 50
-#define FILTERS_MAX 600                /* "tag=value;..." */
+#define FILTERS_MAX 600 /* "tag=value;..." */
 
 typedef struct scanReq {
     busRequest *req;
-    bool params_only;                  /* ib.rpc.scanner.params */
+    bool params_only; /* ib.rpc.scanner.params */
     struct scanReq *next;
 } scanReq;
 
-typedef struct scanSub {               /* one scanner subscription at IB */
+typedef struct scanSub { /* one scanner subscription at IB */
     busRequest *req;
     int64_t req_id;
     char scan_code[64], instrument[32], location[64];
 } scanSub;
 
 struct brScan {
-    char *xml;                         /* cached parameters, NULL until fetched */
-    int64_t xml_day;                   /* UTC day number of the fetch */
+    char *xml;       /* cached parameters, NULL until fetched */
+    int64_t xml_day; /* UTC day number of the fetch */
     bool params_inflight;
-    scanReq *params_waiters;           /* wait for the parameters */
-    int active;                        /* subscriptions open at IB */
+    scanReq *params_waiters; /* wait for the parameters */
+    int active;              /* subscriptions open at IB */
 };
 
 static brScan *scan_of(const brBridge *b) { return brd_mod(b)->scan; }
@@ -209,7 +209,8 @@ static void on_scan_lost(brBridge *b, int64_t req_id, void *ctx)
 static const brPendingOps scan_ops = {on_scan_reply, on_scan_error, on_scan_lost};
 
 /* A string field checked against the parameter XML's <tag>value</tag>; false after answering. */
-static bool known_field(busRequest *req, const char *xml, const char *field, const char *tag, char *out, size_t cap)
+static bool known_field(busRequest *req, const char *xml, const char *field, const char *tag, char *out,
+                        size_t cap)
 {
     ibbStatus st = busObj_StrCopy(busRequest_Body(req), field, out, cap);
     if (st != IBB_OK) {
@@ -217,8 +218,8 @@ static bool known_field(busRequest *req, const char *xml, const char *field, con
         return false;
     }
     if (!*out || strchr(out, '<') || !xml_has(xml, tag, out)) {
-        busRequest_Failf(req, "bad_request", 0, "field '%s': IB's scanner parameters know no %s \"%s\"", field,
-                         tag, out);
+        busRequest_Failf(req, "bad_request", 0, "field '%s': IB's scanner parameters know no %s \"%s\"",
+                         field, tag, out);
         return false;
     }
     return true;
@@ -241,26 +242,28 @@ static bool read_filters(busRequest *req, const char *xml, char *out, size_t cap
         const msgpack_object *k = &f->via.map.ptr[i].key, *v = &f->via.map.ptr[i].val;
         char name[64], val[64];
         if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size >= sizeof name) {
-            busRequest_Fail(req, "bad_request", "field 'filters': names must be strings of 1 to 63 characters", 0);
+            busRequest_Fail(req, "bad_request",
+                            "field 'filters': names must be strings of 1 to 63 characters", 0);
             return false;
         }
         snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
         if (strchr(name, '<') || strchr(name, '=') || strchr(name, ';') || !xml_has(xml, "code", name)) {
-            busRequest_Failf(req, "bad_request", 0, "field 'filters': IB's scanner parameters know no filter \"%s\"",
-                             name);
+            busRequest_Failf(req, "bad_request", 0,
+                             "field 'filters': IB's scanner parameters know no filter \"%s\"", name);
             return false;
         }
         if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-            snprintf(val, sizeof val, "%" PRId64, v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? v->via.i64
-                                                                                              : (int64_t)v->via.u64);
+            snprintf(val, sizeof val, "%" PRId64,
+                     v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? v->via.i64 : (int64_t)v->via.u64);
         else if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32)
             snprintf(val, sizeof val, "%.10g", v->via.f64);
         else if (v->type == MSGPACK_OBJECT_STR && v->via.str.size < sizeof val &&
-                 !memchr(v->via.str.ptr, ';', v->via.str.size) && !memchr(v->via.str.ptr, '=', v->via.str.size))
+                 !memchr(v->via.str.ptr, ';', v->via.str.size) &&
+                 !memchr(v->via.str.ptr, '=', v->via.str.size))
             snprintf(val, sizeof val, "%.*s", (int)v->via.str.size, v->via.str.ptr);
         else {
-            busRequest_Failf(req, "bad_request", 0, "field 'filters': \"%s\" must be a number or a short string",
-                             name);
+            busRequest_Failf(req, "bad_request", 0,
+                             "field 'filters': \"%s\" must be a number or a short string", name);
             return false;
         }
         int w = snprintf(out + len, cap - len, "%s=%s;", name, val);
@@ -281,7 +284,8 @@ static bool read_rows(busRequest *req, int64_t *rows)
         return true;
     }
     if (st != IBB_OK || *rows < 1 || *rows > SCAN_ROWS_MAX) {
-        busRequest_Failf(req, "bad_request", 0, "field 'rows' must be an integer from 1 to %d", SCAN_ROWS_MAX);
+        busRequest_Failf(req, "bad_request", 0, "field 'rows' must be an integer from 1 to %d",
+                         SCAN_ROWS_MAX);
         return false;
     }
     return true;
@@ -307,8 +311,8 @@ static void start_scan(brBridge *b, busRequest *req)
     }
     if (sc->active >= SCAN_MAX) {
         free(s);
-        busRequest_Failf(req, "rate_limited", 0, "%d scanner subscriptions are open at IB, its limit; retry shortly",
-                         SCAN_MAX);
+        busRequest_Failf(req, "rate_limited", 0,
+                         "%d scanner subscriptions are open at IB, its limit; retry shortly", SCAN_MAX);
         return;
     }
     s->req = req;
@@ -368,7 +372,8 @@ bool brd_scanOnReply(brBridge *b, const ibReply *r)
 void brd_scanIbDown(brBridge *b)
 {
     if (scan_of(b) && scan_of(b)->params_inflight)
-        params_settled(b, "ib_unavailable", "the IB link dropped before IB sent its scanner parameters; retry");
+        params_settled(b, "ib_unavailable",
+                       "the IB link dropped before IB sent its scanner parameters; retry");
 }
 
 ibbStatus brd_scanInit(brBridge *b)

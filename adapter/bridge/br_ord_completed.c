@@ -21,25 +21,25 @@
 
 typedef struct compWaiter {
     busRequest *req;
-    int64_t since_s;                   /* 0 = no filter */
+    int64_t since_s; /* 0 = no filter */
     bool api_only;
     struct compWaiter *next;
 } compWaiter;
 
 typedef struct compRow {
-    stInstrumentSpec spec;             /* the contract */
+    stInstrumentSpec spec; /* the contract */
     char action[8], order_type[16], tif[8], account[32], order_ref[ST_CLIENT_ORDER_ID_MAX + 1];
     char status[24], completed_time[64], completed_status[176];
     double qty, lmt, aux, filled, remaining;
-    int64_t perm_id, completed_s;      /* completed_s 0 = time not understood */
+    int64_t perm_id, completed_s; /* completed_s 0 = time not understood */
 } compRow;
 
 struct brOrdCompletedQ {
-    int outstanding;                   /* reqCompletedOrders sent whose end has not come */
-    bool collecting;                   /* the oldest open request is ours: its orders go to rows */
+    int outstanding; /* reqCompletedOrders sent whose end has not come */
+    bool collecting; /* the oldest open request is ours: its orders go to rows */
     bool round_api_only;
-    compWaiter *waiters;               /* answered at the end of the collected round */
-    compWaiter *queued;                /* wait for a round of their own */
+    compWaiter *waiters; /* answered at the end of the collected round */
+    compWaiter *queued;  /* wait for a round of their own */
     compRow *rows;
     size_t n, cap;
 };
@@ -75,7 +75,8 @@ int64_t brOrd_ibTimeEpoch(const char *s)
     char zone[48] = "";
     if (sscanf(s, "%4d%2d%2d %d:%d:%d %47s", &y, &mo, &d, &h, &mi, &se, zone) < 6)
         return 0;
-    struct tm t = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = se};
+    struct tm t = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = se};
     int64_t utc = (int64_t)timegm(&t);
     if (!strcmp(zone, "America/New_York") || !strcmp(zone, "US/Eastern") || !strcmp(zone, "EST5EDT"))
         return utc - et_offset(y, mo, d, h);
@@ -121,8 +122,8 @@ static double or_zero(double v) { return ib_isUnsetDouble(v) ? 0 : v; }
 static void pack_row(brBridge *b, msgpack_packer *pk, const compRow *r)
 {
     const stOrder *o = r->order_ref[0] ? stOrders_ByClientId(b->orders, r->order_ref) : NULL;
-    bool lmt = strstr(r->order_type, "LMT") && price_set(r->lmt), stp = !strncmp(r->order_type, "STP", 3) &&
-                                                                          price_set(r->aux);
+    bool lmt = strstr(r->order_type, "LMT") && price_set(r->lmt),
+         stp = !strncmp(r->order_type, "STP", 3) && price_set(r->aux);
     msgpack_pack_map(pk, 17 + lmt + stp + (r->completed_s ? 1 : 0));
     busPack_KeyInt(pk, "order_id", o ? o->order_id : 0);
     busPack_KeyStr(pk, "client_order_id", r->order_ref);
@@ -323,7 +324,8 @@ void brOrd_onCompleted(busRequest *req, void *arg)
     }
     if (coreSession_ServerVersion(b->ib) < IB_SV_COMPLETED_ORDERS) {
         free(w);
-        busRequest_Failf(req, "not_implemented", 0, "the gateway's server version %d has no completed orders (%d needed)",
+        busRequest_Failf(req, "not_implemented", 0,
+                         "the gateway's server version %d has no completed orders (%d needed)",
                          coreSession_ServerVersion(b->ib), IB_SV_COMPLETED_ORDERS);
         return;
     }
@@ -332,4 +334,3 @@ void brOrd_onCompleted(busRequest *req, void *arg)
     q->queued = w;
     send_round(b, q);
 }
-

@@ -3,7 +3,7 @@
  *
  * From the order stream when it covers the window: with `since`, and the stream's oldest event no younger
  * than `since` (source "stream": ib-bridge's own orders' fill and commission events). From IB otherwise
- * (source "ib": reqExecutions with an ExecutionFilter, PROTOCOL.md §3.17, every client's executions).
+ * (source "ib": reqExecutions with an ExecutionFilter, PROTOCOL.md §3.16, every client's executions).
  * `source` "ib" or "stream" forces one ("stream" that does not cover the window is `unavailable`).
  *
  * IB keeps about a day of executions and reads the filter's time in the gateway's own time zone, so the
@@ -25,7 +25,7 @@
 typedef struct execRow {
     char exec_id[64], account[32], side[8], exchange[16];
     char order_ref[ST_CLIENT_ORDER_ID_MAX + 1], time[40], comm_currency[8], key[ST_KEY_MAX];
-    stInstrumentSpec spec;             /* the contract */
+    stInstrumentSpec spec; /* the contract */
     int64_t order_id, perm_id, client_id, time_s;
     double shares, price, cum_qty, avg_price, commission, realized_pnl; /* IB_UNSET_DOUBLE: none yet */
 } execRow;
@@ -34,11 +34,11 @@ struct brOrdExecQuery {
     brBridge *b;
     busRequest *req;
     int64_t req_id;
-    int64_t since_s;                   /* 0 = no filter */
+    int64_t since_s;                       /* 0 = no filter */
     char symbol[32], account[32], side[8]; /* the filter (side BUY / SELL) */
-    char source[8];                    /* "auto", "ib", "stream" */
+    char source[8];                        /* "auto", "ib", "stream" */
     bool from_stream;
-    ibRequest rq;                      /* the IB request, should the stream not cover the window */
+    ibRequest rq; /* the IB request, should the stream not cover the window */
     char time[24];
     execRow *rows;
     size_t n, cap;
@@ -200,7 +200,8 @@ static void on_lost(brBridge *b, int64_t req_id, void *ctx)
 {
     (void)req_id;
     brOrdExecQuery *q = ctx;
-    busRequest_Error(q->req, "ib_unavailable", "the IB link dropped before IB listed the executions; retry", 0);
+    busRequest_Error(q->req, "ib_unavailable", "the IB link dropped before IB listed the executions; retry",
+                     0);
     query_free(b, q);
 }
 
@@ -215,7 +216,8 @@ static bool parse_filter(busRequest *req, brOrdExecQuery *q)
     for (int i = 0; i < 4; i++) {
         ibbStatus st = busObj_StrCopy(body, fields[i], dst[i], i == 2 || i == 3 ? 8 : 32);
         if (st != IBB_OK && st != IBB_ERR_NOT_FOUND) {
-            busRequest_FailField(req, fields[i], st, i >= 2 ? "short string" : "string of at most 31 characters");
+            busRequest_FailField(req, fields[i], st,
+                                 i >= 2 ? "short string" : "string of at most 31 characters");
             return false;
         }
     }
@@ -259,7 +261,8 @@ static bool parse_filter(busRequest *req, brOrdExecQuery *q)
 static void ask_ib(brBridge *b, brOrdExecQuery *q)
 {
     if (!b->ib_ready) {
-        busRequest_Error(q->req, "ib_unavailable", "the IB link is not ready; retry when ib.evt.conn reports ready", 0);
+        busRequest_Error(q->req, "ib_unavailable",
+                         "the IB link is not ready; retry when ib.evt.conn reports ready", 0);
         query_free(b, q);
         return;
     }
@@ -316,7 +319,8 @@ static void stream_fill(brBridge *b, brOrdExecQuery *q, const msgpack_object *ev
     bool buy = !strcmp(r.side, "BOT") || !strcmp(r.side, "BUY");
     if ((q->since_s && r.time_s && r.time_s < q->since_s) ||
         (q->symbol[0] && strcasecmp(q->symbol, r.spec.symbol)) ||
-        (q->account[0] && strcasecmp(q->account, r.account)) || (q->side[0] && buy != !strcmp(q->side, "BUY")))
+        (q->account[0] && strcasecmp(q->account, r.account)) ||
+        (q->side[0] && buy != !strcmp(q->side, "BUY")))
         return;
     for (size_t i = 0; i < q->n; i++)
         if (!strcmp(q->rows[i].exec_id, r.exec_id))
@@ -355,8 +359,8 @@ static void stream_event(brBridge *b, brOrdExecQuery *q, const char *data, size_
     busBody_Free(&body);
 }
 
-static void on_events(brBridge *b, void *ctx, ibbStatus st, int64_t first_ns, char *const *msgs, const size_t *lens,
-                      size_t n, const char *err)
+static void on_events(brBridge *b, void *ctx, ibbStatus st, int64_t first_ns, char *const *msgs,
+                      const size_t *lens, size_t n, const char *err)
 {
     brOrdExecQuery *q = ctx;
     bool covers = st == IBB_OK && first_ns > 0 && first_ns <= q->since_s * 1000000000;
@@ -395,7 +399,8 @@ void brOrd_onExecutions(busRequest *req, void *arg)
     bool stream = strcmp(q->source, "ib") != 0 && q->since_s > 0 && brOrdStore_Ready(m->store);
     if (!strcmp(q->source, "stream") && !stream) {
         free(q);
-        busRequest_Fail(req, "unavailable", "the order stream answers only with 'since' and a ready store", 0);
+        busRequest_Fail(req, "unavailable", "the order stream answers only with 'since' and a ready store",
+                        0);
         return;
     }
     if (!stream && !br_requireIb(b, req)) {

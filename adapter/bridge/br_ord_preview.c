@@ -20,11 +20,11 @@
 
 struct brOrdPreview {
     brBridge *b;
-    brOrdPlacement p;                  /* the parsed body (cid, key, side, qty, type, prices, spec) */
-    busRequest *req;                   /* NULL once answered or given up */
-    int64_t order_id;                  /* 0 until sent */
+    brOrdPlacement p; /* the parsed body (cid, key, side, qty, type, prices, spec) */
+    busRequest *req;  /* NULL once answered or given up */
+    int64_t order_id; /* 0 until sent */
     bool resolving, parked;
-    char warning[256];                 /* a warning of an earlier openOrder of this what-if */
+    char warning[256]; /* a warning of an earlier openOrder of this what-if */
     struct brOrdPreview *next;
 };
 

@@ -681,8 +681,8 @@ ibbStatus busJs_LastMsg(busJs *j, const char *stream, const char *subject, char 
 }
 
 /* The stream's oldest message time (0 when empty) and message count. */
-static ibbStatus stream_first(busJs *j, const char *stream, int64_t *first_ns, int64_t *last_ns, uint64_t *msgs,
-                              char *err, size_t cap)
+static ibbStatus stream_first(busJs *j, const char *stream, int64_t *first_ns, int64_t *last_ns,
+                              uint64_t *msgs, char *err, size_t cap)
 {
     jsStreamInfo *si = NULL;
     jsErrCode ec = 0;
@@ -703,8 +703,8 @@ static ibbStatus stream_first(busJs *j, const char *stream, int64_t *first_ns, i
     return IBB_OK;
 }
 
-ibbStatus busJs_ReadSince(busJs *j, const char *stream, const char *subject, int64_t start_ns, size_t max_msgs,
-                          int64_t *first_ns, busJsMsgFn fn, void *arg, char *err, size_t cap)
+ibbStatus busJs_ReadSince(busJs *j, const char *stream, const char *subject, int64_t start_ns,
+                          size_t max_msgs, int64_t *first_ns, busJsMsgFn fn, void *arg, char *err, size_t cap)
 {
     uint64_t msgs = 0;
     int64_t last_ns = 0;

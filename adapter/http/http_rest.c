@@ -82,11 +82,12 @@ static route ROUTES[] = {
      0},
     {M_GET, "/contracts/search", P_NONE, "/contracts/search", "rpc.contract.search", HTTP_ACC_READ, K_BUS,
      build_passthrough, 0},
-    {M_GET, "/scanner/params", P_NONE, "/scanner/params", "rpc.scanner.params", HTTP_ACC_READ, K_BUS, build_empty,
-     0},
+    {M_GET, "/scanner/params", P_NONE, "/scanner/params", "rpc.scanner.params", HTTP_ACC_READ, K_BUS,
+     build_empty, 0},
     {M_GET, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
     {M_POST, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
-    {M_GET, "/executions", P_NONE, "/executions", "rpc.executions", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_GET, "/executions", P_NONE, "/executions", "rpc.executions", HTTP_ACC_READ, K_BUS, build_passthrough,
+     0},
     {M_GET, "/orders/completed", P_NONE, "/orders/completed", "rpc.order.completed", HTTP_ACC_TRADE, K_BUS,
      build_passthrough, 0},
     {M_POST, "/orders/preview", P_NONE, "/orders/preview", "rpc.order.preview", HTTP_ACC_TRADE, K_BUS,
@@ -861,7 +862,8 @@ static const queryArg EXEC_Q[] = {
 static const queryArg COMPLETED_Q[] = {{"since", Q_STR, NULL}, {"api_only", Q_BOOL, NULL}};
 static const queryArg SEARCH_Q[] = {{"q", Q_STR, "pattern"}, {"pattern", Q_STR, NULL}};
 static const queryArg SCANNER_Q[] = {
-    {"scan_code", Q_STR, NULL}, {"instrument", Q_STR, NULL}, {"location", Q_STR, NULL}, {"rows", Q_INT, NULL}};
+    {"scan_code", Q_STR, NULL}, {"instrument", Q_STR, NULL}, {"location", Q_STR, NULL},
+    {"rows", Q_INT, NULL}};
 static const struct {
     const char *rpc;
     const queryArg *args;
@@ -953,7 +955,8 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         query_body(wsi, r, candles_q, sizeof candles_q / sizeof candles_q[0]);
     if (rt->method == M_GET && rt->build == build_underlying)
         query_body(wsi, r, options_q, sizeof options_q / sizeof options_q[0]);
-    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ROUTES / sizeof QUERY_ROUTES[0]; i++)
+    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ROUTES / sizeof QUERY_ROUTES[0];
+         i++)
         if (!strcmp(rt->rpc, QUERY_ROUTES[i].rpc))
             query_body(wsi, r, QUERY_ROUTES[i].args, QUERY_ROUTES[i].n);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {

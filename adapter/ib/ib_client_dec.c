@@ -567,7 +567,8 @@ static void dec_open_order_state(ibReader *r, int sv, ibOpenOrder *o)
     o->what_if = R_BOOL(r);            /* 93 */
     o->status = R_STR(r);              /* 94 */
     for (int i = 0; i < IB_MARGIN_COUNT; i++) /* 95-103: strings on the wire, numbers in practice */
-        o->margins[i] = i >= IB_MARGIN_INIT_AFTER || sv >= SV_WHAT_IF_EXT_FIELDS ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
+        o->margins[i] =
+            i >= IB_MARGIN_INIT_AFTER || sv >= SV_WHAT_IF_EXT_FIELDS ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
     o->commission = R_DBLMAX(r);       /* 104 */
     o->min_commission = R_DBLMAX(r);
     o->max_commission = R_DBLMAX(r);

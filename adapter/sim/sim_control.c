@@ -176,7 +176,8 @@ static char *stats_json(simServer *srv)
          (unsigned long long)srv->stat_tbt_events, sim_realTimeBarsInUse(srv),
          (unsigned long long)srv->stat_rt_bars);
     jcat(&j, "\"matching_symbols_min_gap_ms\":%lld,\"previews\":%llu}",
-         srv->match_min_gap_ms ? (long long)srv->match_min_gap_ms : -1LL, (unsigned long long)srv->stat_previews);
+         srv->match_min_gap_ms ? (long long)srv->match_min_gap_ms : -1LL,
+         (unsigned long long)srv->stat_previews);
     return j.p;
 }
 
@@ -331,7 +332,8 @@ static void discovery_command(ctrlConn *cc, const char *cmd, const char *arg)
                 jcat(&j, "%s%s", k++ ? "," : "", srv->execs[i].exec_id);
     } else {
         int ranked[50];
-        int n = sim_scanRank(srv, arg ? arg : "", IB_UNSET_DOUBLE, IB_UNSET_DOUBLE, IB_UNSET_DOUBLE, ranked, 50);
+        const double none = IB_UNSET_DOUBLE;
+        int n = sim_scanRank(srv, arg ? arg : "", none, none, none, ranked, 50);
         if (n < 0) {
             free(j.p);
             reply(cc, "error unknown scan code");

@@ -141,7 +141,10 @@ void sim_handleScannerParams(simConn *c)
 
 /* ---- scanner ------------------------------------------------------------------------------------- */
 
-typedef struct scanItem { int inst; double key; } scanItem;
+typedef struct scanItem {
+    int inst;
+    double key;
+} scanItem;
 
 static int cmp_item(const void *a, const void *b)
 {
@@ -160,8 +163,10 @@ static double change_pct(const simInstrument *in)
 int sim_scanRank(simServer *srv, const char *scan_code, double above_price, double below_price,
                  double above_volume, int *out, int max)
 {
-    int kind = !strcmp(scan_code, "TOP_PERC_GAIN") ? 0 : !strcmp(scan_code, "TOP_PERC_LOSE") ? 1
-             : !strcmp(scan_code, "MOST_ACTIVE") || !strcmp(scan_code, "HOT_BY_VOLUME") ? 2 : -1;
+    int kind = !strcmp(scan_code, "TOP_PERC_GAIN")                                        ? 0
+               : !strcmp(scan_code, "TOP_PERC_LOSE")                                      ? 1
+               : !strcmp(scan_code, "MOST_ACTIVE") || !strcmp(scan_code, "HOT_BY_VOLUME") ? 2
+                                                                                          : -1;
     if (kind < 0)
         return -1;
     scanItem *items = malloc((size_t)(srv->n_insts ? srv->n_insts : 1) * sizeof *items);
@@ -251,7 +256,8 @@ void sim_handleScanner(simConn *c, const ibReqScannerSubscription *r)
             return;
         }
     if (c->n_scans >= SIM_MAX_SCANS) {
-        scan_error(c, r->req_id, "Error: Max number (10) of simultaneous API scanner subscriptions exceeded.");
+        scan_error(c, r->req_id,
+                   "Error: Max number (10) of simultaneous API scanner subscriptions exceeded.");
         return;
     }
     if (strcmp(r->instrument ? r->instrument : "", "STK") ||
@@ -261,7 +267,8 @@ void sim_handleScanner(simConn *c, const ibReqScannerSubscription *r)
     }
     double above, below, vol;
     scan_filters(r, &above, &below, &vol);
-    int rows = r->number_of_rows > 0 && r->number_of_rows < MAX_SCAN_ROWS ? (int)r->number_of_rows : MAX_SCAN_ROWS;
+    int rows =
+        r->number_of_rows > 0 && r->number_of_rows < MAX_SCAN_ROWS ? (int)r->number_of_rows : MAX_SCAN_ROWS;
     int ranked[MAX_SCAN_ROWS];
     int n = sim_scanRank(c->srv, r->scan_code ? r->scan_code : "", above, below, vol, ranked, rows);
     if (n < 0) {

@@ -472,7 +472,9 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
     }
     if (src->what_if) {
         const simInstrument *in = &srv->insts[inst];
-        double px = strstr(type, "LMT") ? src->lmt_price : !strcmp(type, "STP") ? src->aux_price : sim_mid(in);
+        double px = strstr(type, "LMT") ? src->lmt_price
+                    : !strcmp(type, "STP") ? src->aux_price
+                                           : sim_mid(in);
         sim_previewOrder(c, p, inst, px, commission_for(in, src->total_qty, px));
         return;
     }

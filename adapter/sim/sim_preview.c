@@ -87,7 +87,7 @@ void sim_previewOrder(simConn *c, const ibPlaceOrder *p, int inst, double px, do
     oo->warning_text = "";
     for (int i = 0; i < IB_MARGIN_COUNT; i++)
         oo->margins[i] = IB_UNSET_DOUBLE;
-    sim_send(c, &r, NULL);             /* TWS's first answer: margins not computed yet */
+    sim_send(c, &r, NULL); /* TWS's first answer: margins not computed yet */
     margins(srv, a, src, inst, px, commission, oo->margins);
     oo->min_commission = commission;
     oo->max_commission = round2(commission * 1.2 + 0.01);

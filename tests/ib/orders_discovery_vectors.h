@@ -1,5 +1,6 @@
 /* orders_discovery_vectors.h — tests/ib/vectors/orders_discovery.jsonl (IBB_OD_VECTORS): what-if orders,
- * the execution filter, symbol search and the scanner (PROTOCOL.md §3.16-3.19), through vector_file.h. */
+ * the execution filter, symbol search and the scanner (PROTOCOL.md §3.16, §3.18, §3.19), through
+ * vector_file.h. */
 #ifndef ORDERS_DISCOVERY_VECTORS_H
 #define ORDERS_DISCOVERY_VECTORS_H
 

@@ -1,5 +1,5 @@
 /* test_orders_discovery.c — the client codec for what-if orders, the execution filter, symbol search and
- * the scanner against tests/ib/vectors/orders_discovery.jsonl (PROTOCOL.md §3.16-3.19).
+ * the scanner against tests/ib/vectors/orders_discovery.jsonl (PROTOCOL.md §3.16, §3.18, §3.19).
  *
  * Requests: byte for byte from structs filled by hand at the vector's server version. Replies: decoded
  * at their server version with every field consumed and the values checked; a truncation or an extra

@@ -1,5 +1,5 @@
 // orders_discovery_interop.test.js — ib-sim's what-if orders, execution filters, symbol search and scanner
-// (PROTOCOL.md §3.16-3.19) against a TWS API client nobody here wrote (@stoqey/ib). Needs IB_SIM_BIN.
+// (PROTOCOL.md §3.16, §3.18, §3.19) against a TWS API client nobody here wrote (@stoqey/ib). Needs IB_SIM_BIN.
 "use strict";
 
 const test = require("node:test");

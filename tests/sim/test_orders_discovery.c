@@ -1,5 +1,5 @@
 /* test_orders_discovery.c — the server side (ib-sim's half of the codec) of what-if orders, the execution
- * filter, symbol search and the scanner (PROTOCOL.md §3.16-3.19) against
+ * filter, symbol search and the scanner (PROTOCOL.md §3.16, §3.18, §3.19) against
  * tests/ib/vectors/orders_discovery.jsonl.
  *
  *  - every request vector decodes with ib_decodeRequest at its server version, every field consumed,
@@ -100,10 +100,23 @@ Test(server_enc, symbol_samples_from_arrays)
     static const char *const derivs[] = {"OPT", "WAR"};
     static const char *const derivs2[] = {"OPT"};
     ibSymbolSample items[2] = {
-        {.con_id = 265598, .symbol = "AAPL", .sec_type = "STK", .primary_exchange = "NASDAQ", .currency = "USD",
-         .deriv_count = 2, .deriv_sec_types = derivs, .description = "Apple Inc.", .issuer_id = "AAPL123"},
-        {.con_id = 276821, .symbol = "MSFT", .sec_type = "STK", .primary_exchange = "NASDAQ", .currency = "USD",
-         .deriv_count = 1, .deriv_sec_types = derivs2, .description = "Microsoft Corporation",
+        {.con_id = 265598,
+         .symbol = "AAPL",
+         .sec_type = "STK",
+         .primary_exchange = "NASDAQ",
+         .currency = "USD",
+         .deriv_count = 2,
+         .deriv_sec_types = derivs,
+         .description = "Apple Inc.",
+         .issuer_id = "AAPL123"},
+        {.con_id = 276821,
+         .symbol = "MSFT",
+         .sec_type = "STK",
+         .primary_exchange = "NASDAQ",
+         .currency = "USD",
+         .deriv_count = 1,
+         .deriv_sec_types = derivs2,
+         .description = "Microsoft Corporation",
          .issuer_id = "MSFT456"},
     };
     ibReply r;
