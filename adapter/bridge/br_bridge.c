@@ -16,6 +16,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_ORDERS] = &br_ordersModule,   [BR_MOD_HA] = &br_haModule,
     [BR_MOD_OPTIONS] = &br_optionsModule,
     [BR_MOD_STREAMS] = &br_streamsModule,
+    [BR_MOD_DISCOVERY] = &br_discoveryModule,
 };
 
 typedef struct brPending {

@@ -96,7 +96,7 @@ static void copy_field(const msgpack_object *m, const char *k, char *dst, size_t
 }
 
 /* A contract map (schemas/contract.json) into a spec; `full` also reads the fields a key does not carry. */
-static void spec_from_map(const msgpack_object *c, stInstrumentSpec *spec, bool full)
+void br_specFromMap(const msgpack_object *c, stInstrumentSpec *spec, bool full)
 {
     memset(spec, 0, sizeof *spec);
     int64_t con_id = 0;
@@ -150,7 +150,7 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
         return IBB_ERR_NOT_FOUND;
     }
     stInstrumentSpec spec;
-    spec_from_map(c, &spec, false);
+    br_specFromMap(c, &spec, false);
     if (spec.symbol[0] == '\0' && spec.con_id == 0) {
         snprintf(err, errcap, "'contract' needs 'symbol' (with sec_type, exchange, currency) or 'con_id'");
         return IBB_ERR_INVALID_ARG;
@@ -194,6 +194,23 @@ void br_packContract(msgpack_packer *pk, const stInstrumentSpec *s)
         busPack_KeyDouble(pk, "strike", s->strike);
         busPack_KeyStr(pk, "right", s->right);
     }
+}
+
+void br_packKeyContract(msgpack_packer *pk, const ibContract *c, const char *key)
+{
+    stInstrumentSpec spec;
+    stInstrument_FromContract(&spec, c);
+    if (!spec.exchange[0] && !strcmp(spec.sec_type, "STK"))
+        snprintf(spec.exchange, sizeof spec.exchange, "SMART"); /* a stock routes SMART unless told */
+    char k[ST_KEY_MAX];
+    if (!key || !*key) {
+        if (stInstrument_FormatKey(&spec, k, sizeof k) != IBB_OK)
+            snprintf(k, sizeof k, "@%lld", (long long)spec.con_id);
+        key = k;
+    }
+    busPack_KeyStr(pk, "key", key);
+    busPack_Str(pk, "contract");
+    br_packContract(pk, &spec);
 }
 
 /* The 8 fields of schemas/contract_reply.json's contract details (no map header). */
@@ -476,7 +493,7 @@ ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec)
     brInstrument *i = calloc(1, sizeof *i);
     if (!i)
         return IBB_ERR_NOMEM;
-    spec_from_map(c, &i->spec, true);
+    br_specFromMap(c, &i->spec, true);
     busObj_StrCopy(rec, "key", i->key, sizeof i->key);
     busObj_StrCopy(rec, "long_name", i->long_name, sizeof i->long_name);
     busObj_StrCopy(rec, "time_zone", i->time_zone, sizeof i->time_zone);

@@ -5,9 +5,10 @@
  *   br_contracts.c  instrument resolution (key -> conId, cached) and ib.rpc.contract
  *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
- *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_orders.c     ib.rpc.order.*, ib.rpc.executions, ib.evt.order.<id>, idempotency, reconciliation
  *   br_options.c    ib.rpc.options.chain / options.quotes: option chains (cached a day), chain slices
  *   br_streams.c    streams beyond level 1 on quote leases: ib.depth/ticks/bars.<key>, ib.rpc.depth
+ *   br_discovery.c  ib.rpc.contract.search, ib.rpc.scanner.params, ib.rpc.scanner
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -43,7 +44,7 @@
 
 enum {
     BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_OPTIONS,
-    BR_MOD_STREAMS, BR_MOD_COUNT
+    BR_MOD_STREAMS, BR_MOD_DISCOVERY, BR_MOD_COUNT
 };
 
 typedef struct brModule {
@@ -61,6 +62,7 @@ typedef struct brModule {
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
     br_haModule, br_optionsModule, br_streamsModule;
+extern const brModule br_discoveryModule; /* br_discovery.c: symbol search, scanner */
 
 struct brBridge {
     uv_loop_t *loop;
@@ -122,6 +124,11 @@ bool br_requireIb(brBridge *b, busRequest *req);
  * ib_error; the message carries IB's text and code. */
 ibbStatus br_replyIbError(busRequest *req, const ibError *e);
 
+/* Answers req with the packed MessagePack reply in mp (NATS max payload checked in the request's
+ * encoding: an oversized reply becomes a payload_too_large error naming the limit). Does not release
+ * req. (br_queries.c) */
+void br_replyChecked(brBridge *b, busRequest *req, const char *mp, size_t len);
+
 /* ---- instruments (br_contracts.c) ------------------------------------------------------------- */
 typedef struct brInstrument {
     char key[ST_KEY_MAX];             /* canonical key */
@@ -149,8 +156,13 @@ ibbStatus br_keyFromBody(const msgpack_object *body, char *key, size_t cap, char
  * key is cached already, IBB_ERR_INVALID_ARG when the record is not one). */
 void br_contractPack(msgpack_packer *pk, const char *lookup_key, const brInstrument *inst);
 ibbStatus br_contractSeed(brBridge *b, const msgpack_object *rec);
+/* A contract map (schemas/contract.json) into a spec; `full` also reads the fields a key does not carry. */
+void br_specFromMap(const msgpack_object *c, stInstrumentSpec *spec, bool full);
 /* Packs the full contract map (schemas/contract.json) of a spec. */
 void br_packContract(msgpack_packer *pk, const stInstrumentSpec *spec);
+/* Packs two map entries, "key" (the given one, else the contract's canonical key, else "@<conId>") and
+ * "contract" (the full map), for an IB contract as a reply carries it. */
+void br_packKeyContract(msgpack_packer *pk, const ibContract *c, const char *key);
 
 /* ---- events (br_status.c) --------------------------------------------------------------------- */
 /* busConnOptions.on_event: a NATS link change (nats.c thread) -> ib.evt.conn, via the loop. */

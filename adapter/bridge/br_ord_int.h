@@ -106,6 +106,10 @@ typedef struct brOrdUp {
 
 #define BR_ORD_RTT_NBUCKETS 12
 
+typedef struct brOrdPreview brOrdPreview;       /* br_ord_preview.c */
+typedef struct brOrdCompletedQ brOrdCompletedQ; /* br_ord_completed.c */
+typedef struct brOrdExecQuery brOrdExecQuery;   /* br_ord_executions.c */
+
 typedef struct brOrders {
     brOrdUp up;
     brOrdStore *store;
@@ -137,6 +141,9 @@ typedef struct brOrders {
     uint64_t final_filled, final_cancelled, final_rejected;
     uint64_t rtt_buckets[BR_ORD_RTT_NBUCKETS + 1], rtt_count;
     double rtt_sum_s;
+    brOrdPreview *previews;            /* ib.rpc.order.preview in flight (br_ord_preview.c) */
+    brOrdCompletedQ *completed_q;      /* ib.rpc.order.completed (br_ord_completed.c) */
+    brOrdExecQuery *exec_queries;      /* ib.rpc.executions in flight (br_ord_executions.c) */
 } brOrders;
 
 /* Upper bounds (ms) of the acknowledgement round-trip buckets; the last bucket is everything above. */
@@ -189,6 +196,40 @@ void brOrd_placeWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
 void brOrd_placeFlush(brBridge *b);
 /* Timer tick: drops parked placements nobody waits for. */
 void brOrd_placeHousekeep(brBridge *b);
+
+/* Reads and checks a place body (client_order_id, instrument, side, qty, type, tif, prices, outside_rth,
+ * account) into p; false after answering and releasing req. ib.rpc.order.preview uses it too. */
+bool brOrd_parsePlace(busRequest *req, brOrdPlacement *p);
+
+/* ---- br_ord_preview.c: ib.rpc.order.preview (a what-if placeOrder: no order, no record) ----------- */
+void brOrd_onPreview(busRequest *req, void *arg);
+/* What-if answers and errors (openOrder / orderStatus / errors carrying a preview's order id); true when
+ * consumed. */
+bool brOrd_previewOnReply(brBridge *b, const ibReply *r);
+bool brOrd_previewOnError(brBridge *b, const ibError *e);
+/* Sends the previews parked while a placement held an unsent (lower) order id. */
+void brOrd_previewFlush(brBridge *b);
+/* The IB link dropped (fail = answer ib_unavailable) or the module stops: every preview goes. */
+void brOrd_previewDropAll(brBridge *b, const char *slug, const char *msg);
+
+/* ---- br_ord_completed.c: ib.rpc.order.completed ---------------------------------------------------- */
+void brOrd_onCompleted(busRequest *req, void *arg);
+/* Sees every completedOrder / completedOrdersEnd before the reconciler (never consumes them). */
+void brOrd_completedOnReply(brBridge *b, const ibReply *r);
+/* The reconciler sent a reqCompletedOrders (its answer is not ours to collect). */
+void brOrd_completedSent(brBridge *b);
+void brOrd_completedDown(brBridge *b);   /* IB link dropped: waiters get ib_unavailable */
+void brOrd_completedFini(brBridge *b);
+/* An IB time ("20250924 01:21:07 America/New_York", "20250415  09:30:00", UTC/GMT or no zone = UTC) as
+ * epoch s; 0 when not understood. */
+int64_t brOrd_ibTimeEpoch(const char *s);
+
+/* ---- br_ord_executions.c: ib.rpc.executions --------------------------------------------------------- */
+void brOrd_onExecutions(busRequest *req, void *arg);
+/* Sees every commissionReport before the order streams (never consumes it): a query's executions get
+ * their commissions. */
+void brOrd_execQueriesOnReply(brBridge *b, const ibReply *r);
+void brOrd_execQueriesDrop(brBridge *b);   /* the module stops: every query answers unavailable */
 
 /* ---- br_ord_amend.c ----------------------------------------------------------------------------- */
 void brOrd_onCancel(busRequest *req, void *arg);  /* ib.rpc.order.cancel */

@@ -280,6 +280,7 @@ void brOrd_placeFlush(brBridge *b)
         }
     } while (m->flush_again);
     m->flushing = false;
+    brOrd_previewFlush(b); /* previews wait while a placement holds an unsent order id */
 }
 
 /* The durable "sending" write answered: send (in id order), or answer from what the bucket holds. */
@@ -481,7 +482,7 @@ static bool upper_choice(busRequest *req, const msgpack_object *body, const char
     return false;
 }
 
-static bool parse_place(busRequest *req, brOrdPlacement *p)
+bool brOrd_parsePlace(busRequest *req, brOrdPlacement *p)
 {
     const msgpack_object *body = busRequest_Body(req);
     const char *s;
@@ -553,7 +554,7 @@ void brOrd_onPlace(busRequest *req, void *arg)
         return;
     }
     p->t0_ns = uv_hrtime();
-    if (!parse_place(req, p)) {
+    if (!brOrd_parsePlace(req, p)) {
         free(p);
         return;
     }

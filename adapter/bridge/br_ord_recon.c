@@ -383,8 +383,10 @@ void brOrd_reconStart(brBridge *b)
         ibRequest cq;
         ibRequest_Init(&cq, IB_REQ_COMPLETED_ORDERS);
         cq.u.api_only = true;
-        if (br_send(b, &cq) == IBB_OK)
+        if (br_send(b, &cq) == IBB_OK) {
             m->recon_parts++;
+            brOrd_completedSent(b); /* its answer is the reconciler's, not ib.rpc.order.completed's */
+        }
     }
     ibRequest rq;
     ibRequest_Init(&rq, IB_REQ_EXECUTIONS);

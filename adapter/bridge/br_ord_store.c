@@ -48,7 +48,7 @@ struct brOrdStore {
     char stream[80], bucket[80], subjects[128], prefix[64];
 };
 
-typedef enum { JOB_SETUP, JOB_GET, JOB_CREATE, JOB_WRITE, JOB_EVENT } jobKind;
+typedef enum { JOB_SETUP, JOB_GET, JOB_CREATE, JOB_WRITE, JOB_EVENT, JOB_RANGE } jobKind;
 
 /* One client_order_id's queued write (s->writes). */
 typedef struct wrEntry {
@@ -71,6 +71,11 @@ typedef struct job {
     size_t len;
     brOrdStoreFn fn;
     brOrdEvidenceFn efn;
+    brOrdEventsFn rfn;           /* JOB_RANGE */
+    int64_t since_ns, first_ns;  /* JOB_RANGE */
+    size_t max, n_msgs, cap_msgs;
+    char **msgs;
+    size_t *lens;
     void *ctx;
     wrEntry *we;                 /* JOB_WRITE */
     uint64_t we_gen;
@@ -355,6 +360,39 @@ static void event_work(job *j)
     free(v);
 }
 
+/* One stored event of a range (worker thread): copied for the loop. */
+static bool range_msg(void *arg, const char *data, size_t len, int64_t time_ns)
+{
+    job *j = arg;
+    (void)time_ns;
+    if (j->n_msgs == j->cap_msgs) {
+        size_t cap = j->cap_msgs ? j->cap_msgs * 2 : 64;
+        char **m = realloc(j->msgs, cap * sizeof *m);
+        if (m)
+            j->msgs = m;
+        size_t *l = m ? realloc(j->lens, cap * sizeof *l) : NULL;
+        if (!l)
+            return false;
+        j->lens = l;
+        j->cap_msgs = cap;
+    }
+    char *c = malloc(len ? len : 1);
+    if (!c)
+        return false;
+    memcpy(c, data, len);
+    j->msgs[j->n_msgs] = c;
+    j->lens[j->n_msgs++] = len;
+    return true;
+}
+
+static void range_work(job *j)
+{
+    char subject[160];
+    snprintf(subject, sizeof subject, "%s.evt.order.>", j->s->prefix);
+    j->st = busJs_ReadSince(j->s->js, j->s->stream, subject, j->since_ns, j->max, &j->first_ns, range_msg, j,
+                            j->err, sizeof j->err);
+}
+
 static void on_work(uv_work_t *w)
 {
     job *j = w->data;
@@ -375,6 +413,7 @@ static void on_work(uv_work_t *w)
     }
     case JOB_WRITE: write_work(j); break;
     case JOB_EVENT: event_work(j); break;
+    case JOB_RANGE: range_work(j); break;
     }
 }
 
@@ -428,6 +467,12 @@ static void after_work(uv_work_t *w, int status)
         write_done(s, j);
     } else if (j->kind == JOB_EVENT) {
         j->efn(s->b, j->ctx, j->st, j->st == IBB_OK ? &j->ev : NULL);
+    } else if (j->kind == JOB_RANGE) {
+        j->rfn(s->b, j->ctx, j->st, j->first_ns, j->msgs, j->lens, j->n_msgs, j->err);
+        for (size_t i = 0; i < j->n_msgs; i++)
+            free(j->msgs[i]);
+        free(j->msgs);
+        free(j->lens);
     } else if (j->fn) {
         brOrdRecord rec;
         bool have = j->out && record_parse(j->out, j->out_len, &rec);
@@ -644,6 +689,20 @@ void brOrdStore_LastEvent(brOrdStore *s, int64_t order_id, brOrdEvidenceFn fn, v
     if (!j || !queue_job(s, j)) {
         free(j);
         fn(s->b, ctx, IBB_ERR_NOMEM, NULL);
+    }
+}
+
+void brOrdStore_EventsSince(brOrdStore *s, int64_t since_ns, size_t max, brOrdEventsFn fn, void *ctx)
+{
+    job *j = new_job(s, JOB_RANGE, NULL, NULL, ctx);
+    if (j) {
+        j->rfn = fn;
+        j->since_ns = since_ns;
+        j->max = max;
+    }
+    if (!j || !queue_job(s, j)) {
+        free(j);
+        fn(s->b, ctx, IBB_ERR_NOMEM, 0, NULL, NULL, 0, "out of memory");
     }
 }
 

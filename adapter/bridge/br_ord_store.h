@@ -60,6 +60,10 @@ typedef void (*brOrdStoreFn)(brBridge *b, void *ctx, ibbStatus st, bool exists, 
 typedef void (*brOrdWrittenFn)(brBridge *b, const char *cid, const brOrdRecord *stored);
 /* The last order event of an order id: IBB_OK (ev set), IBB_ERR_NOT_FOUND, or IBB_ERR_IO. */
 typedef void (*brOrdEvidenceFn)(brBridge *b, void *ctx, ibbStatus st, const brOrdEvidence *ev);
+/* The order events stored since a time (brOrdStore_EventsSince): msgs[i] / lens[i] borrowed for the call;
+ * first_ns the stream's oldest message (0 when empty); err says why on a failure. */
+typedef void (*brOrdEventsFn)(brBridge *b, void *ctx, ibbStatus st, int64_t first_ns, char *const *msgs,
+                              const size_t *lens, size_t n, const char *err);
 /* Startup scan: the records not final yet (brOrdRecord_NeedsRepair), handed over once. */
 typedef void (*brOrdOrphansFn)(brBridge *b, const brOrdRecord *recs, size_t n);
 /* The store became ready (stream and bucket exist). */
@@ -96,6 +100,8 @@ void brOrdStore_Settle(brOrdStore *s, const brOrdRecord *rec);
 void brOrdStore_Forget(brOrdStore *s, const char *cid);
 /* The last event the order stream holds for order_id (fn on the loop). */
 void brOrdStore_LastEvent(brOrdStore *s, int64_t order_id, brOrdEvidenceFn fn, void *ctx);
+/* Every order event the stream stored at or after since_ns (at most max; fn on the loop). */
+void brOrdStore_EventsSince(brOrdStore *s, int64_t since_ns, size_t max, brOrdEventsFn fn, void *ctx);
 
 /* Publishes one order event (packed MessagePack) on <prefix>.evt.order.<order_id> through the stream
  * with Nats-Msg-Id = event_id, and its JSON mirror on <prefix>.json.evt.order.<order_id>. */

@@ -29,6 +29,8 @@ static void orders_on_ib_down(brBridge *b)
     m->recon_active = false;
     m->oo_inflight = m->oo_for_recon = false;
     m->exec_req = 0;
+    brOrd_previewDropAll(b, "ib_unavailable", "the IB link dropped before IB answered the what-if; retry");
+    brOrd_completedDown(b);
     brOrd_placeFlush(b); /* placements ready for the old link fail: nothing was sent */
     brOrd_answerLists(b); /* from the ledger, marked "cache" */
     size_t n;
@@ -71,7 +73,17 @@ static bool orders_on_reply(brBridge *b, const ibReply *r)
         on_open_orders_end(b);
         return true;
     }
-    return brOrd_reconOnReply(b, r) || brOrd_onReply(b, r);
+    brOrd_completedOnReply(b, r);
+    brOrd_execQueriesOnReply(b, r);
+    return brOrd_previewOnReply(b, r) || brOrd_reconOnReply(b, r) || brOrd_onReply(b, r);
+}
+
+/* IB errors carrying an order id: a preview's first, then the ledger's orders. */
+static bool orders_on_order_error(brBridge *b, const ibError *e)
+{
+    if (!b->mod[BR_MOD_ORDERS])
+        return false;
+    return brOrd_previewOnError(b, e) || brOrd_onOrderError(b, e);
 }
 
 /* The store's durable write of cid finished: the ledger, then whoever waited for it. */
@@ -212,6 +224,9 @@ static ibbStatus orders_init(brBridge *b)
         {"order_cancel", "order.cancel", brOrd_onCancel},
         {"order_modify", "order.modify", brOrd_onModify},
         {"order_list", "order.list", brOrd_onList},
+        {"order_preview", "order.preview", brOrd_onPreview},
+        {"order_completed", "order.completed", brOrd_onCompleted},
+        {"executions", "executions", brOrd_onExecutions},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         busEndpointDef d = {.name = eps[i].name, .subject = eps[i].subject, .handler = eps[i].fn, .arg = b};
@@ -241,6 +256,9 @@ static void orders_fini(brBridge *b)
         return;
     orders_on_stop(b);
     m->closing = true; /* placements freed below send nothing */
+    brOrd_previewDropAll(b, "unavailable", "ib-bridge is stopping");
+    brOrd_completedFini(b);
+    brOrd_execQueriesDrop(b);
     ibbMapIter it;
     void *v;
     if (m->placing) {
@@ -289,7 +307,7 @@ const brModule br_ordersModule = {
     .name = "orders",
     .init = orders_init,
     .on_reply = orders_on_reply,
-    .on_order_error = brOrd_onOrderError,
+    .on_order_error = orders_on_order_error,
     .on_ib_ready = orders_on_ib_ready,
     .on_ib_down = orders_on_ib_down,
     .on_stop = orders_on_stop,

@@ -19,7 +19,7 @@ int64_t brq_maxPayload(const brBridge *b)
     return m > 0 ? m : DEFAULT_MAX_PAYLOAD;
 }
 
-void brq_replyChecked(brBridge *b, busRequest *req, const char *mp, size_t len)
+void br_replyChecked(brBridge *b, busRequest *req, const char *mp, size_t len)
 {
     int64_t limit = brq_maxPayload(b);
     size_t size = len;

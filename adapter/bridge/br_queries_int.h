@@ -35,10 +35,8 @@ void brq_accountIbDown(brBridge *b);
 void brq_accountStop(brBridge *b);
 void brq_accountFini(brBridge *b);
 
-/* Answers req with the packed MessagePack reply in mp (NATS max payload checked in the request's
- * encoding: an oversized reply becomes a payload_too_large error naming the limit). Does not
- * release req. */
-void brq_replyChecked(brBridge *b, busRequest *req, const char *mp, size_t len);
+/* br_replyChecked (br_internal.h), by its older name. */
+#define brq_replyChecked br_replyChecked
 /* The NATS server's max_payload (1 MiB when not connected yet). */
 int64_t brq_maxPayload(const brBridge *b);
 

@@ -680,6 +680,82 @@ ibbStatus busJs_LastMsg(busJs *j, const char *stream, const char *subject, char 
     return IBB_OK;
 }
 
+/* The stream's oldest message time (0 when empty) and message count. */
+static ibbStatus stream_first(busJs *j, const char *stream, int64_t *first_ns, int64_t *last_ns,
+                              uint64_t *msgs, char *err, size_t cap)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode ec = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = j->opt.wait_ms;
+    natsStatus s = js_GetStreamInfo(&si, j->js, stream, &o, &ec);
+    if (s == NATS_NOT_FOUND || ec == JSStreamNotFoundErr)
+        return IBB_ERR_NOT_FOUND;
+    if (s != NATS_OK) {
+        set_err(err, cap, "stream info", s);
+        return IBB_ERR_IO;
+    }
+    *msgs = si->State.Msgs;
+    *first_ns = si->State.Msgs ? si->State.FirstTime : 0;
+    *last_ns = si->State.LastTime;
+    jsStreamInfo_Destroy(si);
+    return IBB_OK;
+}
+
+ibbStatus busJs_ReadSince(busJs *j, const char *stream, const char *subject, int64_t start_ns,
+                          size_t max_msgs, int64_t *first_ns, busJsMsgFn fn, void *arg, char *err, size_t cap)
+{
+    uint64_t msgs = 0;
+    int64_t last_ns = 0;
+    *first_ns = 0;
+    if (!j || !stream || !subject || !fn)
+        return IBB_ERR_INVALID_ARG;
+    ibbStatus st = stream_first(j, stream, first_ns, &last_ns, &msgs, err, cap);
+    if (st != IBB_OK || msgs == 0 || start_ns > last_ns)
+        return st; /* nothing stored since start_ns: no consumer to wait for */
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = j->opt.wait_ms;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = start_ns > 0 ? js_DeliverByStartTime : js_DeliverAll;
+    so.Config.OptStartTime = start_ns > 0 ? start_ns : 0;
+    natsSubscription *sub = NULL;
+    jsErrCode ec = 0;
+    natsStatus s = js_SubscribeSync(&sub, j->js, subject, &o, &so, &ec);
+    if (s != NATS_OK) {
+        set_err(err, cap, "stream read", s);
+        return IBB_ERR_IO;
+    }
+    size_t n = 0;
+    bool more = true;
+    while (more && n < max_msgs) {
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, j->opt.wait_ms);
+        if (s == NATS_TIMEOUT)
+            break; /* nothing newer than start_ns (the consumer delivers nothing) */
+        if (s != NATS_OK) {
+            set_err(err, cap, "stream read", s);
+            st = IBB_ERR_IO;
+            break;
+        }
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            more = fn(arg, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), meta->Timestamp) &&
+                   meta->NumPending > 0;
+            jsMsgMetaData_Destroy(meta);
+            n++;
+        }
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return st;
+}
+
 /* ---- publishing ----------------------------------------------------------------------------------- */
 
 ibbStatus busJs_Publish(busJs *j, const char *subject, const char *msg_id, const void *data, size_t len,

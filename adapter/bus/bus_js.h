@@ -121,6 +121,18 @@ void busJs_FreeKeys(char **keys, size_t n);
 ibbStatus busJs_LastMsg(busJs *j, const char *stream, const char *subject, char **data, size_t *len, char *err,
                         size_t cap);
 
+/* One stored message of busJs_ReadSince: data (borrowed for the call), its stream time (epoch ns). Return
+ * false to stop reading. */
+typedef bool (*busJsMsgFn)(void *arg, const char *data, size_t len, int64_t time_ns);
+/* Reads the stream's messages on `subject` (wildcards allowed) stored at or after start_ns, oldest first,
+ * through an ordered ephemeral consumer (blocking, like the Kv calls), at most max_msgs. *first_ns gets
+ * the time of the stream's oldest message (0 when it is empty): the stream covers a window from start_ns
+ * only when *first_ns <= start_ns. IBB_ERR_NOT_FOUND when the stream does not exist; IBB_ERR_IO when the
+ * server could not answer. */
+ibbStatus busJs_ReadSince(busJs *j, const char *stream, const char *subject, int64_t start_ns,
+                          size_t max_msgs, int64_t *first_ns, busJsMsgFn fn, void *arg, char *err,
+                          size_t cap);
+
 /* Publishes data on subject with header Nats-Msg-Id: msg_id (and Content-Type when given),
  * asynchronously; see "Delivery" above. IBB_OK once the message is owned by nats.c or the retry
  * list; IBB_ERR_NOMEM / IBB_ERR_INVALID_ARG otherwise. */

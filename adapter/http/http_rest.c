@@ -64,6 +64,7 @@ static int build_place(httpReq *r, json_t *body, json_t **out);
 static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
 static int build_underlying(httpReq *r, json_t *body, json_t **out);
+static int build_preview(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
@@ -80,6 +81,18 @@ static route ROUTES[] = {
      0},
     {M_POST, "/candles/", P_SYMBOL, "/candles/{symbol}", "rpc.candles", HTTP_ACC_READ, K_BUS, build_candles,
      0},
+    {M_GET, "/contracts/search", P_NONE, "/contracts/search", "rpc.contract.search", HTTP_ACC_READ, K_BUS,
+     build_passthrough, 0},
+    {M_GET, "/scanner/params", P_NONE, "/scanner/params", "rpc.scanner.params", HTTP_ACC_READ, K_BUS,
+     build_empty, 0},
+    {M_GET, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_POST, "/scanner", P_NONE, "/scanner", "rpc.scanner", HTTP_ACC_READ, K_BUS, build_passthrough, 0},
+    {M_GET, "/executions", P_NONE, "/executions", "rpc.executions", HTTP_ACC_READ, K_BUS, build_passthrough,
+     0},
+    {M_GET, "/orders/completed", P_NONE, "/orders/completed", "rpc.order.completed", HTTP_ACC_TRADE, K_BUS,
+     build_passthrough, 0},
+    {M_POST, "/orders/preview", P_NONE, "/orders/preview", "rpc.order.preview", HTTP_ACC_TRADE, K_BUS,
+     build_preview, 0},
     {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS,
      build_symbol, 0},
     {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_empty, 0},
@@ -434,6 +447,14 @@ static int build_place(httpReq *r, json_t *body, json_t **out)
     json_object_set_new(o, "side", json_string(strcasecmp(side, "BUY") == 0 ? "BUY" : "SELL"));
     *out = o;
     return 0;
+}
+
+/* POST /orders/preview: the placement's body; a client_order_id is not needed (nothing is placed). */
+static int build_preview(httpReq *r, json_t *body, json_t **out)
+{
+    if (body && json_is_object(body) && !json_object_get(body, "client_order_id") && !r->idem[0])
+        json_object_set_new(body, "client_order_id", json_string("preview"));
+    return build_place(r, body, out);
 }
 
 static void set_order_ref(httpReq *r, json_t *o)
@@ -796,6 +817,7 @@ typedef enum { Q_STR, Q_BOOL, Q_INT, Q_NUMS } queryKind;
 typedef struct queryArg {
     const char *name;
     queryKind kind;
+    const char *as;          /* the body's field when it differs from the argument (NULL: the same) */
 } queryArg;
 
 static json_t *query_value(char *val, queryKind kind)
@@ -825,7 +847,7 @@ static void query_body(struct lws *wsi, httpReq *r, const queryArg *args, size_t
         snprintf(name, sizeof name, "%s=", args[i].name);
         char *val = (char *)lws_get_urlarg_by_name(wsi, name, v, sizeof v); /* points into v */
         if (val)
-            json_object_set_new(o, args[i].name, query_value(val, args[i].kind));
+            json_object_set_new(o, args[i].as ? args[i].as : args[i].name, query_value(val, args[i].kind));
     }
     char *txt = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -833,6 +855,26 @@ static void query_body(struct lws *wsi, httpReq *r, const queryArg *args, size_t
         busBuf_Puts(&r->body, txt);
     free(txt);
 }
+
+/* The other GET routes whose query arguments become the body, by subject ("q" is the search's pattern). */
+static const queryArg EXEC_Q[] = {
+    {"since", Q_STR, NULL}, {"symbol", Q_STR, NULL}, {"account", Q_STR, NULL}, {"side", Q_STR, NULL},
+    {"source", Q_STR, NULL}};
+static const queryArg COMPLETED_Q[] = {{"since", Q_STR, NULL}, {"api_only", Q_BOOL, NULL}};
+static const queryArg SEARCH_Q[] = {{"q", Q_STR, "pattern"}, {"pattern", Q_STR, NULL}};
+static const queryArg SCANNER_Q[] = {
+    {"scan_code", Q_STR, NULL}, {"instrument", Q_STR, NULL}, {"location", Q_STR, NULL},
+    {"rows", Q_INT, NULL}};
+static const struct {
+    const char *rpc;
+    const queryArg *args;
+    size_t n;
+} QUERY_ROUTES[] = {
+    {"rpc.executions", EXEC_Q, sizeof EXEC_Q / sizeof EXEC_Q[0]},
+    {"rpc.order.completed", COMPLETED_Q, sizeof COMPLETED_Q / sizeof COMPLETED_Q[0]},
+    {"rpc.contract.search", SEARCH_Q, sizeof SEARCH_Q / sizeof SEARCH_Q[0]},
+    {"rpc.scanner", SCANNER_Q, sizeof SCANNER_Q / sizeof SCANNER_Q[0]},
+};
 
 int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *path)
 {
@@ -904,14 +946,20 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
         r->idem[0] = '\0';
     if (n >= 64 || (n > 0 && !valid_symbol(r->idem)))
         return fail(wsi, r, 400, "bad_request", "Idempotency-Key must be 1-64 characters");
-    static const queryArg candles_q[] = {{"duration", Q_STR}, {"bar_size", Q_STR}, {"what_to_show", Q_STR},
-                                         {"end", Q_STR}, {"use_rth", Q_BOOL}};
-    static const queryArg options_q[] = {{"expiration", Q_STR}, {"right", Q_STR}, {"exchange", Q_STR},
-                                         {"window", Q_INT}, {"strikes", Q_NUMS}};
+    static const queryArg candles_q[] = {{"duration", Q_STR, NULL}, {"bar_size", Q_STR, NULL},
+                                         {"what_to_show", Q_STR, NULL}, {"end", Q_STR, NULL},
+                                         {"use_rth", Q_BOOL, NULL}};
+    static const queryArg options_q[] = {{"expiration", Q_STR, NULL}, {"right", Q_STR, NULL},
+                                         {"exchange", Q_STR, NULL}, {"window", Q_INT, NULL},
+                                         {"strikes", Q_NUMS, NULL}};
     if (rt->method == M_GET && rt->build == build_candles)
         query_body(wsi, r, candles_q, sizeof candles_q / sizeof candles_q[0]);
     if (rt->method == M_GET && rt->build == build_underlying)
         query_body(wsi, r, options_q, sizeof options_q / sizeof options_q[0]);
+    for (size_t i = 0; rt->method == M_GET && rt->rpc && i < sizeof QUERY_ROUTES / sizeof QUERY_ROUTES[0];
+         i++)
+        if (!strcmp(rt->rpc, QUERY_ROUTES[i].rpc))
+            query_body(wsi, r, QUERY_ROUTES[i].args, QUERY_ROUTES[i].n);
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */

@@ -564,11 +564,11 @@ static void dec_open_order_middle(ibReader *r, int sv, ibOpenOrder *o)
 
 static void dec_open_order_state(ibReader *r, int sv, ibOpenOrder *o)
 {
-    R_BOOL(r);                         /* 93 whatIf */
+    o->what_if = R_BOOL(r);            /* 93 */
     o->status = R_STR(r);              /* 94 */
-    if (sv >= SV_WHAT_IF_EXT_FIELDS)
-        ibReader_Skip(r, 6);           /* 95-100 margin before / change */
-    ibReader_Skip(r, 3);               /* 101-103 margin after */
+    for (int i = 0; i < IB_MARGIN_COUNT; i++) /* 95-103: strings on the wire, numbers in practice */
+        o->margins[i] =
+            i >= IB_MARGIN_INIT_AFTER || sv >= SV_WHAT_IF_EXT_FIELDS ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
     o->commission = R_DBLMAX(r);       /* 104 */
     o->min_commission = R_DBLMAX(r);
     o->max_commission = R_DBLMAX(r);
@@ -970,6 +970,8 @@ static void dec_error(ibReader *r, int sv, ibError *e)
         e->error_time_ms = R_INT(r);
 }
 
+static bool dec_discovery(ibReader *r, int sv, ibReply *m);
+
 /* ---- dispatch --------------------------------------------------------------------------------- */
 static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
 {
@@ -1037,7 +1039,9 @@ static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
     case IB_MSG_SEC_DEF_OPT_PARAMS_END: m->u.end.req_id = R_INT(r); break; /* no version */
     case IB_MSG_TICK_OPTION_COMPUTATION: dec_option_computation(r, sv, &m->u.option_computation); break;
     default:
-        return IBB_ERR_UNKNOWN_MSG;
+        if (!dec_discovery(r, sv, m))
+            return IBB_ERR_UNKNOWN_MSG;
+        break;
     }
     return finish(r);
 }
@@ -1085,6 +1089,8 @@ int64_t ibReply_ReqId(const ibReply *r)
     case IB_MSG_REAL_TIME_BAR: return r->u.real_time_bar.req_id;
     case IB_MSG_SEC_DEF_OPT_PARAMS: return r->u.sec_def_opt_params.req_id;
     case IB_MSG_TICK_OPTION_COMPUTATION: return r->u.option_computation.req_id;
+    case IB_MSG_SYMBOL_SAMPLES: return r->u.symbol_samples.req_id;
+    case IB_MSG_SCANNER_DATA: return r->u.scanner_data.req_id;
     default: return 0;
     }
 }
@@ -1101,5 +1107,121 @@ bool ibReply_IsMarketData(const ibReply *r)
     case IB_MSG_TICK_SNAPSHOT_END:
     case IB_MSG_TICK_OPTION_COMPUTATION: return true;
     default: return false;
+    }
+}
+
+/* ---- symbol search and scanner (PROTOCOL.md §3.18, §3.19) ---------------------------------------- */
+
+/* One symbolSamples item: conId, symbol, secType, primaryExchange, currency, n, derivSecType x n,
+ * [sv >= 176: description, issuerId]. */
+static void read_sample(ibReader *r, int sv, ibSymbolSample *o)
+{
+    memset(o, 0, sizeof *o);
+    o->con_id = R_INT(r);
+    o->symbol = R_STR(r);
+    o->sec_type = R_STR(r);
+    o->primary_exchange = R_STR(r);
+    o->currency = R_STR(r);
+    o->deriv_count = ibReader_Count(r, MAX_ITEMS, 1);
+    const char *start = r->p;
+    ibReader_Skip(r, o->deriv_count);
+    if (r->err == IBB_OK)
+        sub_reader(&o->deriv_reader, start, r->p, o->deriv_count);
+    if (sv >= IB_SV_BOND_ISSUERID) {
+        o->description = R_STR(r);
+        o->issuer_id = R_STR(r);
+    } else {
+        o->description = o->issuer_id = "";
+    }
+}
+
+static void dec_symbol_samples(ibReader *r, int sv, ibSymbolSamples *s)
+{
+    memset(s, 0, sizeof *s);
+    s->sv = sv;
+    s->req_id = R_INT(r);
+    s->count = ibReader_Count(r, MAX_ITEMS, sv >= IB_SV_BOND_ISSUERID ? 8 : 6);
+    const char *start = r->p;
+    ibSymbolSample item;
+    for (int i = 0; i < s->count && r->err == IBB_OK; i++)
+        read_sample(r, sv, &item);
+    if (r->err == IBB_OK)
+        sub_reader(&s->reader, start, r->p, s->count);
+}
+
+bool ibSymbolSamples_Next(ibSymbolSamples *s, ibSymbolSample *out)
+{
+    if (!s || !out || s->reader.err != IBB_OK || ibReader_AtEnd(&s->reader))
+        return false;
+    read_sample(&s->reader, s->sv, out);
+    return s->reader.err == IBB_OK;
+}
+
+bool ibSymbolSample_NextDeriv(ibSymbolSample *s, const char **sec_type)
+{
+    if (!s || !sec_type || s->deriv_reader.err != IBB_OK || s->deriv_reader.index >= s->deriv_count ||
+        ibReader_AtEnd(&s->deriv_reader))
+        return false;
+    *sec_type = ibReader_Str(&s->deriv_reader);
+    return s->deriv_reader.err == IBB_OK;
+}
+
+/* One scannerData row: rank, conId, symbol, secType, lastTradeDate, strike, right, exchange, currency,
+ * localSymbol, marketName, tradingClass, distance, benchmark, projection, legsStr. */
+static void read_scanner_row(ibReader *r, ibScannerRow *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rank = R_INT(r);
+    ibContract *c = &o->contract;
+    c->con_id = R_INT(r);
+    c->symbol = R_STR(r);
+    c->sec_type = R_STR(r);
+    c->last_trade_date = R_STR(r);
+    c->strike = R_DBL(r);
+    c->right = R_STR(r);
+    c->exchange = R_STR(r);
+    c->currency = R_STR(r);
+    c->local_symbol = R_STR(r);
+    o->market_name = R_STR(r);
+    c->trading_class = R_STR(r);
+    o->distance = R_STR(r);
+    o->benchmark = R_STR(r);
+    o->projection = R_STR(r);
+    o->legs = R_STR(r);
+}
+
+static void dec_scanner_data(ibReader *r, ibScannerData *d)
+{
+    memset(d, 0, sizeof *d);
+    version(r);
+    d->req_id = R_INT(r);
+    d->count = ibReader_Count(r, MAX_ITEMS, 16);
+    const char *start = r->p;
+    ibScannerRow row;
+    for (int i = 0; i < d->count && r->err == IBB_OK; i++)
+        read_scanner_row(r, &row);      /* validates every number once */
+    if (r->err == IBB_OK)
+        sub_reader(&d->reader, start, r->p, d->count);
+}
+
+bool ibScannerData_NextRow(ibScannerData *d, ibScannerRow *row)
+{
+    if (!d || !row || d->reader.err != IBB_OK || ibReader_AtEnd(&d->reader))
+        return false;
+    read_scanner_row(&d->reader, row);
+    return d->reader.err == IBB_OK;
+}
+
+static bool dec_discovery(ibReader *r, int sv, ibReply *m)
+{
+    switch ((int)m->id) {
+    case IB_MSG_SYMBOL_SAMPLES: dec_symbol_samples(r, sv, &m->u.symbol_samples); return true;
+    case IB_MSG_SCANNER_DATA: dec_scanner_data(r, &m->u.scanner_data); return true;
+    case IB_MSG_SCANNER_PARAMETERS:
+        version(r);
+        m->u.scanner_params.xml = R_STR(r);
+        return true;
+    default:
+        return false;
     }
 }

@@ -196,6 +196,7 @@ static bool below_gate(int sv, const ibRequest *r)
     switch (r->id) {
     case IB_REQ_COMPLETED_ORDERS: return sv < IB_SV_COMPLETED_ORDERS;
     case IB_REQ_SEC_DEF_OPT_PARAMS: return sv < IB_SV_SEC_DEF_OPT_PARAMS;
+    case IB_REQ_MATCHING_SYMBOLS: return sv < SV_REQ_MATCHING_SYMBOLS;
     case IB_REQ_CANCEL_TICK_BY_TICK: return sv < IB_SV_TICK_BY_TICK;
     case IB_REQ_TICK_BY_TICK:
         return sv < IB_SV_TICK_BY_TICK || (sv < IB_SV_TICK_BY_TICK_IGNORE_SIZE &&
@@ -246,7 +247,7 @@ static void enc_place_order_head(enc *e, const ibContract *c, const ibOrder *o)
 }
 
 /* Rows 35-89: defaults for everything ibOrder does not carry. */
-static void enc_place_order_middle(enc *e)
+static void enc_place_order_middle(enc *e, const ibOrder *o)
 {
     put_str(e, "");                     /* 35 sharesAllocation */
     put_int(e, 0);                      /* 36 discretionaryAmt (official: "0") */
@@ -297,7 +298,7 @@ static void enc_place_order_middle(enc *e)
     put_bool(e, false);                 /* 82 deltaNeutralContract present */
     put_str(e, "");                     /* 83 algoStrategy ("" -> no params) */
     put_str(e, "");                     /* 84 algoId */
-    put_bool(e, false);                 /* 85 whatIf */
+    put_bool(e, o->what_if);            /* 85 whatIf */
     put_str(e, "");                     /* 86 orderMiscOptions */
     put_bool(e, false);                 /* 87 solicited */
     put_bool(e, false);                 /* 88 randomizeSize */
@@ -393,7 +394,7 @@ static void enc_place_order(enc *e, const ibPlaceOrder *p)
         return;
     }
     enc_place_order_head(e, c, o);
-    enc_place_order_middle(e);
+    enc_place_order_middle(e, o);
     enc_place_order_tail(e);
 }
 
@@ -451,6 +452,8 @@ static void put_id_version(enc *e, int id, int version)
     put_int(e, id);
     put_int(e, version);
 }
+
+static bool enc_discovery(enc *e, const ibRequest *r);
 
 static bool enc_body(enc *e, const ibRequest *r)
 {
@@ -555,8 +558,10 @@ static bool enc_body(enc *e, const ibRequest *r)
     case IB_REQ_SEC_DEF_OPT_PARAMS:
         enc_sec_def_opt_params(e, &r->u.sec_def_opt_params);
         return true;
+    default:
+        break;
     }
-    return false;
+    return enc_discovery(e, r);
 }
 
 ibbStatus ib_encodeRequest(ibWriter *w, int sv, const ibRequest *req)
@@ -629,7 +634,81 @@ void ibRequest_Init(ibRequest *req, ibRequestId id)
         req->u.real_time_bars.bar_size = 5;
         req->u.real_time_bars.what_to_show = "TRADES";
         break;
+    case IB_REQ_SCANNER_SUBSCRIPTION: {
+        ibReqScannerSubscription *sc = &req->u.scanner;
+        sc->number_of_rows = -1;
+        sc->above_price = sc->below_price = IB_UNSET_DOUBLE;
+        sc->market_cap_above = sc->market_cap_below = IB_UNSET_DOUBLE;
+        sc->coupon_rate_above = sc->coupon_rate_below = IB_UNSET_DOUBLE;
+        sc->above_volume = sc->average_option_volume_above = IB_UNSET_INT;
+        break;
+    }
     default:
         break;
+    }
+}
+
+/* ---- symbol search and scanner (PROTOCOL.md §3.18, §3.19) ---------------------------------------- */
+
+/* reqScannerSubscription: `22, [4 below 143], reqId, ScannerSubscription(21), [filters >= 143],
+ * subscription options` (vectors reqScannerSubscription_* at 176 and 142). */
+static void enc_scanner(enc *e, const ibReqScannerSubscription *s)
+{
+    if (is_empty(s->instrument) || is_empty(s->location_code) || is_empty(s->scan_code))
+        e->bad = true;
+    put_int(e, IB_REQ_SCANNER_SUBSCRIPTION);
+    if (e->sv < SV_SCANNER_GENERIC_OPTS)
+        put_int(e, 4);
+    put_int(e, s->req_id);
+    put_int_max(e, s->number_of_rows);
+    put_str(e, s->instrument);
+    put_str(e, s->location_code);
+    put_str(e, s->scan_code);
+    put_dbl_max(e, s->above_price);
+    put_dbl_max(e, s->below_price);
+    put_int_max(e, s->above_volume);
+    put_dbl_max(e, s->market_cap_above);
+    put_dbl_max(e, s->market_cap_below);
+    put_str(e, s->moody_rating_above);
+    put_str(e, s->moody_rating_below);
+    put_str(e, s->sp_rating_above);
+    put_str(e, s->sp_rating_below);
+    put_str(e, s->maturity_date_above);
+    put_str(e, s->maturity_date_below);
+    put_dbl_max(e, s->coupon_rate_above);
+    put_dbl_max(e, s->coupon_rate_below);
+    put_bool(e, s->exclude_convertible);
+    put_int_max(e, s->average_option_volume_above);
+    put_str(e, s->scanner_setting_pairs);
+    put_str(e, s->stock_type_filter);
+    if (e->sv >= SV_SCANNER_GENERIC_OPTS)
+        put_str(e, s->filter_options);
+    else if (!is_empty(s->filter_options))
+        e->bad = true;                  /* the official client refuses them below 143 */
+    put_str(e, s->subscription_options);
+}
+
+static bool enc_discovery(enc *e, const ibRequest *r)
+{
+    switch (r->id) {
+    case IB_REQ_MATCHING_SYMBOLS:
+        if (is_empty(r->u.matching_symbols.pattern))
+            e->bad = true;
+        put_int(e, IB_REQ_MATCHING_SYMBOLS);    /* no version */
+        put_int(e, r->u.matching_symbols.req_id);
+        put_str(e, r->u.matching_symbols.pattern);
+        return true;
+    case IB_REQ_SCANNER_PARAMETERS:
+        put_id_version(e, IB_REQ_SCANNER_PARAMETERS, 1);
+        return true;
+    case IB_REQ_SCANNER_SUBSCRIPTION:
+        enc_scanner(e, &r->u.scanner);
+        return true;
+    case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION:
+        put_id_version(e, IB_REQ_CANCEL_SCANNER_SUBSCRIPTION, 1);
+        put_int(e, r->u.cancel.req_id);
+        return true;
+    default:
+        return false;
     }
 }

@@ -79,6 +79,11 @@ typedef enum ibRequestId {           /* client -> server */
     IB_REQ_TICK_BY_TICK = 97,          /* sv >= 137, §3.13 */
     IB_REQ_CANCEL_TICK_BY_TICK = 98,
     IB_REQ_COMPLETED_ORDERS = 99,      /* sv >= 150 */
+    /* symbol search and scanner (PROTOCOL.md §3.18, §3.19) */
+    IB_REQ_SCANNER_SUBSCRIPTION = 22,  /* no version at sv >= 143 */
+    IB_REQ_CANCEL_SCANNER_SUBSCRIPTION = 23,
+    IB_REQ_SCANNER_PARAMETERS = 24,
+    IB_REQ_MATCHING_SYMBOLS = 81,      /* sv >= 108 */
 } ibRequestId;
 
 typedef enum ibReplyId {             /* server -> client */
@@ -120,6 +125,10 @@ typedef enum ibReplyId {             /* server -> client */
     IB_MSG_TICK_BY_TICK = 99,          /* §3.13 */
     IB_MSG_COMPLETED_ORDER = 101,
     IB_MSG_COMPLETED_ORDERS_END = 102,
+    /* symbol search and scanner (PROTOCOL.md §3.18, §3.19) */
+    IB_MSG_SCANNER_PARAMETERS = 19,
+    IB_MSG_SCANNER_DATA = 20,
+    IB_MSG_SYMBOL_SAMPLES = 79,
 } ibReplyId;
 
 /* Tick types used by ib-bridge (OFF-PY ticktype.py). */
@@ -211,6 +220,7 @@ typedef struct ibOrder {
     int64_t parent_id;
     bool outside_rth;
     bool hidden;
+    bool what_if;                    /* #85: a margin preview, nothing is placed (§3.16) */
 } ibOrder;
 
 typedef struct ibPlaceOrder { ibContract contract; ibOrder order; } ibPlaceOrder;
@@ -277,6 +287,28 @@ typedef struct ibReqSecDefOptParams {
     int64_t underlying_con_id;
 } ibReqSecDefOptParams;
 
+/* ---- symbol search and scanner requests (PROTOCOL.md §3.18, §3.19) ---------------------------- */
+/* reqMatchingSymbols (out 81, no version, sv >= 108). */
+typedef struct ibReqMatchingSymbols { int64_t req_id; const char *pattern; } ibReqMatchingSymbols;
+/* reqScannerSubscription (out 22): the ScannerSubscription, then (sv >= 143) the filter options
+ * "tag=value;..." and the subscription options. Unset numbers go out empty. */
+typedef struct ibReqScannerSubscription {
+    int64_t req_id;
+    int64_t number_of_rows;          /* -1 = not specified (ibRequest_Init) */
+    const char *instrument, *location_code, *scan_code;
+    double above_price, below_price; /* IB_UNSET_DOUBLE = no filter */
+    int64_t above_volume;            /* IB_UNSET_INT = no filter */
+    double market_cap_above, market_cap_below;
+    const char *moody_rating_above, *moody_rating_below, *sp_rating_above, *sp_rating_below;
+    const char *maturity_date_above, *maturity_date_below;
+    double coupon_rate_above, coupon_rate_below;
+    bool exclude_convertible;
+    int64_t average_option_volume_above;
+    const char *scanner_setting_pairs, *stock_type_filter;
+    const char *filter_options;      /* sv >= 143: "avgVolumeAbove=1000000;" */
+    const char *subscription_options;
+} ibReqScannerSubscription;
+
 typedef struct ibRequest {
     ibRequestId id;
     union {
@@ -299,6 +331,9 @@ typedef struct ibRequest {
         ibReqTickByTick tick_by_tick;            /* IB_REQ_TICK_BY_TICK (cancel: u.cancel) */
         ibReqRealTimeBars real_time_bars;        /* IB_REQ_REAL_TIME_BARS (cancel: u.cancel) */
         ibReqSecDefOptParams sec_def_opt_params; /* IB_REQ_SEC_DEF_OPT_PARAMS */
+        ibReqMatchingSymbols matching_symbols;   /* IB_REQ_MATCHING_SYMBOLS */
+        ibReqScannerSubscription scanner;        /* IB_REQ_SCANNER_SUBSCRIPTION (cancel: u.cancel;
+                                                    SCANNER_PARAMETERS: no body) */
         bool auto_bind;                          /* IB_REQ_AUTO_OPEN_ORDERS */
         bool api_only;                           /* IB_REQ_COMPLETED_ORDERS: `99, apiOnly`, no
                                                     version, no reqId; 1 = API orders only */
@@ -424,7 +459,16 @@ typedef struct ibOpenOrder {
     double min_commission, max_commission;
     const char *commission_currency;
     const char *warning_text;
+    bool what_if;                    /* #93: the answer to a what-if placeOrder */
+    double margins[9];               /* #95-#103 (IB_MARGIN_*; before/change only from sv 142);
+                                        IB_UNSET_DOUBLE when unset */
 } ibOpenOrder;
+/* Indexes of ibOpenOrder.margins, in wire order. */
+enum {
+    IB_MARGIN_INIT_BEFORE, IB_MARGIN_MAINT_BEFORE, IB_MARGIN_EQUITY_BEFORE,
+    IB_MARGIN_INIT_CHANGE, IB_MARGIN_MAINT_CHANGE, IB_MARGIN_EQUITY_CHANGE,
+    IB_MARGIN_INIT_AFTER, IB_MARGIN_MAINT_AFTER, IB_MARGIN_EQUITY_AFTER, IB_MARGIN_COUNT
+};
 
 /* completedOrder (PROTOCOL.md §3.16): an order IB has finished (Filled, Cancelled, Inactive), as
  * reqCompletedOrders lists it. A layout of its own: no version, and no orderId or clientId on the
@@ -569,6 +613,45 @@ typedef struct ibTickOptionComputation {
     double implied_vol, delta, opt_price, pv_dividend, gamma, vega, theta, und_price;
 } ibTickOptionComputation;
 
+/* ---- symbol search and scanner replies (PROTOCOL.md §3.18, §3.19) ------------------------------ */
+/* One item of symbolSamples. The derivative types are read with ibSymbolSample_NextDeriv (decoder)
+ * or given as deriv_sec_types (encoder input). description and issuer_id exist from sv 176. */
+typedef struct ibSymbolSample {
+    int64_t con_id;
+    const char *symbol, *sec_type, *primary_exchange, *currency;
+    int deriv_count;
+    const char *const *deriv_sec_types; /* encoder input, or NULL: what deriv_reader holds */
+    ibReader deriv_reader;           /* set by ibSymbolSamples_Next */
+    const char *description, *issuer_id;
+} ibSymbolSample;
+/* symbolSamples (in 79, no version, no end marker): the whole answer of one reqMatchingSymbols. */
+typedef struct ibSymbolSamples {
+    int64_t req_id;
+    int count;
+    const ibSymbolSample *samples;   /* encoder input (count items), or NULL: what reader holds */
+    ibReader reader;                 /* set by the decoder (validated) */
+    int sv;                          /* set by the decoder: the layout of the items */
+} ibSymbolSamples;
+bool ibSymbolSamples_Next(ibSymbolSamples *s, ibSymbolSample *out);
+bool ibSymbolSample_NextDeriv(ibSymbolSample *s, const char **sec_type);
+
+/* One row of scannerData (in 20, version 3). */
+typedef struct ibScannerRow {
+    int64_t rank;
+    ibContract contract;             /* con_id, symbol, sec_type, last_trade_date, strike, right,
+                                        exchange, currency, local_symbol, trading_class */
+    const char *market_name, *distance, *benchmark, *projection, *legs;
+} ibScannerRow;
+/* scannerData: one whole result set (there is no end message on the wire). */
+typedef struct ibScannerData {
+    int64_t req_id;
+    int count;
+    const ibScannerRow *rows;        /* encoder input, or NULL: what reader holds */
+    ibReader reader;                 /* set by the decoder (validated) */
+} ibScannerData;
+bool ibScannerData_NextRow(ibScannerData *d, ibScannerRow *row);
+typedef struct ibScannerParameters { const char *xml; } ibScannerParameters; /* in 19, version 1 */
+
 typedef struct ibError {
     int64_t id;                      /* -1 for notices, else reqId / orderId */
     int64_t code;
@@ -612,6 +695,9 @@ typedef struct ibReply {
         ibRealTimeBar real_time_bar;             /* REAL_TIME_BAR */
         ibSecDefOptParams sec_def_opt_params;    /* SEC_DEF_OPT_PARAMS (END: u.end) */
         ibTickOptionComputation option_computation; /* TICK_OPTION_COMPUTATION */
+        ibSymbolSamples symbol_samples;          /* SYMBOL_SAMPLES */
+        ibScannerData scanner_data;              /* SCANNER_DATA */
+        ibScannerParameters scanner_params;      /* SCANNER_PARAMETERS */
         /* no body: OPEN_ORDER_END, POSITION_END, COMPLETED_ORDERS_END */
     } u;
 } ibReply;

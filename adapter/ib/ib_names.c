@@ -42,6 +42,9 @@ const char *ib_replyName(int id)
     case IB_MSG_ACCOUNT_SUMMARY_END: return "accountSummaryEnd";
     case IB_MSG_SEC_DEF_OPT_PARAMS: return "securityDefinitionOptionParameter";
     case IB_MSG_SEC_DEF_OPT_PARAMS_END: return "securityDefinitionOptionParameterEnd";
+    case IB_MSG_SYMBOL_SAMPLES: return "symbolSamples";
+    case IB_MSG_SCANNER_DATA: return "scannerData";
+    case IB_MSG_SCANNER_PARAMETERS: return "scannerParameters";
     case IB_MSG_TICK_REQ_PARAMS: return "tickReqParams";
     case 88: return "headTimestamp";
     case IB_MSG_HISTORICAL_DATA_UPDATE: return "historicalDataUpdate";
@@ -86,6 +89,10 @@ const char *ib_requestName(int id)
     case IB_REQ_CANCEL_POSITIONS: return "cancelPositions";
     case IB_REQ_START_API: return "startApi";
     case IB_REQ_SEC_DEF_OPT_PARAMS: return "reqSecDefOptParams";
+    case IB_REQ_MATCHING_SYMBOLS: return "reqMatchingSymbols";
+    case IB_REQ_SCANNER_PARAMETERS: return "reqScannerParameters";
+    case IB_REQ_SCANNER_SUBSCRIPTION: return "reqScannerSubscription";
+    case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION: return "cancelScannerSubscription";
     case IB_REQ_TICK_BY_TICK: return "reqTickByTickData";
     case IB_REQ_CANCEL_TICK_BY_TICK: return "cancelTickByTickData";
     case 92: return "reqPnL";

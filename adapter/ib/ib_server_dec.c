@@ -193,12 +193,11 @@ static void read_order_middle(ibReader *r, ibPlaceOrder *p)
         ibReader_Skip(r, n * 2);
     }
     ibReader_Str(r);                  /* algoId */
-    ibReader_Bool(r);                 /* whatIf */
+    p->order.what_if = ibReader_Bool(r);
     ibReader_Str(r);                  /* orderMiscOptions */
     ibReader_Bool(r);                 /* solicited */
     ibReader_Bool(r);                 /* randomizeSize */
     ibReader_Bool(r);                 /* randomizePrice */
-    (void)p;
 }
 
 static bool type_is(const char *t, const char *a, const char *b)
@@ -430,6 +429,8 @@ static void read_cancel_order(ibReader *r, int sv, ibCancelOrder *c)
     }
 }
 
+static void read_discovery(ibReader *r, int sv, ibRequest *req);
+
 static void read_body(ibReader *r, int sv, ibRequest *req)
 {
     switch (req->id) {
@@ -509,6 +510,9 @@ static void read_body(ibReader *r, int sv, ibRequest *req)
     case IB_REQ_CANCEL_POSITIONS:
         ibReader_Int(r);              /* version */
         break;
+    default:
+        read_discovery(r, sv, req);
+        break;
     }
 }
 
@@ -524,7 +528,8 @@ static bool known_request(int64_t id)
     case IB_REQ_CANCEL_POSITIONS: case IB_REQ_START_API: case IB_REQ_COMPLETED_ORDERS:
     case IB_REQ_MKT_DEPTH: case IB_REQ_CANCEL_MKT_DEPTH: case IB_REQ_TICK_BY_TICK:
     case IB_REQ_CANCEL_TICK_BY_TICK: case IB_REQ_REAL_TIME_BARS: case IB_REQ_CANCEL_REAL_TIME_BARS:
-    case IB_REQ_SEC_DEF_OPT_PARAMS:
+    case IB_REQ_SEC_DEF_OPT_PARAMS: case IB_REQ_MATCHING_SYMBOLS: case IB_REQ_SCANNER_PARAMETERS:
+    case IB_REQ_SCANNER_SUBSCRIPTION: case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION:
         return true;
     default:
         return false;
@@ -554,4 +559,56 @@ ibbStatus ib_decodeRequest(int sv, const char *payload, size_t len, ibRequest *r
     if (!ibReader_AtEnd(&r))
         return IBB_ERR_TRAILING;
     return IBB_OK;
+}
+
+/* ---- symbol search and scanner (PROTOCOL.md §3.18, §3.19) ---------------------------------------- */
+
+static void read_scanner(ibReader *r, int sv, ibReqScannerSubscription *s)
+{
+    if (sv < SV_SCANNER_GENERIC_OPTS)
+        ibReader_Int(r);              /* version 4 */
+    s->req_id = ibReader_Int(r);
+    s->number_of_rows = ibReader_IntMax(r);
+    s->instrument = ibReader_Str(r);
+    s->location_code = ibReader_Str(r);
+    s->scan_code = ibReader_Str(r);
+    s->above_price = ibReader_DoubleMax(r);
+    s->below_price = ibReader_DoubleMax(r);
+    s->above_volume = ibReader_IntMax(r);
+    s->market_cap_above = ibReader_DoubleMax(r);
+    s->market_cap_below = ibReader_DoubleMax(r);
+    s->moody_rating_above = ibReader_Str(r);
+    s->moody_rating_below = ibReader_Str(r);
+    s->sp_rating_above = ibReader_Str(r);
+    s->sp_rating_below = ibReader_Str(r);
+    s->maturity_date_above = ibReader_Str(r);
+    s->maturity_date_below = ibReader_Str(r);
+    s->coupon_rate_above = ibReader_DoubleMax(r);
+    s->coupon_rate_below = ibReader_DoubleMax(r);
+    s->exclude_convertible = ibReader_Bool(r);
+    s->average_option_volume_above = ibReader_IntMax(r);
+    s->scanner_setting_pairs = ibReader_Str(r);
+    s->stock_type_filter = ibReader_Str(r);
+    s->filter_options = sv >= SV_SCANNER_GENERIC_OPTS ? ibReader_Str(r) : "";
+    s->subscription_options = ibReader_Str(r);
+}
+
+static void read_discovery(ibReader *r, int sv, ibRequest *req)
+{
+    switch (req->id) {
+    case IB_REQ_MATCHING_SYMBOLS:
+        req->u.matching_symbols.req_id = ibReader_Int(r);   /* no version */
+        req->u.matching_symbols.pattern = ibReader_Str(r);
+        break;
+    case IB_REQ_SCANNER_PARAMETERS:
+        ibReader_Int(r);              /* version 1 */
+        break;
+    case IB_REQ_SCANNER_SUBSCRIPTION: read_scanner(r, sv, &req->u.scanner); break;
+    case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION:
+        ibReader_Int(r);              /* version 1 */
+        req->u.cancel.req_id = ibReader_Int(r);
+        break;
+    default:
+        break;
+    }
 }

@@ -138,7 +138,14 @@ static void put_open_order_field(ibWriter *w, int i, const ibOpenOrder *oo)
         break;
     }
     case 58: ibWriter_Int(w, o->parent_id); break;
+    case 93: ibWriter_Bool(w, oo->what_if); break;
     case 94: ibWriter_Str(w, oo->status); break;
+    case 95: case 96: case 97: case 98: case 99: case 100: case 101: case 102: case 103:
+        if (oo->what_if)
+            put_dbl_sentinel(w, oo->margins[i - 95]);
+        else
+            ibWriter_Str(w, OPEN_ORDER_TEMPLATE[i]);   /* unset, as in the capture */
+        break;
     case 104: ibWriter_DoubleMax(w, oo->commission); break;
     case 105: ibWriter_DoubleMax(w, oo->min_commission); break;
     case 106: ibWriter_DoubleMax(w, oo->max_commission); break;
@@ -623,6 +630,8 @@ static void put_version_req_id(ibWriter *w, int msg, int64_t req_id)
     ibWriter_Int(w, req_id);
 }
 
+static ibbStatus put_discovery(ibWriter *w, int sv, const ibReply *r);
+
 static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *bars)
 {
     const int V6 = 6;
@@ -766,8 +775,10 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
         ibWriter_Int(w, r->u.end.req_id);
         return IBB_OK;
     case IB_MSG_TICK_OPTION_COMPUTATION: put_option_computation(w, sv, &r->u.option_computation); return IBB_OK;
+    default:
+        break;
     }
-    return IBB_ERR_INVALID_ARG;
+    return put_discovery(w, sv, r);
 }
 
 ibbStatus ib_encodeReply(ibWriter *w, int sv, const ibReply *reply, const ibBar *bars)
@@ -786,4 +797,94 @@ ibbStatus ib_encodeReply(ibWriter *w, int sv, const ibReply *reply, const ibBar 
         return st;
     }
     return ibWriter_End(w);
+}
+
+/* ---- symbol search and scanner (PROTOCOL.md §3.18, §3.19) ---------------------------------------- */
+
+static void put_sample(ibWriter *w, int sv, const ibSymbolSample *in)
+{
+    ibSymbolSample it = *in;            /* the derivative reader advances */
+    ibWriter_Int(w, it.con_id);
+    ibWriter_Str(w, it.symbol);
+    ibWriter_Str(w, it.sec_type);
+    ibWriter_Str(w, it.primary_exchange);
+    ibWriter_Str(w, it.currency);
+    ibWriter_Int(w, it.deriv_count);
+    const char *d;
+    for (int i = 0; i < it.deriv_count; i++)
+        ibWriter_Str(w, it.deriv_sec_types ? it.deriv_sec_types[i]
+                                           : (ibSymbolSample_NextDeriv(&it, &d) ? d : ""));
+    if (sv >= IB_SV_BOND_ISSUERID) {
+        ibWriter_Str(w, it.description);
+        ibWriter_Str(w, it.issuer_id);
+    }
+}
+
+/* in 79, no version: reqId, count, items (from `samples`, else what the decoder's reader holds). */
+static void put_symbol_samples(ibWriter *w, int sv, const ibSymbolSamples *in)
+{
+    ibSymbolSamples s = *in;
+    ibWriter_Int(w, IB_MSG_SYMBOL_SAMPLES);
+    ibWriter_Int(w, s.req_id);
+    ibWriter_Int(w, s.count);
+    ibSymbolSample item;
+    for (int i = 0; i < s.count; i++) {
+        if (s.samples)
+            put_sample(w, sv, &s.samples[i]);
+        else if (ibSymbolSamples_Next(&s, &item))
+            put_sample(w, sv, &item);
+    }
+}
+
+static void put_scanner_row(ibWriter *w, const ibScannerRow *o)
+{
+    const ibContract *c = &o->contract;
+    ibWriter_Int(w, o->rank);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, o->market_name);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Str(w, o->distance);
+    ibWriter_Str(w, o->benchmark);
+    ibWriter_Str(w, o->projection);
+    ibWriter_Str(w, o->legs);
+}
+
+/* in 20, version 3: reqId, count, rows (from `rows`, else what the decoder's reader holds). */
+static void put_scanner_data(ibWriter *w, const ibScannerData *in)
+{
+    ibScannerData d = *in;
+    ibWriter_Int(w, IB_MSG_SCANNER_DATA);
+    ibWriter_Int(w, 3);
+    ibWriter_Int(w, d.req_id);
+    ibWriter_Int(w, d.count);
+    ibScannerRow row;
+    for (int i = 0; i < d.count; i++) {
+        if (d.rows)
+            put_scanner_row(w, &d.rows[i]);
+        else if (ibScannerData_NextRow(&d, &row))
+            put_scanner_row(w, &row);
+    }
+}
+
+static ibbStatus put_discovery(ibWriter *w, int sv, const ibReply *r)
+{
+    switch (r->id) {
+    case IB_MSG_SYMBOL_SAMPLES: put_symbol_samples(w, sv, &r->u.symbol_samples); return IBB_OK;
+    case IB_MSG_SCANNER_DATA: put_scanner_data(w, &r->u.scanner_data); return IBB_OK;
+    case IB_MSG_SCANNER_PARAMETERS:
+        ibWriter_Int(w, IB_MSG_SCANNER_PARAMETERS);
+        ibWriter_Int(w, 1);
+        ibWriter_Str(w, r->u.scanner_params.xml);
+        return IBB_OK;
+    default:
+        return IBB_ERR_INVALID_ARG;
+    }
 }

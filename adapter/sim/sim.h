@@ -27,6 +27,7 @@
 #define SIM_MAX_INJECT 32
 #define SIM_MAX_ERROR_CODES 64
 #define SIM_REQ_NAMES 128
+#define SIM_MAX_SCANS 10       /* simultaneous scanner subscriptions per client (PROTOCOL.md §3.19) */
 #define SIM_TICK_PERIOD_MS 10 /* default tick_period_ms */
 #define SIM_DEPTH_MAX_ROWS 50  /* rows per side of an instrument's book (reqMktDepth rows 1..50) */
 
@@ -176,6 +177,7 @@ typedef struct simConn {
     simDepthSub *dsubs; int n_dsubs, cap_dsubs;
     simTbtSub *tsubs; int n_tsubs, cap_tsubs;
     simRtbSub *rsubs; int n_rsubs, cap_rsubs;
+    int64_t scans[SIM_MAX_SCANS]; int n_scans;   /* scanner subscriptions (sim_discovery.c) */
     bool pos_sub;
     bool acct_sub;
     char acct_sub_id[32];
@@ -247,6 +249,8 @@ struct simServer {
     simCodeCount stat_errors[SIM_MAX_ERROR_CODES];
     uint64_t stat_orders, stat_fills, stat_ticks, stat_ticks_dropped, stat_hist_requests, stat_decode_errors;
     uint64_t stat_depth_ops, stat_depth_resets, stat_tbt_events, stat_rt_bars;
+    uint64_t match_last_ms, match_min_gap_ms;    /* reqMatchingSymbols: last one, closest two (0 = none) */
+    uint64_t stat_previews;                      /* what-if orders answered */
 };
 
 /* ---- sim_server.c ------------------------------------------------------------------------------- */
@@ -387,6 +391,20 @@ void sim_handleCancelAccountSummary(simConn *c, int64_t req_id);
 void sim_handleAccountUpdates(simConn *c, const ibReqAccountUpdates *r);
 void sim_accountStart(simServer *srv);
 const char *sim_managedAccounts(simServer *srv, char *buf, size_t cap);
+
+/* ---- sim_preview.c, sim_discovery.c: what-if orders, symbol search, scanner (PROTOCOL.md §3.16-3.19) */
+/* A what-if placeOrder (validated): two openOrders as IB sends them, the first with unset margins,
+ * the second with margins from the account's positions at price px and the commission range around
+ * `commission`. Creates no order and uses no order id. */
+void sim_previewOrder(simConn *c, const ibPlaceOrder *p, int inst, double px, double commission);
+void sim_handleMatchingSymbols(simConn *c, const ibReqMatchingSymbols *r);
+void sim_handleScannerParams(simConn *c);
+void sim_handleScanner(simConn *c, const ibReqScannerSubscription *r);
+void sim_handleCancelScanner(simConn *c, int64_t req_id);
+/* ib-sim's own ranking for scan_code over its stocks (instrument indexes, best first); the count
+ * (at most max), or -1 for a scan code it does not know. */
+int sim_scanRank(simServer *srv, const char *scan_code, double above_price, double below_price,
+                 double above_volume, int *out, int max);
 
 /* ---- sim_control.c ------------------------------------------------------------------------------ */
 ibbStatus sim_controlStart(simServer *srv);

@@ -13,6 +13,8 @@
  *                              restart: executions forgotten, non-GTC working orders cancelled
  *                              silently and forgotten, completed orders forgotten (kept with
  *                              keep-completed); ids keep counting; connections are not touched
+ *   execs [since-epoch-s]      the ids of ib-sim's executions (at or after the time), comma-separated
+ *   scan <scan code>           ib-sim's own ranking for a scanner scan code: symbols, comma-separated
  *   depthreset                 error 317 on every market-depth subscription, then its book again
  *   depthbook <symbol> [rows]  ib-sim's book of a symbol with depth subscribers, as JSON
  *                              from inserts (PROTOCOL.md §3.12)
@@ -169,11 +171,14 @@ static char *stats_json(simServer *srv)
     jcat(&j,
          "\"depth_subscriptions\":%d,\"max_depth\":%d,\"depth_ops\":%llu,\"depth_resets\":%llu,"
          "\"tick_by_tick_subscriptions\":%d,\"max_tick_by_tick\":%d,\"tick_by_tick_events\":%llu,"
-         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu}",
+         "\"real_time_bar_subscriptions\":%d,\"real_time_bars\":%llu,",
          sim_depthInUse(srv), srv->cfg.max_depth, (unsigned long long)srv->stat_depth_ops,
          (unsigned long long)srv->stat_depth_resets, sim_tickByTickInUse(srv), srv->cfg.max_tick_by_tick,
          (unsigned long long)srv->stat_tbt_events, sim_realTimeBarsInUse(srv),
          (unsigned long long)srv->stat_rt_bars);
+    jcat(&j, "\"matching_symbols_min_gap_ms\":%lld,\"previews\":%llu}",
+         srv->match_min_gap_ms ? (long long)srv->match_min_gap_ms : -1LL,
+         (unsigned long long)srv->stat_previews);
     return j.p;
 }
 
@@ -311,6 +316,37 @@ static int arg_secs(const char *s, int dflt)
     return v < 0 ? 0 : (v > 86400 ? 86400 : v);
 }
 
+/* `execs [since]` and `scan <code>`: what ib-sim itself holds, for tests to compare ib-bridge with. */
+static void discovery_command(ctrlConn *cc, const char *cmd, const char *arg)
+{
+    simServer *srv = cc->srv;
+    jbuf j = { malloc(256), 0, 256 };
+    if (!j.p) {
+        reply(cc, "error out of memory");
+        return;
+    }
+    jcat(&j, "ok ");
+    if (!strcasecmp(cmd, "execs")) {
+        long long since = arg ? atoll(arg) : 0;
+        for (int i = 0, k = 0; i < srv->n_execs; i++)
+            if (srv->execs[i].epoch >= since)
+                jcat(&j, "%s%s", k++ ? "," : "", srv->execs[i].exec_id);
+    } else {
+        int ranked[50];
+        const double none = IB_UNSET_DOUBLE;
+        int n = sim_scanRank(srv, arg ? arg : "", none, none, none, ranked, 50);
+        if (n < 0) {
+            free(j.p);
+            reply(cc, "error unknown scan code");
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            jcat(&j, "%s%s", i ? "," : "", srv->insts[ranked[i]].symbol);
+    }
+    reply(cc, j.p);
+    free(j.p);
+}
+
 static void command(ctrlConn *cc, char *line)
 {
     simServer *srv = cc->srv;
@@ -395,6 +431,8 @@ static void command(ctrlConn *cc, char *line)
                  "ok newday forgot_orders=%d forgot_executions=%d kept_working=%d kept_completed=%d",
                  orders, execs, working, kept);
         reply(cc, msg);
+    } else if (!strcasecmp(cmd, "execs") || !strcasecmp(cmd, "scan")) {
+        discovery_command(cc, cmd, argv[1]);
     } else if (!strcasecmp(cmd, "depthreset")) {
         snprintf(msg, sizeof msg, "ok depthreset %d", sim_depthReset(srv));
         reply(cc, msg);
@@ -410,7 +448,8 @@ static void command(ctrlConn *cc, char *line)
     } else if (!strcasecmp(cmd, "help")) {
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
                   "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
-                  "newday [keep-completed] | depthreset | depthbook <symbol> [rows] | quit");
+                  "newday [keep-completed] | execs [since] | scan <code> | depthreset | depthbook <symbol> [rows] | "
+                  "quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

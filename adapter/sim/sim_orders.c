@@ -466,7 +466,16 @@ void sim_handlePlaceOrder(simConn *c, const ibPlaceOrder *p)
         return;
     char type[12], tif[8], action[8], why[160];
     if (!validate(c, src, &srv->insts[inst], type, tif, action, why)) {
-        record_rejected(c, src, inst, type, tif, action, why);
+        if (!src->what_if)            /* a refused what-if leaves nothing behind */
+            record_rejected(c, src, inst, type, tif, action, why);
+        return;
+    }
+    if (src->what_if) {
+        const simInstrument *in = &srv->insts[inst];
+        double px = strstr(type, "LMT") ? src->lmt_price
+                    : !strcmp(type, "STP") ? src->aux_price
+                                           : sim_mid(in);
+        sim_previewOrder(c, p, inst, px, commission_for(in, src->total_qty, px));
         return;
     }
     simOrder *o = find_order(srv, c->client_id, src->order_id);

@@ -349,6 +349,10 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
     case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
     case IB_REQ_SEC_DEF_OPT_PARAMS: sim_handleSecDefOptParams(c, &req->u.sec_def_opt_params); break;
+    case IB_REQ_MATCHING_SYMBOLS: sim_handleMatchingSymbols(c, &req->u.matching_symbols); break;
+    case IB_REQ_SCANNER_PARAMETERS: sim_handleScannerParams(c); break;
+    case IB_REQ_SCANNER_SUBSCRIPTION: sim_handleScanner(c, &req->u.scanner); break;
+    case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION: sim_handleCancelScanner(c, req->u.cancel.req_id); break;
     }
 }
 

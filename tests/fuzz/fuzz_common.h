@@ -87,6 +87,35 @@ static inline int fuzz_walk_opt_params(ibReply *r)
     return ne + nk;
 }
 
+/* Reads every item (and derivative type) of a decoded symbolSamples and every row of scannerData. */
+static inline int fuzz_walk_discovery(ibReply *r)
+{
+    int n = 0;
+    if (r->id == IB_MSG_SYMBOL_SAMPLES) {
+        ibSymbolSample s;
+        const char *d;
+        while (ibSymbolSamples_Next(&r->u.symbol_samples, &s)) {
+            int k = 0;
+            (void)strlen(s.symbol);
+            while (ibSymbolSample_NextDeriv(&s, &d)) {
+                (void)strlen(d);
+                k++;
+            }
+            FUZZ_CHECK(k == s.deriv_count, "%d/%d derivative types", k, s.deriv_count);
+            n++;
+        }
+        FUZZ_CHECK(n == r->u.symbol_samples.count, "%d/%d symbol samples", n, r->u.symbol_samples.count);
+    } else if (r->id == IB_MSG_SCANNER_DATA) {
+        ibScannerRow row;
+        while (ibScannerData_NextRow(&r->u.scanner_data, &row)) {
+            (void)strlen(row.contract.symbol);
+            n++;
+        }
+        FUZZ_CHECK(n == r->u.scanner_data.count, "%d/%d scanner rows", n, r->u.scanner_data.count);
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The stream engine of fuzz_ib_frames and fuzz_ib_requests. Feeds the stream twice: once whole,
  * once in the chunks of the header's pattern, and checks that

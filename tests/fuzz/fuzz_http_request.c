@@ -89,6 +89,27 @@ int httpBus_Pending(httpBus *b)
     (void)b;
     return 0;
 }
+/* http_instances.c's $SRV.PING round: nothing answers here */
+ibbStatus httpBus_Subscribe(httpBus *b, const char *subject, httpBusMsgFn fn, void *arg, uint64_t *handle)
+{
+    (void)b, (void)subject, (void)fn, (void)arg;
+    *handle = 0;
+    return IBB_OK;
+}
+void httpBus_PrivateSubject(httpBus *b, const char *name, char *out, size_t cap)
+{
+    (void)b;
+    snprintf(out, cap, "_INBOX.fuzz.%s", name);
+}
+ibbStatus httpBus_Publish(httpBus *b, const char *subject, const char *reply, const void *data, size_t len)
+{
+    (void)b, (void)subject, (void)reply, (void)data, (void)len;
+    return IBB_OK;
+}
+void httpBus_Unsubscribe(httpBus *b, uint64_t handle)
+{
+    (void)b, (void)handle;
+}
 
 /* ---- the WebSocket hub (http_ws.c is not linked): weak, so a real one would win ---- */
 __attribute__((weak)) void httpHub_Touch(httpHub *hub, const char *sym)

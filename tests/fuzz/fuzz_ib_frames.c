@@ -37,6 +37,7 @@ static void on_payload(const char *p, size_t len, bool is_handshake, size_t inde
             (void)ib_replyName((int)r.id);
             fuzz_walk_bars(&r);
             fuzz_walk_opt_params(&r);
+            fuzz_walk_discovery(&r);
         }
     }
 }

@@ -17,6 +17,9 @@ const SCHEMAS = {
   'rpc.subscribe': 'subscribe_request.json', 'rpc.unsubscribe': 'unsubscribe_request.json',
   'rpc.order.place': 'order_place_request.json', 'rpc.order.cancel': 'order_cancel_request.json',
   'rpc.order.modify': 'order_modify_request.json', 'rpc.order.list': 'order_list_request.json',
+  'rpc.order.preview': 'order_preview_request.json', 'rpc.order.completed': 'order_completed_request.json',
+  'rpc.executions': 'executions_request.json', 'rpc.contract.search': 'contract_search_request.json',
+  'rpc.scanner.params': 'scanner_params_request.json', 'rpc.scanner': 'scanner_request.json',
   'rpc.options.chain': 'options_chain_request.json', 'rpc.options.quotes': 'options_quotes_request.json',
 };
 

@@ -125,6 +125,44 @@ test('orders: place (idempotent), list, modify, cancel', async () => {
   assert.equal(r.json.order_id, id2);
 });
 
+test('issue 16 routes: preview (trade token), completed, executions, symbol search, scanner', async () => {
+  const order = JSON.stringify({ symbol: 'AAPL', side: 'BUY', qty: 10, type: 'LMT', limit_price: 150 });
+  let r = await call('POST', '/orders/preview', '/orders/preview', { headers: { ...auth(TRADE), ...J }, body: order });
+  assert.equal(r.status, 200, r.body);
+  assert.ok(r.json.init_margin_change > 0, r.body);
+  r = await call('POST', '/orders/preview', '/orders/preview', { headers: { ...auth(READ), ...J }, body: order });
+  assert.equal(r.status, 403, 'a read token cannot preview');
+  r = await call('POST', '/orders/preview', '/orders/preview', { headers: { ...auth(TRADE), ...J }, body: '{"symbol":"AAPL","side":"BUY","qty":-1}' });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /qty/);
+  r = await call('GET', '/orders/completed', '/orders/completed?api_only=true', { headers: auth(TRADE) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.api_only, true);
+  r = await call('GET', '/orders/completed', '/orders/completed', { headers: auth(READ) });
+  assert.equal(r.status, 403, 'completed orders need the trade token');
+  r = await call('GET', '/executions', '/executions?side=BUY', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.ok(Array.isArray(r.json.executions));
+  r = await call('GET', '/contracts/search', '/contracts/search?q=app', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.ok(r.json.matches.some((x) => x.key === 'AAPL'), r.body);
+  r = await call('GET', '/contracts/search', '/contracts/search?q=A', { headers: auth(READ) });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /pattern/);
+  r = await call('GET', '/contracts/{symbol}', '/contracts/MSFT', { headers: auth(READ) });
+  assert.equal(r.status, 200, 'GET /contracts/{symbol} still works');
+  r = await call('GET', '/scanner/params', '/scanner/params', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  r = await call('GET', '/scanner', '/scanner?scan_code=TOP_PERC_GAIN&instrument=STK&location=STK.US.MAJOR&rows=5', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.count, 5);
+  r = await call('POST', '/scanner', '/scanner', { headers: { ...auth(READ), ...J }, body: JSON.stringify({ scan_code: 'MOST_ACTIVE', instrument: 'STK', location: 'STK.US.MAJOR', filters: { priceAbove: 100 }, rows: 3 }) });
+  assert.equal(r.status, 200, r.body);
+  r = await call('GET', '/scanner', '/scanner?scan_code=NOPE&instrument=STK&location=STK.US.MAJOR', { headers: auth(READ) });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /scan_code/);
+});
+
 test('options: GET /options/{symbol}/chain and /options/{symbol}/quotes (query as the body), bad input', async () => {
   let r = await call('GET', '/options/{symbol}/chain', '/options/AAPL/chain', { headers: auth(READ) });
   assert.equal(r.status, 200, r.body);

@@ -70,6 +70,19 @@ static inline void vecFile_Load(vecFile *vf)
 }
 
 /* The vector whose message starts with this prefix. */
+/* be32(len) + payload of one vector, in a malloc'd buffer. */
+static inline char *tvec_Frame(const tvec *v, size_t *flen)
+{
+    char *b = malloc(v->len + 4);
+    b[0] = (char)(v->len >> 24);
+    b[1] = (char)(v->len >> 16);
+    b[2] = (char)(v->len >> 8);
+    b[3] = (char)v->len;
+    memcpy(b + 4, v->payload, v->len);
+    *flen = v->len + 4;
+    return b;
+}
+
 static inline const tvec *vecFile_Find(vecFile *vf, const char *prefix)
 {
     vecFile_Load(vf);

@@ -15,7 +15,7 @@ function schemas() {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
   const dir = path.join(bus.ROOT, 'schemas');
-  for (const f of ['contract.json', 'error.json']) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+  for (const f of ['contract.json', 'error.json', 'order_list_reply.json']) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
   const cache = new Map();
   const get = (name) => {
     if (!cache.has(name)) {

@@ -76,10 +76,21 @@ async function trySubscribe(nc, subject) {
     }
   });
 
-  await run.step('a reader cannot place, modify, cancel or list orders', async () => {
-    for (const subj of ['ib.rpc.order.place', 'ib.rpc.order.modify', 'ib.rpc.order.cancel', 'ib.rpc.order.list'])
+  await run.step('a reader cannot place, modify, cancel, list, preview orders or list completed ones', async () => {
+    for (const subj of ['ib.rpc.order.place', 'ib.rpc.order.modify', 'ib.rpc.order.cancel', 'ib.rpc.order.list',
+      'ib.rpc.order.preview', 'ib.rpc.order.completed'])
       bus.eq(await tryRequest(reader, subj, { client_order_id: 'x', symbol: 'AAPL', side: 'BUY', qty: 1, type: 'MKT' }),
         'violation', subj);
+  });
+
+  await run.step('a trader previews orders; a reader searches symbols and reads scanner parameters', async () => {
+    const pv = await tryRequest(trader, 'ib.rpc.order.preview', { client_order_id: 'sec-pv', symbol: 'AAPL', side: 'BUY', qty: 1, type: 'LMT', limit_price: 100 });
+    bus.assert(pv !== 'violation' && pv.data && pv.data.init_margin_change > 0, `trader preview: ${JSON.stringify(pv.data || pv)}`);
+    const cs = await tryRequest(reader, 'ib.rpc.contract.search', { pattern: 'AAP' });
+    bus.assert(cs !== 'violation' && cs.data && cs.data.count > 0, `reader search: ${JSON.stringify(cs.data || cs)}`);
+    const sp = await tryRequest(reader, 'ib.rpc.scanner.params', {});
+    bus.assert(sp !== 'violation' && sp.data && sp.data.xml, 'reader scanner params');
+    bus.eq(await tryRequest(reader, 'ib.rpc.contract.searchx', {}), 'violation', 'only the named two-token subjects');
   });
 
   await run.step('a reader cannot read the order stream (core subscription or JetStream consumer)', async () => {

@@ -48,7 +48,7 @@ func (c *Client) ContractOf(ctx context.Context, req ContractRequest) (*Contract
 	return &r, nil
 }
 
-// SearchContracts is ib.rpc.contract.search (BRIEF wave 2: ErrNotServed until ib-bridge serves it).
+// SearchContracts is ib.rpc.contract.search: IB's matching symbols (pattern of 2 or more characters).
 func (c *Client) SearchContracts(ctx context.Context, pattern string) (*SearchReply, error) {
 	var r SearchReply
 	if err := c.call(ctx, "rpc.contract.search", SearchRequest{Pattern: pattern}, &r, callOpts{}); err != nil {
@@ -93,8 +93,8 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return &r, nil
 }
 
-// PreviewOrder is ib.rpc.order.preview: IB's what-if margin and commission (BRIEF wave 2:
-// ErrNotServed until ib-bridge serves it). No order is placed; ClientOrderID may be empty.
+// PreviewOrder is ib.rpc.order.preview: IB's what-if margin and commission (traders). No order is
+// placed; ClientOrderID may be empty.
 func (c *Client) PreviewOrder(ctx context.Context, req OrderRequest) (*OrderPreview, error) {
 	if req.ClientOrderID == "" {
 		req.ClientOrderID = NewClientOrderID()
@@ -133,19 +133,38 @@ func (c *Client) ListOrders(ctx context.Context, req ListOrdersRequest) (*OrderL
 	return &r, nil
 }
 
-// CompletedOrders is ib.rpc.order.completed (BRIEF wave 2: ErrNotServed until ib-bridge serves it).
-func (c *Client) CompletedOrders(ctx context.Context, account string) (*OrderList, error) {
-	var r OrderList
-	if err := c.call(ctx, "rpc.order.completed", AccountFilter{Account: account}, &r, callOpts{}); err != nil {
+// CompletedOrders is ib.rpc.order.completed: the orders IB reports as finished (traders).
+func (c *Client) CompletedOrders(ctx context.Context, req CompletedOrdersRequest) (*CompletedOrderList, error) {
+	var r CompletedOrderList
+	if err := c.call(ctx, "rpc.order.completed", req, &r, callOpts{}); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-// Executions is ib.rpc.executions (BRIEF wave 2: ErrNotServed until ib-bridge serves it).
+// Executions is ib.rpc.executions: executions with their commissions (the order stream when it
+// covers the window, else IB).
 func (c *Client) Executions(ctx context.Context, req ExecutionsRequest) (*ExecutionsReply, error) {
 	var r ExecutionsReply
 	if err := c.call(ctx, "rpc.executions", req, &r, callOpts{}); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ScannerParams is ib.rpc.scanner.params: IB's scanner parameter XML, cached by ib-bridge for the day.
+func (c *Client) ScannerParams(ctx context.Context) (*ScannerParams, error) {
+	var r ScannerParams
+	if err := c.call(ctx, "rpc.scanner.params", struct{}{}, &r, callOpts{}); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Scan is ib.rpc.scanner: one scanner result set.
+func (c *Client) Scan(ctx context.Context, req ScanRequest) (*ScanReply, error) {
+	var r ScanReply
+	if err := c.call(ctx, "rpc.scanner", req, &r, callOpts{}); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -181,18 +181,31 @@ func TestCalls(t *testing.T) {
 				t.Fatalf("Account NetLiquidation: %+v", ac.Accounts[0].Values["NetLiquidation"])
 			}
 
-			// BRIEF's wave 2 subjects: not on the bus yet
-			_, err = c.SearchContracts(ctx, "APP")
-			wantKind(t, err, ErrNotServed, ErrNotFound)
+			// issue 16: search, preview, completed orders, executions, scanner
+			sr, err := c.SearchContracts(ctx, "APP")
+			if err != nil || sr.Count == 0 || sr.Matches[0].Contract.ConID == 0 {
+				t.Fatalf("SearchContracts: %v %+v", err, sr)
+			}
+			pv, err := c.PreviewOrder(ctx, OrderRequest{Symbol: "AAPL", Side: "BUY", Qty: 1, Type: "LMT", LimitPrice: 100})
+			if err != nil || pv.InitMarginChange == nil || pv.InitMarginAfter == nil || pv.Key != "AAPL" {
+				t.Fatalf("PreviewOrder: %v %+v", err, pv)
+			}
+			if _, err := c.CompletedOrders(ctx, CompletedOrdersRequest{APIOnly: true}); err != nil {
+				t.Fatalf("CompletedOrders: %v", err)
+			}
+			if _, err := c.Executions(ctx, ExecutionsRequest{Symbol: "AAPL"}); err != nil {
+				t.Fatalf("Executions: %v", err)
+			}
+			if sp, err := c.ScannerParams(ctx); err != nil || sp.XML == "" {
+				t.Fatalf("ScannerParams: %v", err)
+			}
+			scan, err := c.Scan(ctx, ScanRequest{ScanCode: "MOST_ACTIVE", Instrument: "STK", Location: "STK.US.MAJOR", Rows: 3})
+			if err != nil || scan.Count != 3 || scan.Rows[0].Key == "" {
+				t.Fatalf("Scan: %v %+v", err, scan)
+			}
+			// BRIEF's wave 2 subjects not on the bus yet
 			_, err = c.PnL(ctx, "")
 			wantKind(t, err, ErrNotServed, ErrNotFound)
-			_, err = c.PreviewOrder(ctx, OrderRequest{Symbol: "AAPL", Side: "BUY", Qty: 1})
-			wantKind(t, err, ErrNotServed, ErrNotFound)
-			_, err = c.CompletedOrders(ctx, "")
-			wantKind(t, err, ErrNotServed, ErrNotFound)
-			_, err = c.Executions(ctx, ExecutionsRequest{Symbol: "AAPL"})
-			wantKind(t, err, ErrNotServed, ErrNotFound)
-
 			// options: the chain, then a slice with greeks
 			ch, err := c.OptionChain(ctx, OptionChainRequest{Symbol: "AAPL", Exchange: "SMART"})
 			if err != nil || ch.Underlying != "AAPL" || ch.Count != 1 || len(ch.Chains[0].Strikes) < 10 ||

@@ -179,8 +179,7 @@ func (c *Client) decode(data []byte, v interface{}) error {
 
 // Subjects of BRIEF's wave 2 that ib-bridge does not serve yet: no responders there is ErrNotServed.
 var notYetServed = map[string]bool{
-	"rpc.contract.search": true, "rpc.pnl": true, "rpc.order.preview": true, "rpc.order.completed": true,
-	"rpc.executions": true,
+	"rpc.pnl": true,
 }
 
 // Calls that need the IB link: the breaker fails them fast while it is open. Positions, account,
@@ -188,7 +187,8 @@ var notYetServed = map[string]bool{
 var needsIB = map[string]bool{
 	"rpc.quote": true, "rpc.candles": true, "rpc.contract": true, "rpc.contract.search": true,
 	"rpc.order.place": true, "rpc.order.cancel": true, "rpc.order.modify": true, "rpc.order.preview": true,
-	"rpc.options.chain": true, "rpc.options.quotes": true,
+	"rpc.order.completed": true, "rpc.scanner": true, "rpc.scanner.params": true, "rpc.options.chain": true,
+	"rpc.options.quotes": true,
 }
 
 type callOpts struct{ noBreaker bool }

@@ -573,8 +573,10 @@ type ContractMatch struct {
 	Description        string   `codec:"description,omitempty" json:"description,omitempty"`
 }
 
-// SearchReply is the reply of ib.rpc.contract.search.
+// SearchReply is the reply of ib.rpc.contract.search (schemas/contract_search_reply.json).
 type SearchReply struct {
+	Pattern string          `codec:"pattern" json:"pattern"`
+	Cached  bool            `codec:"cached" json:"cached"`
 	Count   int             `codec:"count" json:"count"`
 	Matches []ContractMatch `codec:"matches" json:"matches"`
 }
@@ -599,11 +601,25 @@ type PnLReply struct {
 	PnL   []PnL `codec:"pnl" json:"pnl"`
 }
 
-// OrderPreview is the reply of ib.rpc.order.preview (IB's what-if order state).
+// OrderPreview is the reply of ib.rpc.order.preview (IB's what-if order state; schemas/
+// order_preview_reply.json): only the values IB set are present.
 type OrderPreview struct {
+	ClientOrderID        string   `codec:"client_order_id" json:"client_order_id"`
+	Key                  string   `codec:"key" json:"key"`
+	Contract             Contract `codec:"contract" json:"contract"`
+	Side                 string   `codec:"side" json:"side"`
+	Qty                  float64  `codec:"qty" json:"qty"`
+	Account              string   `codec:"account" json:"account"`
+	Status               string   `codec:"status" json:"status"`
+	InitMarginBefore     *float64 `codec:"init_margin_before,omitempty" json:"init_margin_before,omitempty"`
+	MaintMarginBefore    *float64 `codec:"maint_margin_before,omitempty" json:"maint_margin_before,omitempty"`
+	EquityWithLoanBefore *float64 `codec:"equity_with_loan_before,omitempty" json:"equity_with_loan_before,omitempty"`
 	InitMarginChange     *float64 `codec:"init_margin_change,omitempty" json:"init_margin_change,omitempty"`
 	MaintMarginChange    *float64 `codec:"maint_margin_change,omitempty" json:"maint_margin_change,omitempty"`
 	EquityWithLoanChange *float64 `codec:"equity_with_loan_change,omitempty" json:"equity_with_loan_change,omitempty"`
+	InitMarginAfter      *float64 `codec:"init_margin_after,omitempty" json:"init_margin_after,omitempty"`
+	MaintMarginAfter     *float64 `codec:"maint_margin_after,omitempty" json:"maint_margin_after,omitempty"`
+	EquityWithLoanAfter  *float64 `codec:"equity_with_loan_after,omitempty" json:"equity_with_loan_after,omitempty"`
 	Commission           *float64 `codec:"commission,omitempty" json:"commission,omitempty"`
 	MinCommission        *float64 `codec:"min_commission,omitempty" json:"min_commission,omitempty"`
 	MaxCommission        *float64 `codec:"max_commission,omitempty" json:"max_commission,omitempty"`
@@ -611,15 +627,17 @@ type OrderPreview struct {
 	Warning              string   `codec:"warning,omitempty" json:"warning,omitempty"`
 }
 
-// ExecutionsRequest filters ib.rpc.executions.
+// ExecutionsRequest filters ib.rpc.executions. Source: "" / auto (the order stream when it covers the
+// window from Since, else IB), ib, stream.
 type ExecutionsRequest struct {
 	Account string `codec:"account,omitempty" json:"account,omitempty"`
 	Symbol  string `codec:"symbol,omitempty" json:"symbol,omitempty"`
 	Side    string `codec:"side,omitempty" json:"side,omitempty"`
 	Since   string `codec:"since,omitempty" json:"since,omitempty"`
+	Source  string `codec:"source,omitempty" json:"source,omitempty"`
 }
 
-// Execution is one execution with its commission.
+// Execution is one execution with its commission (schemas/executions_reply.json).
 type Execution struct {
 	Fill
 	OrderID       int64       `codec:"order_id" json:"order_id"`
@@ -627,12 +645,75 @@ type Execution struct {
 	Key           string      `codec:"key" json:"key"`
 	Contract      *Contract   `codec:"contract,omitempty" json:"contract,omitempty"`
 	Commission    *Commission `codec:"commission,omitempty" json:"commission,omitempty"`
+	PermID        int64       `codec:"perm_id" json:"perm_id"`
+	ClientID      int64       `codec:"client_id" json:"client_id"`
+	TimeNs        int64       `codec:"time_ns,omitempty" json:"time_ns,omitempty"`
+	Source        string      `codec:"source" json:"source"`
 }
 
 // ExecutionsReply is the reply of ib.rpc.executions.
 type ExecutionsReply struct {
+	Source     string      `codec:"source" json:"source"`
 	Count      int         `codec:"count" json:"count"`
 	Executions []Execution `codec:"executions" json:"executions"`
+}
+
+// CompletedOrdersRequest asks ib.rpc.order.completed (Since: ISO-8601).
+type CompletedOrdersRequest struct {
+	Since   string `codec:"since,omitempty" json:"since,omitempty"`
+	APIOnly bool   `codec:"api_only,omitempty" json:"api_only,omitempty"`
+}
+
+// CompletedOrder is an order IB reports as finished, in the shape of an Order, plus how it ended.
+type CompletedOrder struct {
+	Order
+	InLedger        bool   `codec:"in_ledger" json:"in_ledger"`
+	CompletedTime   string `codec:"completed_time" json:"completed_time"`
+	CompletedNs     int64  `codec:"completed_ns,omitempty" json:"completed_ns,omitempty"`
+	CompletedStatus string `codec:"completed_status" json:"completed_status"`
+}
+
+// CompletedOrderList is the reply of ib.rpc.order.completed.
+type CompletedOrderList struct {
+	Source  string           `codec:"source" json:"source"`
+	APIOnly bool             `codec:"api_only" json:"api_only"`
+	Count   int              `codec:"count" json:"count"`
+	Orders  []CompletedOrder `codec:"orders" json:"orders"`
+}
+
+// ScannerParams is the reply of ib.rpc.scanner.params: IB's scanner parameter XML.
+type ScannerParams struct {
+	Cached bool   `codec:"cached" json:"cached"`
+	XML    string `codec:"xml" json:"xml"`
+}
+
+// ScanRequest asks ib.rpc.scanner for one result set (Filters: filter codes of the parameters).
+type ScanRequest struct {
+	ScanCode   string                 `codec:"scan_code" json:"scan_code"`
+	Instrument string                 `codec:"instrument" json:"instrument"`
+	Location   string                 `codec:"location" json:"location"`
+	Filters    map[string]interface{} `codec:"filters,omitempty" json:"filters,omitempty"`
+	Rows       int                    `codec:"rows,omitempty" json:"rows,omitempty"`
+}
+
+// ScanRow is one row of a scanner result set (rank 0 first).
+type ScanRow struct {
+	Rank       int      `codec:"rank" json:"rank"`
+	Key        string   `codec:"key" json:"key"`
+	Contract   Contract `codec:"contract" json:"contract"`
+	MarketName string   `codec:"market_name" json:"market_name"`
+	Distance   string   `codec:"distance" json:"distance"`
+	Benchmark  string   `codec:"benchmark" json:"benchmark"`
+	Projection string   `codec:"projection" json:"projection"`
+}
+
+// ScanReply is the reply of ib.rpc.scanner.
+type ScanReply struct {
+	ScanCode   string    `codec:"scan_code" json:"scan_code"`
+	Instrument string    `codec:"instrument" json:"instrument"`
+	Location   string    `codec:"location" json:"location"`
+	Count      int       `codec:"count" json:"count"`
+	Rows       []ScanRow `codec:"rows" json:"rows"`
 }
 
 // OptionChainRequest asks ib.rpc.options.chain for an underlying's expirations and strikes
