@@ -623,6 +623,77 @@ static void put_version_req_id(ibWriter *w, int msg, int64_t req_id)
     ibWriter_Int(w, req_id);
 }
 
+/* ---- P&L and multi-account subscriptions (§3.10, §3.17) ---------------------------------------- */
+static void put_pnl(ibWriter *w, int sv, const ibPnL *p)
+{
+    ibWriter_Int(w, IB_MSG_PNL);
+    ibWriter_Int(w, p->req_id);
+    put_dbl_sentinel(w, p->daily_pnl);
+    if (sv >= IB_SV_UNREALIZED_PNL)
+        put_dbl_sentinel(w, p->unrealized_pnl);
+    if (sv >= IB_SV_REALIZED_PNL)
+        put_dbl_sentinel(w, p->realized_pnl);
+}
+
+static void put_pnl_single(ibWriter *w, int sv, const ibPnLSingle *p)
+{
+    ibWriter_Int(w, IB_MSG_PNL_SINGLE);
+    ibWriter_Int(w, p->req_id);
+    ibWriter_Decimal(w, p->position);
+    put_dbl_sentinel(w, p->daily_pnl);
+    if (sv >= IB_SV_UNREALIZED_PNL)
+        put_dbl_sentinel(w, p->unrealized_pnl);
+    if (sv >= IB_SV_REALIZED_PNL)
+        put_dbl_sentinel(w, p->realized_pnl);
+    put_dbl_sentinel(w, p->value);
+}
+
+static void put_position_multi(ibWriter *w, const ibPositionMulti *p)
+{
+    const ibContract *c = &p->contract;
+    ibWriter_Int(w, IB_MSG_POSITION_MULTI);
+    ibWriter_Int(w, 3);
+    ibWriter_Int(w, p->req_id);
+    ibWriter_Str(w, p->account);
+    ibWriter_Int(w, c->con_id);
+    ibWriter_Str(w, c->symbol);
+    ibWriter_Str(w, c->sec_type);
+    ibWriter_Str(w, c->last_trade_date);
+    put_strike(w, c->strike);
+    ibWriter_Str(w, c->right);
+    ibWriter_Str(w, c->multiplier);
+    ibWriter_Str(w, c->exchange);
+    ibWriter_Str(w, c->currency);
+    ibWriter_Str(w, c->local_symbol);
+    ibWriter_Str(w, c->trading_class);
+    ibWriter_Decimal(w, p->position);
+    ibWriter_Double(w, p->avg_cost);
+    ibWriter_Str(w, p->model_code);
+}
+
+static void put_account_update_multi(ibWriter *w, const ibAccountUpdateMulti *a)
+{
+    put_version_req_id(w, IB_MSG_ACCOUNT_UPDATE_MULTI, a->req_id);
+    ibWriter_Str(w, a->account);
+    ibWriter_Str(w, a->model_code);
+    ibWriter_Str(w, a->key);
+    ibWriter_Str(w, a->value);
+    ibWriter_Str(w, a->currency);
+}
+
+static bool put_pnl_multi(ibWriter *w, int sv, const ibReply *r)
+{
+    switch ((int)r->id) {
+    case IB_MSG_PNL: put_pnl(w, sv, &r->u.pnl); return true;
+    case IB_MSG_PNL_SINGLE: put_pnl_single(w, sv, &r->u.pnl_single); return true;
+    case IB_MSG_POSITION_MULTI: put_position_multi(w, &r->u.position_multi); return true;
+    case IB_MSG_ACCOUNT_UPDATE_MULTI: put_account_update_multi(w, &r->u.account_update_multi); return true;
+    case IB_MSG_POSITION_MULTI_END:
+    case IB_MSG_ACCOUNT_UPDATE_MULTI_END: put_version_req_id(w, (int)r->id, r->u.end.req_id); return true;
+    default: return false;
+    }
+}
+
 static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *bars)
 {
     const int V6 = 6;
@@ -766,8 +837,9 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
         ibWriter_Int(w, r->u.end.req_id);
         return IBB_OK;
     case IB_MSG_TICK_OPTION_COMPUTATION: put_option_computation(w, sv, &r->u.option_computation); return IBB_OK;
+    default:
+        return put_pnl_multi(w, sv, r) ? IBB_OK : IBB_ERR_INVALID_ARG;
     }
-    return IBB_ERR_INVALID_ARG;
 }
 
 ibbStatus ib_encodeReply(ibWriter *w, int sv, const ibReply *reply, const ibBar *bars)

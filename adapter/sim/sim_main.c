@@ -206,6 +206,7 @@ int main(int argc, char **argv)
     sim_marketStart(srv);
     sim_historyStart(srv);
     sim_accountStart(srv);
+    sim_pnlStart(srv);
     uv_signal_init(srv->loop, &srv->sig_int);
     uv_signal_init(srv->loop, &srv->sig_term);
     srv->sig_int.data = srv->sig_term.data = srv;

@@ -187,6 +187,7 @@ static void on_conn_closed(uv_handle_t *h)
     free(c->rsubs);
     free(c->hsubs);
     free(c->sums);
+    free(c->psubs);
     free(c->rate_ring);
     free(c);
 }
@@ -349,6 +350,7 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_REAL_TIME_BARS: sim_handleRealTimeBars(c, &req->u.real_time_bars); break;
     case IB_REQ_CANCEL_REAL_TIME_BARS: sim_handleCancelRealTimeBars(c, req->u.cancel.req_id); break;
     case IB_REQ_SEC_DEF_OPT_PARAMS: sim_handleSecDefOptParams(c, &req->u.sec_def_opt_params); break;
+    default: sim_pnlDispatch(c, req); break;   /* P&L and the multi-account subscriptions */
     }
 }
 
