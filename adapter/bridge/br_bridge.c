@@ -14,6 +14,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_STATUS] = &br_statusModule,   [BR_MOD_CONTRACTS] = &br_contractsModule,
     [BR_MOD_QUOTES] = &br_quotesModule,   [BR_MOD_QUERIES] = &br_queriesModule,
     [BR_MOD_ORDERS] = &br_ordersModule,   [BR_MOD_HA] = &br_haModule,
+    [BR_MOD_PNL] = &br_pnlModule,
 };
 
 typedef struct brPending {

@@ -6,6 +6,7 @@
  *   br_quotes.c     leases, streaming quotes, snapshots: ib.rpc.subscribe/unsubscribe/quote, ib.quote.<key>
  *   br_queries.c    ib.rpc.candles (pacing governor), ib.rpc.positions, ib.rpc.account
  *   br_orders.c     ib.rpc.order.*, ib.evt.order.<id>, idempotency, reconciliation
+ *   br_pnl.c        ib.pnl.<account> (every managed account), ib.pnl.<account>.<key> (leased), ib.rpc.pnl
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -39,7 +40,10 @@
 
 #define BR_REQ_ID_BASE ((int64_t)1 << 30)
 
-enum { BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_COUNT };
+enum {
+    BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_PNL,
+    BR_MOD_COUNT
+};
 
 typedef struct brModule {
     const char *name;
@@ -55,7 +59,7 @@ typedef struct brModule {
 } brModule;
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
-    br_haModule;
+    br_haModule, br_pnlModule;
 
 struct brBridge {
     uv_loop_t *loop;
@@ -199,6 +203,23 @@ void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn
 /* Withdraws a pending br_quoteSnapshot (fn/ctx as given; key as given): fn will not run. A snapshot
  * nobody waits for any more is cancelled at IB. Unknown waits are ignored. */
 void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx);
+
+/* ---- managed accounts (br_accounts.c) --------------------------------------------------------- */
+/* Whether account is one of the login's managed accounts (exact, case-sensitive). */
+bool br_accountManaged(const brBridge *b, const char *account);
+int br_accountCount(const brBridge *b);
+/* The i-th managed account into out; false past the end. */
+bool br_accountNth(const brBridge *b, int i, char *out, size_t cap);
+/* The request body's `account`: a managed account, or the only one when absent. false = answered
+ * with an error (bad_request naming the managed accounts; ib_unavailable before IB named them);
+ * does not release req. */
+bool br_accountFromBody(brBridge *b, busRequest *req, char *out, size_t cap);
+
+/* ---- P&L (br_pnl.c) ----------------------------------------------------------------------------- */
+/* ib.rpc.subscribe with kind "pnl" (br_quotes_sub.c hands it over); answers and releases req. */
+void br_pnlSubscribe(busRequest *req, brBridge *b);
+/* ib.rpc.unsubscribe of a P&L lease: true when lease_id was one (ended). */
+bool br_pnlEndLease(brBridge *b, const char *lease_id);
 
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */

@@ -575,6 +575,12 @@ void brOrd_onPlace(busRequest *req, void *arg)
         busRequest_Release(req);
         return;
     }
+    char acct[32]; /* br_accounts.c: required with several managed accounts, refused when unknown */
+    if (!br_accountFromBody(b, req, acct, sizeof acct)) {
+        free(p);
+        busRequest_Release(req);
+        return;
+    }
     if (!brOrdStore_Ready(m->store)) {
         free(p);
         busRequest_Error(req, "unavailable", "the order store (JetStream on the NATS server) is not ready; "

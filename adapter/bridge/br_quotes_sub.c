@@ -327,6 +327,11 @@ void brQt_onSubscribe(busRequest *req, void *arg)
 {
     brBridge *b = arg;
     const msgpack_object *body = busRequest_Body(req);
+    char kind[16] = "";
+    if (busObj_StrCopy(body, "kind", kind, sizeof kind) == IBB_OK && strcmp(kind, "pnl") == 0) {
+        br_pnlSubscribe(req, b); /* br_pnl.c */
+        return;
+    }
     subReq *r = calloc(1, sizeof *r);
     if (!r) {
         busRequest_Fail(req, "internal", "out of memory", 0);
@@ -415,7 +420,7 @@ void brQt_onUnsubscribe(busRequest *req, void *arg)
     ibbStatus s = busObj_StrCopy(busRequest_Body(req), "lease_id", id, sizeof id);
     if (s == IBB_ERR_NOT_FOUND || s == IBB_ERR_INVALID_ARG)
         busRequest_BadField(req, "lease_id", s, "string");
-    else if (s != IBB_OK || stLeases_End(b->leases, id) != IBB_OK)
+    else if (s != IBB_OK || (stLeases_End(b->leases, id) != IBB_OK && !br_pnlEndLease(b, id)))
         busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired)", 0);
     else {
         brQt_armLeaseTimer(b);
