@@ -90,7 +90,7 @@ static void pack_acct(msgpack_packer *pk, const pnlAcct *a, int extra)
 {
     msgpack_pack_map(pk, (size_t)(2 + count_set(&a->v, false) + extra));
     busPack_KeyStr(pk, "account", a->account);
-    busPack_KeyInt(pk, "ts", a->v.ns);
+    busPack_KeyInt(pk, "ts_ns", a->v.ns);
     pack_vals(pk, &a->v, false);
 }
 
@@ -100,7 +100,7 @@ static void pack_pos(msgpack_packer *pk, const pnlPos *p)
     busPack_KeyStr(pk, "account", p->account);
     busPack_KeyStr(pk, "key", p->key);
     busPack_KeyInt(pk, "con_id", p->con_id);
-    busPack_KeyInt(pk, "ts", p->v.ns);
+    busPack_KeyInt(pk, "ts_ns", p->v.ns);
     pack_vals(pk, &p->v, true);
 }
 

@@ -173,6 +173,12 @@ func TestCalls(t *testing.T) {
 			}
 			_, err = c.Positions(ctx, "XX999")
 			wantKind(t, err, ErrNotFound)
+			pnl, err := c.PnL(ctx, account)
+			if err != nil || len(pnl.Accounts) != 1 || pnl.Accounts[0].Account != account || pnl.Accounts[0].DailyPnL == nil {
+				t.Fatalf("PnL(%s): %v %+v", account, err, pnl)
+			}
+			_, err = c.PnL(ctx, "XX999")
+			wantKind(t, err, ErrBadRequest)
 			ac, err := c.Account(ctx, account)
 			if err != nil || ac.Count != 1 || ac.Accounts[0].Account != account {
 				t.Fatalf("Account: %v %+v", err, ac)
@@ -183,8 +189,6 @@ func TestCalls(t *testing.T) {
 
 			// BRIEF's wave 2 subjects: not on the bus yet
 			_, err = c.SearchContracts(ctx, "APP")
-			wantKind(t, err, ErrNotServed, ErrNotFound)
-			_, err = c.PnL(ctx, "")
 			wantKind(t, err, ErrNotServed, ErrNotFound)
 			_, err = c.PreviewOrder(ctx, OrderRequest{Symbol: "AAPL", Side: "BUY", Qty: 1})
 			wantKind(t, err, ErrNotServed, ErrNotFound)
