@@ -409,9 +409,23 @@ static void answer_sub(brBridge *b, pnlSub *s, const char *id)
     for (size_t i = 0; i < s->n; i++) {
         char subject[LKEY_MAX + 80];
         snprintf(subject, sizeof subject, "%s.pnl.%s.%s", b->prefix, s->account, s->keys[i]);
-        msgpack_pack_map(pk, 2);
+        char lkey[LKEY_MAX];
+        snprintf(lkey, sizeof lkey, "%s|%s", s->account, s->keys[i]);
+        const pnlPos *p = ibbMap_Get(mod(b)->pos, lkey);
+        const brInstrument *in = br_instrument(b, s->keys[i]);
+        stInstrumentSpec spec;
+        if (in)
+            spec = in->spec;
+        else
+            memset(&spec, 0, sizeof spec);
+        msgpack_pack_map(pk, 4);
         busPack_KeyStr(pk, "key", s->keys[i]);
         busPack_KeyStr(pk, "subject", subject);
+        busPack_KeyStr(pk, "state", !b->ib_ready ? "waiting_for_ib"
+                                    : p && p->v.ns ? "streaming"
+                                    : p && p->req_id > 0 ? "pending" : "failed");
+        busPack_Str(pk, "contract");
+        br_packContract(pk, &spec);
     }
     busRequest_ReplyPacked(s->req);
 }

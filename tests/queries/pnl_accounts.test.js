@@ -8,12 +8,15 @@
 'use strict';
 const bus = require('../node/bus_lib');
 const { startStack } = require('../node/stack');
+const Q = require('../node/queries_lib');
 const { assert, eq } = bus;
 
 const cents = (x) => Math.round(x * 100);
 
 (async () => {
   const T = bus.runner('queries.pnl_accounts');
+  const checkAll = require('../node/quotes_lib').schemas(); // every schema loaded: the $refs resolve
+  const S = { check: (name, data, what) => checkAll(name, data, what) };
   const st = await startStack({ simArgs: ['--accounts', 'DU111,DU222'], ready: false });
   const events = [];
   st.nc.subscribe('ib.pnl.>', { callback: (err, m) => { if (!err) events.push({ subject: m.subject, d: bus.plain(bus.mpDecode(Buffer.from(m.data))) }); } });
@@ -34,13 +37,13 @@ const cents = (x) => Math.round(x * 100);
       await until('P&L events of both accounts', async () => lastOf('ib.pnl.DU111') && lastOf('ib.pnl.DU222'));
       const e = lastOf('ib.pnl.DU222').d;
       eq([e.account, e.daily_pnl, e.unrealized_pnl, e.realized_pnl], ['DU222', 0, 0, 0], show(e));
-      const r = await st.request('ib.rpc.pnl', {});
+      for (const ev of events) S.check('pnl_event.json', ev.d, ev.subject);
+      const [r] = await Q.both(st, S, 'ib.rpc.pnl', {}, 'pnl_reply.json');
       eq(r.data.accounts.map((a) => a.account).sort(), ['DU111', 'DU222'], show(r.data));
       assert(r.data.live === true, 'live');
       const one = await st.request('ib.rpc.pnl', { account: 'DU222' }, { msgpack: true });
       eq(one.data.accounts.length, 1);
-      const bad = await st.request('ib.rpc.pnl', { account: 'DU999' });
-      eq(bad.error && bad.error.code, 'bad_request');
+      const [bad] = await Q.both(st, S, 'ib.rpc.pnl', { account: 'DU999' }, null, { error: 'bad_request' });
       assert(/DU111,DU222/.test(bad.error.message), bad.error.message);
     });
 
@@ -78,6 +81,7 @@ const cents = (x) => Math.round(x * 100);
       const leases = await Promise.all(Array.from({ length: 20 }, () =>
         st.request('ib.rpc.subscribe', { kind: 'pnl', account: 'DU111', symbols: ['AAPL'], ttl_s: 30 })));
       for (const l of leases) assert(!l.error && l.data.lease_id, show(l.data));
+      S.check('subscribe_reply.json', leases[0].data);
       eq(leases[0].data.instruments[0].subject, 'ib.pnl.DU111.AAPL');
       const e = await until('a position P&L event', async () => lastOf('ib.pnl.DU111.AAPL'));
       const sim = (await simPnl()).DU111.positions['265598'];
@@ -87,8 +91,9 @@ const cents = (x) => Math.round(x * 100);
       eq([cents(e.d.value), cents(e.d.unrealized_pnl), cents(e.d.daily_pnl)], [cents(sim.value), cents(sim.unrealized), cents(sim.daily)]);
       const stats = await st.simStats();
       eq(stats.requests.reqPnLSingle, 1, show(stats.requests));
-      const q = await st.request('ib.rpc.pnl', { account: 'DU111' });
+      const [q] = await Q.both(st, S, 'ib.rpc.pnl', { account: 'DU111' }, 'pnl_reply.json');
       eq(q.data.accounts[0].positions.map((p) => p.key), ['AAPL']);
+      for (const ev of events) S.check('pnl_event.json', ev.d, ev.subject);
       const bad = await st.request('ib.rpc.subscribe', { kind: 'pnl', symbols: ['AAPL'] });
       eq(bad.error && bad.error.code, 'bad_request', 'account is required with two accounts');
       for (const l of leases) eq((await st.request('ib.rpc.unsubscribe', { lease_id: l.data.lease_id })).data.ended, true);
@@ -115,6 +120,22 @@ const cents = (x) => Math.round(x * 100);
         const mine = (await st.request('ib.rpc.pnl', { account: 'DU222' })).data.accounts[0];
         const s = (await simPnl()).DU222;
         return ['daily', 'unrealized', 'realized'].every((k) => cents(mine[`${k}_pnl`]) === cents(s[k]));
+      });
+    });
+
+    await T.step('after IB drops the link: every reqPnL again, P&L events resume', async () => {
+      const n = (await st.simStats()).requests.reqPnL;
+      eq(n, 2, 'one reqPnL per account');
+      await st.simControl('drop');
+      await until('reqPnL again', async () => ((await st.simStats()).requests.reqPnL || 0) === 4, 15000);
+      await st.waitReady();
+      const mark = events.length;
+      await st.request('ib.rpc.order.place', { client_order_id: 'pnl-after-drop', symbol: 'AAPL', side: 'SELL', qty: 50, type: 'MKT', account: 'DU111' });
+      await until('a P&L event after the reconnect', async () => events.slice(mark).some((e) => e.subject === 'ib.pnl.DU111'), 8000);
+      await until('realized P&L from the closing sale equals ib-sim', async () => {
+        const mine = (await st.request('ib.rpc.pnl', { account: 'DU111' })).data.accounts[0];
+        const sim = (await simPnl()).DU111;
+        return sim.positions['265598'].position === 50 && cents(mine.realized_pnl) === cents(sim.realized);
       });
     });
   } finally {
