@@ -113,6 +113,10 @@ const cents = (x) => Math.round(x * 100);
       eq(pos[0].positions[0].position, 100);
       const acct = (await st.request('ib.rpc.account', {})).data.accounts;
       const gpv = (id) => acct.find((a) => a.account === id).values.GrossPositionValue.value;
+      const du222 = acct.find((a) => a.account === 'DU222');
+      assert(du222.values.RealizedPnL && du222.values.RealizedPnL.source === 'updates',
+        `DU222's values come from reqAccountUpdatesMulti too: ${show(du222.values.RealizedPnL)}`);
+      eq((await st.simStats()).requests.reqAccountUpdatesMulti, 1, 'one reqAccountUpdatesMulti: DU222 (DU111 has reqAccountUpdates)');
       await until('DU222 P&L after its fill', async () => lastOf('ib.pnl.DU222').d.realized_pnl < 0);
       const sim = await simPnl();
       assert(cents(sim.DU111.realized) !== cents(sim.DU222.realized) || gpv('DU111') !== gpv('DU222'), 'separate accounts');
@@ -124,10 +128,13 @@ const cents = (x) => Math.round(x * 100);
     });
 
     await T.step('after IB drops the link: every reqPnL again, P&L events resume', async () => {
-      const n = (await st.simStats()).requests.reqPnL;
-      eq(n, 2, 'one reqPnL per account');
+      const n = (await st.simStats()).requests;
+      eq([n.reqPnL, n.reqAccountUpdatesMulti], [2, 1], 'one reqPnL per account');
       await st.simControl('drop');
-      await until('reqPnL again', async () => ((await st.simStats()).requests.reqPnL || 0) === 4, 15000);
+      await until('reqPnL and reqAccountUpdatesMulti again', async () => {
+        const r = (await st.simStats()).requests;
+        return r.reqPnL === 4 && r.reqAccountUpdatesMulti === 2;
+      }, 15000);
       await st.waitReady();
       const mark = events.length;
       await st.request('ib.rpc.order.place', { client_order_id: 'pnl-after-drop', symbol: 'AAPL', side: 'SELL', qty: 50, type: 'MKT', account: 'DU111' });
