@@ -17,7 +17,8 @@ const cents = (x) => Math.round(x * 100);
   const T = bus.runner('queries.pnl_accounts');
   const checkAll = require('../node/quotes_lib').schemas(); // every schema loaded: the $refs resolve
   const S = { check: (name, data, what) => checkAll(name, data, what) };
-  const st = await startStack({ simArgs: ['--accounts', 'DU111,DU222'], ready: false });
+  const st = await startStack({ simArgs: ['--accounts', 'DU111,DU222'], ready: false,
+    bridgeEnv: { IBB_RISK_ACCOUNT_LIMITS: 'DU222:max_order_qty=10' } });
   const events = [];
   st.nc.subscribe('ib.pnl.>', { callback: (err, m) => { if (!err) events.push({ subject: m.subject, d: bus.plain(bus.mpDecode(Buffer.from(m.data))) }); } });
   await st.waitReady();
@@ -125,6 +126,18 @@ const cents = (x) => Math.round(x * 100);
         const s = (await simPnl()).DU222;
         return ['daily', 'unrealized', 'realized'].every((k) => cents(mine[`${k}_pnl`]) === cents(s[k]));
       });
+    });
+
+    await T.step('risk limits per account: DU222 max_order_qty=10 refuses 20 there, not in DU111', async () => {
+      const placed = (await st.simStats()).orders;
+      const r = await place('pnl-risk-du222', { account: 'DU222', qty: 20 });
+      eq(r.error && r.error.code, 'risk_limit', show(r.data));
+      assert(/max_order_qty/.test(r.error.message) && /DU222/.test(r.error.message), r.error.message);
+      eq((await st.simStats()).orders, placed, 'nothing reached ib-sim');
+      const ok = await place('pnl-risk-du111', { account: 'DU111', qty: 20, type: 'LMT', limit_price: 1 });
+      assert(!ok.error, show(ok.data));
+      const c = await st.request('ib.rpc.order.cancel', { client_order_id: 'pnl-risk-du111' });
+      assert(!c.error, show(c.data));
     });
 
     await T.step('after IB drops the link: every reqPnL again, P&L events resume', async () => {
