@@ -882,12 +882,9 @@ static void dec_commission(ibReader *r, ibCommissionReport *c)
 }
 
 /* ---- account ---------------------------------------------------------------------------------- */
-static void dec_position(ibReader *r, ibPosition *p)
+/* conId .. localSymbol of position (61) and positionMulti (71): no primaryExchange. */
+static void read_position_contract(ibReader *r, ibContract *c)
 {
-    ibContract *c = &p->contract;
-    contract_init(c);
-    int64_t ver = version(r);
-    p->account = R_STR(r);
     c->con_id = R_INT(r);
     c->symbol = R_STR(r);
     c->sec_type = R_STR(r);
@@ -898,6 +895,15 @@ static void dec_position(ibReader *r, ibPosition *p)
     c->exchange = R_STR(r);
     c->currency = R_STR(r);
     c->local_symbol = R_STR(r);
+}
+
+static void dec_position(ibReader *r, ibPosition *p)
+{
+    ibContract *c = &p->contract;
+    contract_init(c);
+    int64_t ver = version(r);
+    p->account = R_STR(r);
+    read_position_contract(r, c);
     c->trading_class = ver >= 2 ? R_STR(r) : "";
     p->position = R_DEC(r);
     p->avg_cost = ver >= 3 ? R_DBL(r) : 0.0;
@@ -984,16 +990,7 @@ static void dec_position_multi(ibReader *r, ibPositionMulti *p)
     version(r);
     p->req_id = R_INT(r);
     p->account = R_STR(r);
-    c->con_id = R_INT(r);
-    c->symbol = R_STR(r);
-    c->sec_type = R_STR(r);
-    c->last_trade_date = R_STR(r);
-    c->strike = R_DBL(r);
-    c->right = R_STR(r);
-    c->multiplier = R_STR(r);
-    c->exchange = R_STR(r);
-    c->currency = R_STR(r);
-    c->local_symbol = R_STR(r);
+    read_position_contract(r, c);
     c->trading_class = R_STR(r);
     p->position = R_DEC(r);
     p->avg_cost = R_DBL(r);

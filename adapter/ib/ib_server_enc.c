@@ -446,12 +446,9 @@ static void put_error(ibWriter *w, int sv, const ibError *e)
         ibWriter_Int(w, e->error_time_ms);
 }
 
-static void put_position(ibWriter *w, const ibPosition *p)
+/* conId .. tradingClass of position (61) and positionMulti (71): no primaryExchange. */
+static void put_position_contract(ibWriter *w, const ibContract *c)
 {
-    const ibContract *c = &p->contract;
-    ibWriter_Int(w, IB_MSG_POSITION);
-    ibWriter_Int(w, 3);
-    ibWriter_Str(w, p->account);
     ibWriter_Int(w, c->con_id);
     ibWriter_Str(w, c->symbol);
     ibWriter_Str(w, c->sec_type);
@@ -463,6 +460,15 @@ static void put_position(ibWriter *w, const ibPosition *p)
     ibWriter_Str(w, c->currency);
     ibWriter_Str(w, c->local_symbol);
     ibWriter_Str(w, c->trading_class);
+}
+
+static void put_position(ibWriter *w, const ibPosition *p)
+{
+    const ibContract *c = &p->contract;
+    ibWriter_Int(w, IB_MSG_POSITION);
+    ibWriter_Int(w, 3);
+    ibWriter_Str(w, p->account);
+    put_position_contract(w, c);
     ibWriter_Decimal(w, p->position);
     ibWriter_Double(w, p->avg_cost);
 }
@@ -650,22 +656,11 @@ static void put_pnl_single(ibWriter *w, int sv, const ibPnLSingle *p)
 
 static void put_position_multi(ibWriter *w, const ibPositionMulti *p)
 {
-    const ibContract *c = &p->contract;
     ibWriter_Int(w, IB_MSG_POSITION_MULTI);
     ibWriter_Int(w, 3);
     ibWriter_Int(w, p->req_id);
     ibWriter_Str(w, p->account);
-    ibWriter_Int(w, c->con_id);
-    ibWriter_Str(w, c->symbol);
-    ibWriter_Str(w, c->sec_type);
-    ibWriter_Str(w, c->last_trade_date);
-    put_strike(w, c->strike);
-    ibWriter_Str(w, c->right);
-    ibWriter_Str(w, c->multiplier);
-    ibWriter_Str(w, c->exchange);
-    ibWriter_Str(w, c->currency);
-    ibWriter_Str(w, c->local_symbol);
-    ibWriter_Str(w, c->trading_class);
+    put_position_contract(w, &p->contract);
     ibWriter_Decimal(w, p->position);
     ibWriter_Double(w, p->avg_cost);
     ibWriter_Str(w, p->model_code);
