@@ -218,6 +218,8 @@ bool br_accountFromBody(brBridge *b, busRequest *req, char *out, size_t cap);
 /* ---- P&L (br_pnl.c) ----------------------------------------------------------------------------- */
 /* ib.rpc.subscribe with kind "pnl" (br_quotes_sub.c hands it over); answers and releases req. */
 void br_pnlSubscribe(busRequest *req, brBridge *b);
+/* Whether lease_id is a P&L lease (a renewal naming only lease_id goes to br_pnlSubscribe). */
+bool br_pnlOwnsLease(const brBridge *b, const char *lease_id);
 /* ib.rpc.unsubscribe of a P&L lease: true when lease_id was one (ended). */
 bool br_pnlEndLease(brBridge *b, const char *lease_id);
 

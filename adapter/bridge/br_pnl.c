@@ -537,6 +537,22 @@ static bool parse_symbols(busRequest *req, pnlSub *s)
     return true;
 }
 
+/* A renewal that names no account keeps its lease's account. */
+static bool lease_account(pnlSub *s)
+{
+    const char *const *keys;
+    size_t n;
+    if (!s->lease_id[0] || busObj_Get(busRequest_Body(s->req), "account") ||
+        stLeases_Keys(mod(s->b)->leases, s->lease_id, &keys, &n) != IBB_OK || !n)
+        return false;
+    size_t len = strcspn(keys[0], "|");
+    if (len >= sizeof s->account)
+        return false;
+    memcpy(s->account, keys[0], len);
+    s->account[len] = '\0';
+    return true;
+}
+
 static bool parse_sub(busRequest *req, pnlSub *s)
 {
     const msgpack_object *body = busRequest_Body(req);
@@ -549,7 +565,7 @@ static bool parse_sub(busRequest *req, pnlSub *s)
         busRequest_Errorf(req, "bad_request", 0, "field 'ttl_s' must be 1 to %d seconds", MAX_TTL_S);
     else if (ls != IBB_OK && ls != IBB_ERR_NOT_FOUND)
         busRequest_Error(req, "not_found", "no P&L lease with this lease_id (it ended or expired)", 0);
-    else if (br_accountFromBody(s->b, req, s->account, sizeof s->account))
+    else if (lease_account(s) || br_accountFromBody(s->b, req, s->account, sizeof s->account))
         return parse_symbols(req, s);
     return false;
 }
@@ -582,6 +598,12 @@ void br_pnlSubscribe(busRequest *req, brBridge *b)
         br_resolve(b, s->keys[i], on_resolved, it);
     }
     sub_done(s);
+}
+
+bool br_pnlOwnsLease(const brBridge *b, const char *lease_id)
+{
+    const pnlMod *m = mod(b);
+    return m && lease_id && *lease_id && stLeases_ExpiresAt(m->leases, lease_id) >= 0;
 }
 
 bool br_pnlEndLease(brBridge *b, const char *lease_id)

@@ -327,8 +327,10 @@ void brQt_onSubscribe(busRequest *req, void *arg)
 {
     brBridge *b = arg;
     const msgpack_object *body = busRequest_Body(req);
-    char kind[16] = "";
-    if (busObj_StrCopy(body, "kind", kind, sizeof kind) == IBB_OK && strcmp(kind, "pnl") == 0) {
+    char kind[16] = "", lease[ST_LEASE_ID_LEN + 1] = "";
+    busObj_StrCopy(body, "lease_id", lease, sizeof lease);
+    if ((busObj_StrCopy(body, "kind", kind, sizeof kind) == IBB_OK && strcmp(kind, "pnl") == 0) ||
+        br_pnlOwnsLease(b, lease)) {
         br_pnlSubscribe(req, b); /* br_pnl.c */
         return;
     }

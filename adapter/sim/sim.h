@@ -244,7 +244,7 @@ struct simServer {
     /* timers and modes */
     uint64_t rtb_req_ms[60]; int rtb_req_pos;   /* the last 60 reqRealTimeBars (60 per 10 min) */
     uv_timer_t rtb_timer;
-    uv_timer_t pnl_timer;        /* sim_pnl.c: pushes changed P&L once a second, as TWS does */
+    uv_timer_t pnl_timer;        /* sim_pnl.c: pushes P&L once a second, as TWS does */
     uv_timer_t tick_timer, hist_timer, summary_timer, reset_timer, stall_timer;
     uv_signal_t sig_int, sig_term;
     uint64_t last_tick_ms;
@@ -407,7 +407,7 @@ void sim_positionPnl(simServer *srv, const simAccount *a, int inst, simPnl *out)
 void sim_sendAccountValues(simConn *c, const simAccount *a, int64_t req_id);
 
 /* ---- sim_pnl.c ---------------------------------------------------------------------------------- */
-/* reqPnL / reqPnLSingle (pushed on subscribe, after each fill and once a second when changed),
+/* reqPnL / reqPnLSingle (pushed on subscribe, after each fill and once a second),
  * reqPositionsMulti and reqAccountUpdatesMulti (full set, End, then changes), and their cancels. */
 void sim_pnlDispatch(simConn *c, const ibRequest *req);
 void sim_pnlOnChange(simServer *srv, const simAccount *a, int inst);

@@ -1,6 +1,6 @@
 /* sim_pnl.c — P&L and the multi-account subscriptions (PROTOCOL.md §3.10, §3.17): reqPnL and
- * reqPnLSingle push pnl / pnlSingle at once, after every fill of their account and once a second when
- * the values changed (prices move), with no end marker; reqPositionsMulti and reqAccountUpdatesMulti
+ * reqPnLSingle push pnl / pnlSingle at once, after every fill of their account (when the values
+ * changed) and again once a second, as TWS does, with no end marker; reqPositionsMulti and reqAccountUpdatesMulti
  * send their full set and their End, then the changes after each fill of their account. The values
  * come from sim_account.c (sim_accountPnl, sim_positionPnl), the same numbers the control port's
  * `pnl` shows.
@@ -199,7 +199,7 @@ static void on_pnl_timer(uv_timer_t *t)
             continue;
         for (int i = 0; i < c->n_psubs; i++)
             if (c->psubs[i].kind == SIM_PNL_ACCOUNT || c->psubs[i].kind == SIM_PNL_SINGLE)
-                push_pnl(c, &c->psubs[i], false);
+                push_pnl(c, &c->psubs[i], true);   /* TWS repeats them about once a second */
     }
     sim_flushAll(srv);
 }

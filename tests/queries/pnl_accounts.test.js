@@ -97,6 +97,11 @@ const cents = (x) => Math.round(x * 100);
       for (const ev of events) S.check('pnl_event.json', ev.d, ev.subject);
       const bad = await st.request('ib.rpc.subscribe', { kind: 'pnl', symbols: ['AAPL'] });
       eq(bad.error && bad.error.code, 'bad_request', 'account is required with two accounts');
+      const renewed = await st.request('ib.rpc.subscribe', { lease_id: leases[0].data.lease_id, ttl_s: 40 });
+      eq([renewed.data.lease_id, renewed.data.kind, renewed.data.account, renewed.data.ttl_s, renewed.data.instruments.length],
+        [leases[0].data.lease_id, 'pnl', 'DU111', 40, 1], `a renewal naming only lease_id: ${show(renewed.data)}`);
+      S.check('subscribe_reply.json', renewed.data);
+      eq((await st.simStats()).requests.reqPnLSingle, 1, 'the renewal costs no IB request');
       for (const l of leases) eq((await st.request('ib.rpc.unsubscribe', { lease_id: l.data.lease_id })).data.ended, true);
       await until('cancelPnLSingle at ib-sim', async () => ((await st.simStats()).requests.cancelPnLSingle || 0) === 1);
     });

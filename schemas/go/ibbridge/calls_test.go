@@ -244,6 +244,24 @@ func TestCalls(t *testing.T) {
 			}
 			_, err = c.Subscribe(ctx, KindQuote, "NOSUCHSYM")
 			wantKind(t, err, ErrUnknownSymbol)
+
+			// a P&L lease: one position's P&L on <prefix>.pnl.<account>.<key>
+			psub, err := c.SubscribeWith(ctx, LeaseRequest{Symbols: []string{"AAPL"}, Kind: string(KindPnL), Account: account})
+			if err != nil {
+				t.Fatalf("Subscribe pnl: %v", err)
+			}
+			select {
+			case ev := <-psub.C:
+				if ev.PnL == nil || ev.PnL.Account != account || ev.Key != "AAPL" || ev.PnL.ConID != 265598 ||
+					ev.PnL.Position == nil || ev.PnL.Value == nil {
+					t.Fatalf("pnl event: %+v", ev.PnL)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no P&L event: %v", psub.Err())
+			}
+			if err := psub.Close(); err != nil {
+				t.Fatalf("Close pnl: %v", err)
+			}
 		})
 	}
 }
