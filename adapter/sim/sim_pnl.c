@@ -194,6 +194,8 @@ void sim_pnlOnChange(simServer *srv, const simAccount *a, int inst)
 static void on_pnl_timer(uv_timer_t *t)
 {
     simServer *srv = t->data;
+    if (srv->stalled)
+        return;   /* like the ticks: nothing is produced while the gateway stalls */
     for (simConn *c = srv->conns; c; c = c->next) {
         if (c->closing || c->state != SIM_CONN_READY)
             continue;
