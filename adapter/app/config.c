@@ -76,7 +76,8 @@ static const ibbOptDef APP_ROWS_2[] = {
      IBB_OPT_TOKENS, NULL, "instrument keys that may be traded; empty = any (env: comma-separated)", NULL},
     {"risk.account_limits", IBB_OPT_LIST, "", 0, 1000, "IBB_RISK_ACCOUNT_LIMITS", F(risk_account_limits),
      IBB_OPT_TOKENS, NULL,
-     "limits per account, checked after the global ones: \"DU222:max_order_qty=100:max_orders_per_minute=10\" "
+     "limits per account, checked after the global ones: "
+     "\"DU222:max_order_qty=100:max_orders_per_minute=10\" "
      "(keys max_order_qty, max_order_notional, max_orders_per_minute; env: comma-separated)", NULL},
     {"log.level", IBB_OPT_ENUM, "info", 0, 0, "IBB_LOG_LEVEL", F(log_level), 0, "debug|info|warn|error",
      "log threshold", NULL},

@@ -67,8 +67,8 @@ bool br_accountFromBody(brBridge *b, busRequest *req, char *out, size_t cap)
         if (br_accountManaged(b, out))
             return true;
         busRequest_Errorf(req, "bad_request", 0,
-                          "field 'account': '%s' is not an account of this IB login (managed accounts: %s)", out,
-                          *list ? list : "none yet");
+                          "field 'account': '%s' is not an account of this IB login (managed accounts: %s)",
+                          out, *list ? list : "none yet");
         return false;
     }
     int n = br_accountCount(b);

@@ -41,8 +41,8 @@ static bool parse_limit(const char *kv, stRiskLimits *l, char *err, size_t cap)
     else if (kl == 21 && !strncmp(kv, "max_orders_per_minute", kl) && d <= ST_RISK_MAX_RATE && d == (int)d)
         l->max_orders_per_minute = (int)d;
     else {
-        snprintf(err, cap, "'%s': keys are max_order_qty, max_order_notional, max_orders_per_minute (1..%d)", kv,
-                 ST_RISK_MAX_RATE);
+        snprintf(err, cap, "'%s': keys are max_order_qty, max_order_notional, max_orders_per_minute (1..%d)",
+                 kv, ST_RISK_MAX_RATE);
         return false;
     }
     return true;
@@ -73,7 +73,7 @@ static bool parse_item(const char *item, acctRisk *a, char *err, size_t cap)
 
 bool brOptions_CheckAccountLimit(const char *item, char *err, size_t cap)
 {
-    acctRisk *a = malloc(sizeof *a);   /* stRisk holds a large rate window: not on the stack */
+    acctRisk *a = malloc(sizeof *a); /* stRisk holds a large rate window: not on the stack */
     bool ok = a && parse_item(item, a, err, cap);
     if (!a)
         snprintf(err, cap, "out of memory");
@@ -92,7 +92,8 @@ ibbStatus brOrd_acctRiskCreate(brOrdAcctRisk **out, const char *const *items, si
     for (size_t i = 0; i < n; i++) {
         char err[300];
         if (!parse_item(items[i], &r->v[r->n], err, sizeof err)) {
-            IBB_ERROR("config.bad_account_limits", "item=\"%s\" reason=\"risk.account_limits %s\"", items[i], err);
+            IBB_ERROR("config.bad_account_limits", "item=\"%s\" reason=\"risk.account_limits %s\"", items[i],
+                      err);
             brOrd_acctRiskDestroy(r);
             return IBB_ERR_INVALID_ARG;
         }

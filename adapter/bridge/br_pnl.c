@@ -33,7 +33,7 @@
 
 typedef struct pnlVals {
     double daily, unrealized, realized, position, value; /* IB_UNSET_DOUBLE = unset */
-    int64_t ns;                                           /* 0 = nothing received yet */
+    int64_t ns;                                          /* 0 = nothing received yet */
 } pnlVals;
 
 typedef struct pnlAcct {
@@ -53,11 +53,11 @@ typedef struct pnlPos {
 typedef struct pnlMod {
     pnlAcct accts[MAX_PNL_ACCOUNTS];
     int n;
-    ibbMap *pos;                /* "<account>|<key>" -> pnlPos* */
+    ibbMap *pos; /* "<account>|<key>" -> pnlPos* */
     stLeases *leases;
-    uv_timer_t timer;           /* lease expiry */
+    uv_timer_t timer; /* lease expiry */
     bool timer_open, stopping;
-    uint64_t single_requests;   /* reqPnLSingle sent (tests, logs) */
+    uint64_t single_requests; /* reqPnLSingle sent (tests, logs) */
 } pnlMod;
 
 static pnlMod *mod(const brBridge *b) { return b->mod[BR_MOD_PNL]; }
@@ -72,7 +72,8 @@ static void pack_opt(msgpack_packer *pk, const char *key, double v)
 
 static int count_set(const pnlVals *v, bool single)
 {
-    return set(v->daily) + set(v->unrealized) + set(v->realized) + (single ? set(v->position) + set(v->value) : 0);
+    return set(v->daily) + set(v->unrealized) + set(v->realized) +
+           (single ? set(v->position) + set(v->value) : 0);
 }
 
 static void pack_vals(msgpack_packer *pk, const pnlVals *v, bool single)
@@ -106,10 +107,9 @@ static void pack_pos(msgpack_packer *pk, const pnlPos *p)
 
 /* ---- IB replies ---------------------------------------------------------------------------------- */
 
-static void read_vals(brBridge *b, const ibReply *r, pnlVals *v)
+static void read_vals(const ibReply *r, pnlVals *v)
 {
     v->ns = br_wallNs();
-    (void)b;
     if (r->id == IB_MSG_PNL) {
         v->daily = r->u.pnl.daily_pnl;
         v->unrealized = r->u.pnl.unrealized_pnl;
@@ -130,7 +130,7 @@ static void on_acct_reply(brBridge *b, int64_t req_id, const ibReply *r, void *c
     pnlAcct *a = ctx;
     if (r->id != IB_MSG_PNL)
         return;
-    read_vals(b, r, &a->v);
+    read_vals(r, &a->v);
     char subject[64];
     snprintf(subject, sizeof subject, "pnl.%s", a->account);
     pack_acct(busPublisher_Packer(b->evt_pub), a, 0);
@@ -143,7 +143,7 @@ static void on_pos_reply(brBridge *b, int64_t req_id, const ibReply *r, void *ct
     pnlPos *p = ctx;
     if (r->id != IB_MSG_PNL_SINGLE)
         return;
-    read_vals(b, r, &p->v);
+    read_vals(r, &p->v);
     char subject[LKEY_MAX + 16];
     snprintf(subject, sizeof subject, "pnl.%s.%s", p->account, p->key);
     pack_pos(busPublisher_Packer(b->evt_pub), p);
@@ -312,8 +312,8 @@ static void on_pnl_query(busRequest *req, void *arg)
     if (acc[0] && !br_accountManaged(b, acc) && !acct_entry(m, acc, false)) {
         const char *list = b->ib ? coreSession_Accounts(b->ib) : NULL;
         busRequest_Failf(req, "bad_request", 0,
-                         "field 'account': '%s' is not an account of this IB login (managed accounts: %s)", acc,
-                         list && *list ? list : "none yet");
+                         "field 'account': '%s' is not an account of this IB login (managed accounts: %s)",
+                         acc, list && *list ? list : "none yet");
         return;
     }
     int n = 0;
@@ -355,7 +355,7 @@ typedef struct pnlSub {
     bool failed;
     char err_slug[32], err_msg[300];
     int err_code;
-    char keys[MAX_PNL_ITEMS][ST_KEY_MAX];   /* as asked, then canonical */
+    char keys[MAX_PNL_ITEMS][ST_KEY_MAX]; /* as asked, then canonical */
 } pnlSub;
 
 static void arm_timer(brBridge *b);
@@ -421,9 +421,11 @@ static void answer_sub(brBridge *b, pnlSub *s, const char *id)
         msgpack_pack_map(pk, 4);
         busPack_KeyStr(pk, "key", s->keys[i]);
         busPack_KeyStr(pk, "subject", subject);
-        busPack_KeyStr(pk, "state", !b->ib_ready ? "waiting_for_ib"
-                                    : p && p->v.ns ? "streaming"
-                                    : p && p->req_id > 0 ? "pending" : "failed");
+        busPack_KeyStr(pk, "state",
+                       !b->ib_ready         ? "waiting_for_ib"
+                       : p && p->v.ns       ? "streaming"
+                       : p && p->req_id > 0 ? "pending"
+                                            : "failed");
         busPack_Str(pk, "contract");
         br_packContract(pk, &spec);
     }
@@ -436,7 +438,7 @@ static void grant(pnlSub *s)
     pnlMod *m = mod(b);
     if (busRequest_Answered(s->req) || m->stopping)
         return;
-    char (*lkeys)[LKEY_MAX] = calloc(s->n ? s->n : 1, sizeof *lkeys);
+    char(*lkeys)[LKEY_MAX] = calloc(s->n ? s->n : 1, sizeof *lkeys);
     const char *ptrs[MAX_PNL_ITEMS];
     if (!lkeys) {
         busRequest_Error(s->req, "internal", "out of memory", 0);
@@ -455,8 +457,8 @@ static void grant(pnlSub *s)
         busRequest_Error(s->req, "internal", "out of memory granting the lease", 0);
     else {
         arm_timer(b);
-        IBB_INFO("pnl.lease", "lease=%.8s account=%s instruments=%zu positions=%zu reqs=%" PRIu64, id, s->account,
-                 s->n, stLeases_KeyCount(m->leases), m->single_requests);
+        IBB_INFO("pnl.lease", "lease=%.8s account=%s instruments=%zu positions=%zu reqs=%" PRIu64, id,
+                 s->account, s->n, stLeases_KeyCount(m->leases), m->single_requests);
         answer_sub(b, s, id);
     }
 }
@@ -473,7 +475,10 @@ static void sub_done(pnlSub *s)
     free(s);
 }
 
-typedef struct subItem { pnlSub *s; size_t i; } subItem;
+typedef struct subItem {
+    pnlSub *s;
+    size_t i;
+} subItem;
 
 static void on_resolved(brBridge *b, void *ctx, const brInstrument *inst, const char *slug, const char *msg,
                         int ib_code)
@@ -520,12 +525,14 @@ static bool parse_symbols(busRequest *req, pnlSub *s)
     }
     char err[300];
     for (size_t i = 0; i < syms->size; i++) {
-        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {6, "symbol"}}, .val = syms->ptr[i]};
+        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {6, "symbol"}},
+                                .val = syms->ptr[i]};
         msgpack_object body = {.type = MSGPACK_OBJECT_MAP, .via.map = {1, &kv}};
         char key[ST_KEY_MAX];
-        if (syms->ptr[i].type != MSGPACK_OBJECT_STR || br_keyFromBody(&body, key, sizeof key, err, sizeof err)) {
-            busRequest_Errorf(req, "bad_request", 0, "field 'symbols' item %zu: an instrument key such as \"AAPL\"",
-                              i);
+        if (syms->ptr[i].type != MSGPACK_OBJECT_STR ||
+            br_keyFromBody(&body, key, sizeof key, err, sizeof err)) {
+            busRequest_Errorf(req, "bad_request", 0,
+                              "field 'symbols' item %zu: an instrument key such as \"AAPL\"", i);
             return false;
         }
         bool dup = false;
@@ -669,7 +676,7 @@ static void pnl_fini(brBridge *b)
         uv_close((uv_handle_t *)&m->timer, NULL);
         uv_run(b->loop, UV_RUN_NOWAIT);
     }
-    stLeases_Destroy(m->leases);  /* calls no hooks */
+    stLeases_Destroy(m->leases); /* calls no hooks */
     ibbMapIter it;
     void *v;
     ibbMapIter_Init(&it, m->pos);

@@ -478,7 +478,8 @@ static void on_summary_lost(brBridge *b, int64_t req_id, void *ctx)
 
 static const brPendingOps summary_ops = {on_summary_reply, on_summary_error, on_summary_lost};
 
-void brq_accountUpdateValue(brBridge *b, const char *account, const char *tag, const char *value, const char *ccy)
+void brq_accountUpdateValue(brBridge *b, const char *account, const char *tag, const char *value,
+                            const char *ccy)
 {
     brAccount *a = amod(b);
     set_value(a, account, tag, value, ccy, true, coreSession_ReadTimeNs(b->ib));

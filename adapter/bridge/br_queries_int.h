@@ -38,7 +38,8 @@ void brq_accountIbDown(brBridge *b);
 void brq_accountStop(brBridge *b);
 void brq_accountFini(brBridge *b);
 /* An account value from an account-updates stream (reqAccountUpdates or reqAccountUpdatesMulti). */
-void brq_accountUpdateValue(brBridge *b, const char *account, const char *tag, const char *value, const char *ccy);
+void brq_accountUpdateValue(brBridge *b, const char *account, const char *tag, const char *value,
+                            const char *ccy);
 /* The account reqAccountUpdates covers ("" before IB is ready). */
 const char *brq_accountUpdatesAccount(const brBridge *b);
 

@@ -44,7 +44,8 @@ static void forget(brBridge *b, int64_t req_id)
 static void on_error(brBridge *b, int64_t req_id, const ibError *e, void *ctx)
 {
     (void)ctx;
-    IBB_WARN("account.multi_error", "req_id=%" PRId64 " code=%" PRId64 " text=\"%s\"", req_id, e->code, e->message);
+    IBB_WARN("account.multi_error", "req_id=%" PRId64 " code=%" PRId64 " text=\"%s\"", req_id, e->code,
+             e->message);
     if (e->code < 2100 || e->code >= 2200)
         forget(b, req_id);
 }

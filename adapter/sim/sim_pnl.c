@@ -1,9 +1,9 @@
 /* sim_pnl.c — P&L and the multi-account subscriptions (PROTOCOL.md §3.10, §3.17): reqPnL and
  * reqPnLSingle push pnl / pnlSingle at once, after every fill of their account (when the values
- * changed) and again once a second, as TWS does, with no end marker; reqPositionsMulti and reqAccountUpdatesMulti
- * send their full set and their End, then the changes after each fill of their account. The values
- * come from sim_account.c (sim_accountPnl, sim_positionPnl), the same numbers the control port's
- * `pnl` shows.
+ * changed) and again once a second, as TWS does, with no end marker; reqPositionsMulti and
+ * reqAccountUpdatesMulti send their full set and their End, then the changes after each fill of their
+ * account. The values come from sim_account.c (sim_accountPnl, sim_positionPnl), the same numbers the control
+ * port's `pnl` shows.
  *
  * Ownership: the subscriptions live in the connection's psubs array (freed with the connection). */
 #include <stdlib.h>
@@ -29,7 +29,7 @@ static simPnlSub *add_sub(simConn *c, int64_t req_id, simPnlKind kind, int acct,
         c->cap_psubs = cap;
     }
     simPnlSub *s = &c->psubs[c->n_psubs++];
-    *s = (simPnlSub){ .req_id = req_id, .kind = kind, .acct = acct, .inst = inst };
+    *s = (simPnlSub){.req_id = req_id, .kind = kind, .acct = acct, .inst = inst};
     return s;
 }
 
@@ -60,10 +60,10 @@ static void push_pnl(simConn *c, simPnlSub *s, bool force)
     memset(&r, 0, sizeof r);
     if (s->kind == SIM_PNL_ACCOUNT) {
         r.id = IB_MSG_PNL;
-        r.u.pnl = (ibPnL){ s->req_id, v.daily, v.unrealized, v.realized };
+        r.u.pnl = (ibPnL){s->req_id, v.daily, v.unrealized, v.realized};
     } else {
         r.id = IB_MSG_PNL_SINGLE;
-        r.u.pnl_single = (ibPnLSingle){ s->req_id, v.position, v.daily, v.unrealized, v.realized, v.value };
+        r.u.pnl_single = (ibPnLSingle){s->req_id, v.position, v.daily, v.unrealized, v.realized, v.value};
     }
     sim_send(c, &r, NULL);
 }
@@ -71,7 +71,7 @@ static void push_pnl(simConn *c, simPnlSub *s, bool force)
 static void send_position_multi(simConn *c, int64_t req_id, const simAccount *a, const simPosition *p)
 {
     const simInstrument *in = &c->srv->insts[p->inst];
-    ibReply r = { .id = IB_MSG_POSITION_MULTI };
+    ibReply r = {.id = IB_MSG_POSITION_MULTI};
     r.u.position_multi.req_id = req_id;
     r.u.position_multi.account = a->id;
     sim_fillContract(in, &r.u.position_multi.contract);
@@ -83,7 +83,7 @@ static void send_position_multi(simConn *c, int64_t req_id, const simAccount *a,
 
 static void send_end(simConn *c, ibReplyId id, int64_t req_id)
 {
-    ibReply r = { .id = id };
+    ibReply r = {.id = id};
     r.u.end.req_id = req_id;
     sim_send(c, &r, NULL);
 }
@@ -114,7 +114,8 @@ static void handle_pnl(simConn *c, const ibRequest *req)
             return;
         }
     }
-    simPnlSub *s = add_sub(c, p->req_id, req->id == IB_REQ_PNL ? SIM_PNL_ACCOUNT : SIM_PNL_SINGLE, acct, inst);
+    simPnlSub *s =
+        add_sub(c, p->req_id, req->id == IB_REQ_PNL ? SIM_PNL_ACCOUNT : SIM_PNL_SINGLE, acct, inst);
     if (s)
         push_pnl(c, s, true);
 }
@@ -195,13 +196,13 @@ static void on_pnl_timer(uv_timer_t *t)
 {
     simServer *srv = t->data;
     if (srv->stalled)
-        return;   /* like the ticks: nothing is produced while the gateway stalls */
+        return; /* like the ticks: nothing is produced while the gateway stalls */
     for (simConn *c = srv->conns; c; c = c->next) {
         if (c->closing || c->state != SIM_CONN_READY)
             continue;
         for (int i = 0; i < c->n_psubs; i++)
             if (c->psubs[i].kind == SIM_PNL_ACCOUNT || c->psubs[i].kind == SIM_PNL_SINGLE)
-                push_pnl(c, &c->psubs[i], true);   /* TWS repeats them about once a second */
+                push_pnl(c, &c->psubs[i], true); /* TWS repeats them about once a second */
     }
     sim_flushAll(srv);
 }

@@ -31,14 +31,14 @@ Test(enc, req_pnl_and_single)
 {
     ibRequest r;
     ibRequest_Init(&r, IB_REQ_PNL);
-    r.u.pnl = (ibReqPnL){ .req_id = 6001, .account = "DU1234567", .model_code = "" };
+    r.u.pnl = (ibReqPnL){.req_id = 6001, .account = "DU1234567", .model_code = ""};
     expect_bytes("reqPnL", &r);
-    r.u.pnl = (ibReqPnL){ .req_id = 9000, .account = "DU1234567", .model_code = "TARGET2024" };
+    r.u.pnl = (ibReqPnL){.req_id = 9000, .account = "DU1234567", .model_code = "TARGET2024"};
     expect_bytes("reqPnL (92)", &r);
     ibRequest_Init(&r, IB_REQ_PNL_SINGLE);
-    r.u.pnl = (ibReqPnL){ .req_id = 9002, .account = "DU1234567", .model_code = "", .con_id = 265598 };
+    r.u.pnl = (ibReqPnL){.req_id = 9002, .account = "DU1234567", .model_code = "", .con_id = 265598};
     expect_bytes("reqPnLSingle", &r);
-    r.u.pnl = (ibReqPnL){ .req_id = 9000, .account = "DU1234567", .model_code = "TARGET2024", .con_id = 1001 };
+    r.u.pnl = (ibReqPnL){.req_id = 9000, .account = "DU1234567", .model_code = "TARGET2024", .con_id = 1001};
     expect_bytes("reqPnLSingle (94)", &r);
     ibRequest_Init(&r, IB_REQ_CANCEL_PNL);
     r.u.cancel.req_id = 9001;
@@ -52,13 +52,14 @@ Test(enc, req_multi)
 {
     ibRequest r;
     ibRequest_Init(&r, IB_REQ_ACCOUNT_UPDATES_MULTI);
-    r.u.multi = (ibReqMulti){ .req_id = 6001, .account = "DU1234567", .model_code = "", .ledger_and_nlv = true };
+    r.u.multi =
+        (ibReqMulti){.req_id = 6001, .account = "DU1234567", .model_code = "", .ledger_and_nlv = true};
     expect_bytes("reqAccountUpdatesMulti", &r);
     ibRequest_Init(&r, IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI);
     r.u.cancel.req_id = 6001;
     expect_bytes("cancelAccountUpdatesMulti", &r);
     ibRequest_Init(&r, IB_REQ_POSITIONS_MULTI);
-    r.u.multi = (ibReqMulti){ .req_id = 6002, .account = "DU1234567", .model_code = "" };
+    r.u.multi = (ibReqMulti){.req_id = 6002, .account = "DU1234567", .model_code = ""};
     expect_bytes("reqPositionsMulti", &r);
     ibRequest_Init(&r, IB_REQ_CANCEL_POSITIONS_MULTI);
     r.u.cancel.req_id = 6002;
@@ -71,12 +72,12 @@ Test(enc, gates_and_bad_arguments)
     ibWriter_Init(&w);
     ibRequest r;
     ibRequest_Init(&r, IB_REQ_PNL);
-    r.u.pnl = (ibReqPnL){ .req_id = 1, .account = "DU1" };
+    r.u.pnl = (ibReqPnL){.req_id = 1, .account = "DU1"};
     cr_assert_eq(ib_encodeRequest(&w, 126, &r), IBB_ERR_UNSUPPORTED_VERSION, "reqPnL below 127");
     r.u.pnl.account = "";
     cr_assert_eq(ib_encodeRequest(&w, 176, &r), IBB_ERR_INVALID_ARG, "reqPnL without account");
     ibRequest_Init(&r, IB_REQ_PNL_SINGLE);
-    r.u.pnl = (ibReqPnL){ .req_id = 1, .account = "DU1", .con_id = 0 };
+    r.u.pnl = (ibReqPnL){.req_id = 1, .account = "DU1", .con_id = 0};
     cr_assert_eq(ib_encodeRequest(&w, 176, &r), IBB_ERR_INVALID_ARG, "reqPnLSingle without conId");
     cr_assert_eq(ibWriter_Len(&w), 0, "nothing written");
     ibWriter_Free(&w);
@@ -175,13 +176,14 @@ Test(damage, every_truncation_and_an_extra_field_fail)
         size_t len = v->len;
         for (int drop = 1; drop < v->nfields; drop++) {
             len -= strlen(v->fields[v->nfields - drop]) + 1;
-            cr_assert_neq(ib_decodeReply(v->sv, v->payload, len, &r), IBB_OK, "'%s' without its last %d fields",
-                          v->message, drop);
+            cr_assert_neq(ib_decodeReply(v->sv, v->payload, len, &r), IBB_OK,
+                          "'%s' without its last %d fields", v->message, drop);
         }
         char *longer = malloc(v->len + 2);
         memcpy(longer, v->payload, v->len);
         memcpy(longer + v->len, "1", 2);
-        cr_assert_eq(ib_decodeReply(v->sv, longer, v->len + 2, &r), IBB_ERR_TRAILING, "'%s' + 1 field", v->message);
+        cr_assert_eq(ib_decodeReply(v->sv, longer, v->len + 2, &r), IBB_ERR_TRAILING, "'%s' + 1 field",
+                     v->message);
         free(longer);
     }
 }
@@ -222,13 +224,14 @@ Test(server, every_reply_reencodes_to_the_same_values)
         ibWriter w;
         ibWriter_Init(&w);
         cr_assert_eq(ib_encodeReply(&w, v->sv, &a, NULL), IBB_OK, "%s encodes", v->message);
-        cr_assert_eq(ib_decodeReply(v->sv, (const char *)ibWriter_Data(&w) + 4, ibWriter_Len(&w) - 4, &b), IBB_OK,
-                     "%s decodes again", v->message);
+        cr_assert_eq(ib_decodeReply(v->sv, (const char *)ibWriter_Data(&w) + 4, ibWriter_Len(&w) - 4, &b),
+                     IBB_OK, "%s decodes again", v->message);
         cr_assert_eq(ibReply_ReqId(&a), ibReply_ReqId(&b), "%s", v->message);
         if (a.id == IB_MSG_PNL)
             cr_assert_eq(memcmp(&a.u.pnl, &b.u.pnl, sizeof a.u.pnl), 0, "%s values", v->message);
         if (a.id == IB_MSG_PNL_SINGLE)
-            cr_assert_eq(memcmp(&a.u.pnl_single, &b.u.pnl_single, sizeof a.u.pnl_single), 0, "%s", v->message);
+            cr_assert_eq(memcmp(&a.u.pnl_single, &b.u.pnl_single, sizeof a.u.pnl_single), 0, "%s",
+                         v->message);
         if (a.id == IB_MSG_POSITION_MULTI) {
             cr_assert_eq(b.u.position_multi.position, 500.0);
             cr_assert_str_eq(b.u.position_multi.model_code, "MODEL1");
