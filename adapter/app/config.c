@@ -6,6 +6,8 @@
  * help. Nothing else in this file names an option except the cross-checks at the end. */
 #include "config.h"
 
+#include "br_bridge.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -78,6 +80,11 @@ static const ibbOptDef APP_ROWS_2[] = {
      F(risk_max_orders_per_minute), 0, NULL, "orders placed per rolling minute", NULL},
     {"risk.allowed_symbols", IBB_OPT_LIST, "", 0, 10000, "IBB_ALLOWED_SYMBOLS", F(risk_allowed_symbols),
      IBB_OPT_TOKENS, NULL, "instrument keys that may be traded; empty = any (env: comma-separated)", NULL},
+    {"risk.account_limits", IBB_OPT_LIST, "", 0, 1000, "IBB_RISK_ACCOUNT_LIMITS", F(risk_account_limits),
+     IBB_OPT_TOKENS, NULL,
+     "limits per account, checked after the global ones: "
+     "\"DU222:max_order_qty=100:max_orders_per_minute=10\" "
+     "(keys max_order_qty, max_order_notional, max_orders_per_minute; env: comma-separated)", NULL},
     {"log.level", IBB_OPT_ENUM, "info", 0, 0, "IBB_LOG_LEVEL", F(log_level), 0, "debug|info|warn|error",
      "log threshold", NULL},
 };
@@ -129,6 +136,11 @@ static void check_cross(const void *cfg, ibbConfigErr *e)
                          "50, IB's limit of messages per second",
                          c->ib_pacing_rate, c->ib_pacing_burst);
     ibbNatsConfig_Check(&c->nats, e);
+    for (size_t i = 0; i < c->risk_account_limits.n; i++) {
+        char why[300];
+        if (!brOptions_CheckAccountLimit(c->risk_account_limits.items[i], why, sizeof why))
+            ibbConfigErr_Add(e, "risk.account_limits: %s", why);
+    }
     if (c->ha_renew_ms * 3 > c->ha_lease_ms)
         ibbConfigErr_Add(e,
                          "ha.renew_ms: %" PRId64 " must be at most a third of ha.lease_ms (%" PRId64 ") so a "

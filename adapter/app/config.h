@@ -57,6 +57,7 @@ typedef struct appConfig {
     double risk_max_order_notional;
     int64_t risk_max_orders_per_minute;
     appStrList risk_allowed_symbols; /* empty = any symbol */
+    appStrList risk_account_limits;  /* "ACCOUNT:key=value[:...]" (bridge/br_ord_risk_accounts.c) */
     /* log */
     char *log_level; /* debug | info | warn | error */
 

@@ -106,6 +106,8 @@ static void fill_bridge_options(const appConfig *c, brOptions *o, char *urls)
     o->risk.max_orders_per_minute = (int)c->risk_max_orders_per_minute;
     o->risk.allowed_symbols = (const char *const *)c->risk_allowed_symbols.items;
     o->risk.n_allowed = c->risk_allowed_symbols.n;
+    o->risk_accounts = (const char *const *)c->risk_account_limits.items;
+    o->n_risk_accounts = c->risk_account_limits.n;
     o->trading_mode = c->ib_trading_mode;
     o->simulator = c->ib_simulator;
     o->js_replicas = (int)c->nats_js_replicas;

@@ -17,6 +17,7 @@ static const brModule *const br_modules[BR_MOD_COUNT] = {
     [BR_MOD_OPTIONS] = &br_optionsModule,
     [BR_MOD_STREAMS] = &br_streamsModule,
     [BR_MOD_DISCOVERY] = &br_discoveryModule,
+    [BR_MOD_PNL] = &br_pnlModule,
 };
 
 typedef struct brPending {

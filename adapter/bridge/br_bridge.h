@@ -37,6 +37,8 @@ typedef struct brOptions {
     const char *const *watchlist;      /* instrument keys always streamed */
     size_t n_watchlist;
     stRiskLimits risk;                 /* read_only lives here too */
+    const char *const *risk_accounts;  /* risk.account_limits: "ACCOUNT:key=value[:...]" items */
+    size_t n_risk_accounts;
     const char *trading_mode;          /* "paper" | "live" (reported in status) */
     bool simulator;
     const char *instance_id;           /* micro instance id; NULL = generated */
@@ -50,6 +52,8 @@ typedef struct brOptions {
 } brOptions;
 
 void brOptions_Init(brOptions *o);
+/* Checks one risk.account_limits item ("ACCOUNT:key=value[:...]"); false with a sentence in err. */
+bool brOptions_CheckAccountLimit(const char *item, char *err, size_t cap);
 
 typedef struct brBridge brBridge;
 

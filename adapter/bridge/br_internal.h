@@ -9,6 +9,7 @@
  *   br_options.c    ib.rpc.options.chain / options.quotes: option chains (cached a day), chain slices
  *   br_streams.c    streams beyond level 1 on quote leases: ib.depth/ticks/bars.<key>, ib.rpc.depth
  *   br_discovery.c  ib.rpc.contract.search, ib.rpc.scanner.params, ib.rpc.scanner
+ *   br_pnl.c        ib.pnl.<account> (every managed account), ib.pnl.<account>.<key> (leased), ib.rpc.pnl
  * A module owns its private state (b->mod[...]) and uses the shared state below. Everything runs
  * on the loop thread.
  *
@@ -44,7 +45,7 @@
 
 enum {
     BR_MOD_STATUS, BR_MOD_CONTRACTS, BR_MOD_QUOTES, BR_MOD_QUERIES, BR_MOD_ORDERS, BR_MOD_HA, BR_MOD_OPTIONS,
-    BR_MOD_STREAMS, BR_MOD_DISCOVERY, BR_MOD_COUNT
+    BR_MOD_STREAMS, BR_MOD_DISCOVERY, BR_MOD_PNL, BR_MOD_COUNT
 };
 
 typedef struct brModule {
@@ -61,7 +62,7 @@ typedef struct brModule {
 } brModule;
 
 extern const brModule br_statusModule, br_contractsModule, br_quotesModule, br_queriesModule, br_ordersModule,
-    br_haModule, br_optionsModule, br_streamsModule;
+    br_haModule, br_optionsModule, br_streamsModule, br_pnlModule;
 extern const brModule br_discoveryModule; /* br_discovery.c: symbol search, scanner */
 
 struct brBridge {
@@ -246,6 +247,25 @@ void br_quoteSnapshot(brBridge *b, const char *key, int64_t timeout_ms, brSnapFn
 void br_quoteSnapshotCancel(brBridge *b, const char *key, brSnapFn fn, void *ctx);
 /* Packs a snapshot's quote map (schemas/quote_event.json, source "snapshot"; options with `greeks`). */
 void br_packSnapshotQuote(msgpack_packer *pk, const stQuote *q);
+
+/* ---- managed accounts (br_accounts.c) --------------------------------------------------------- */
+/* Whether account is one of the login's managed accounts (exact, case-sensitive). */
+bool br_accountManaged(const brBridge *b, const char *account);
+int br_accountCount(const brBridge *b);
+/* The i-th managed account into out; false past the end. */
+bool br_accountNth(const brBridge *b, int i, char *out, size_t cap);
+/* The request body's `account`: a managed account, or the only one when absent. false = answered
+ * with an error (bad_request naming the managed accounts; ib_unavailable before IB named them);
+ * does not release req. */
+bool br_accountFromBody(brBridge *b, busRequest *req, char *out, size_t cap);
+
+/* ---- P&L (br_pnl.c) ----------------------------------------------------------------------------- */
+/* ib.rpc.subscribe with kind "pnl" (br_quotes_sub.c hands it over); answers and releases req. */
+void br_pnlSubscribe(busRequest *req, brBridge *b);
+/* Whether lease_id is a P&L lease (a renewal naming only lease_id goes to br_pnlSubscribe). */
+bool br_pnlOwnsLease(const brBridge *b, const char *lease_id);
+/* ib.rpc.unsubscribe of a P&L lease: true when lease_id was one (ended). */
+bool br_pnlEndLease(brBridge *b, const char *lease_id);
 
 /* ---- time ------------------------------------------------------------------------------------- */
 int64_t br_nowMs(const brBridge *b);     /* monotonic ms (uv_now) */

@@ -109,9 +109,19 @@ typedef struct brOrdUp {
 typedef struct brOrdPreview brOrdPreview;       /* br_ord_preview.c */
 typedef struct brOrdCompletedQ brOrdCompletedQ; /* br_ord_completed.c */
 typedef struct brOrdExecQuery brOrdExecQuery;   /* br_ord_executions.c */
+/* Risk limits per account (br_ord_risk_accounts.c). */
+typedef struct brOrdAcctRisk brOrdAcctRisk;
+/* Parses risk.account_limits items; IBB_ERR_INVALID_ARG (logged, naming the item) when one is malformed. */
+ibbStatus brOrd_acctRiskCreate(brOrdAcctRisk **out, const char *const *items, size_t n);
+void brOrd_acctRiskDestroy(brOrdAcctRisk *r);
+/* The order's account's limits (the only managed account when account is ""); IBB_OK when it has none.
+ * On a refusal msg holds a sentence naming the limit and the account. */
+ibbStatus brOrd_acctRiskCheck(brBridge *b, brOrdAcctRisk *r, const char *account, const stRiskOrder *o,
+                              char *msg, size_t cap);
 
 typedef struct brOrders {
     brOrdUp up;
+    brOrdAcctRisk *acct_risk;          /* risk.account_limits */
     brOrdStore *store;
     ibbMap *placing;                   /* cid -> brOrdPlacement* */
     ibbMap *exec_order;                /* exec_id -> (intptr) order id */

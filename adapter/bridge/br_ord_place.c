@@ -90,6 +90,10 @@ static void risk_and_store(brBridge *b, brOrdPlacement *p, double ref)
     const char *limit = NULL;
     char msg[300];
     ibbStatus s = stRisk_Check(&b->risk, &ro, br_nowMs(b), &limit, msg, sizeof msg);
+    if (s == IBB_OK && brOrd_acctRiskCheck(b, m->acct_risk, p->account, &ro, msg, sizeof msg) != IBB_OK) {
+        placement_fail(b, p, "risk_limit", 0, msg);
+        return;
+    }
     if (s != IBB_OK) {
         char full[600];
         bool why = !isfinite(ref) && p->price_note[0] && limit && !strcmp(limit, "max_order_notional");
@@ -572,6 +576,12 @@ void brOrd_onPlace(busRequest *req, void *arg)
         return;
     }
     if (!br_requireIb(b, req)) {
+        free(p);
+        busRequest_Release(req);
+        return;
+    }
+    char acct[32]; /* br_accounts.c: required with several managed accounts, refused when unknown */
+    if (!br_accountFromBody(b, req, acct, sizeof acct)) {
         free(p);
         busRequest_Release(req);
         return;

@@ -206,7 +206,10 @@ static ibbStatus orders_init(brBridge *b)
     pre.max_order_notional = 0;
     pre.read_only = false;
     stRisk_Init(m->pre, &pre);
-    ibbStatus s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans, on_written);
+    ibbStatus s = brOrd_acctRiskCreate(&m->acct_risk, b->opt.risk_accounts, b->opt.n_risk_accounts);
+    if (s != IBB_OK)
+        return s;
+    s = brOrdStore_Create(&m->store, b, on_store_ready, on_orphans, on_written);
     if (s != IBB_OK) {
         free(m->timer);
         m->timer = NULL;
@@ -299,6 +302,7 @@ static void orders_fini(brBridge *b)
         ibbMap_Clear(m->completed, free);
     ibbMap_Destroy(m->completed);
     free(m->pre);
+    brOrd_acctRiskDestroy(m->acct_risk);
     free(m);
     b->mod[BR_MOD_ORDERS] = NULL;
 }

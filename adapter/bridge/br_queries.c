@@ -61,6 +61,7 @@ static bool queries_on_reply(brBridge *b, const ibReply *r) { return brq_account
 static void queries_ib_ready(brBridge *b)
 {
     brq_accountIbReady(b);
+    brq_multiIbReady(b);
     brq_candlesIbReady(b);
 }
 
@@ -70,7 +71,11 @@ static void queries_ib_down(brBridge *b)
     brq_accountIbDown(b);
 }
 
-static void queries_stop(brBridge *b) { brq_accountStop(b); }
+static void queries_stop(brBridge *b)
+{
+    brq_accountStop(b);
+    brq_multiStop(b);
+}
 
 static void queries_fini(brBridge *b)
 {
@@ -79,6 +84,7 @@ static void queries_fini(brBridge *b)
         return;
     brq_candlesFini(b);
     brq_accountFini(b);
+    brq_multiFini(b);
     free(q);
     b->mod[BR_MOD_QUERIES] = NULL;
 }

@@ -478,6 +478,16 @@ static void on_summary_lost(brBridge *b, int64_t req_id, void *ctx)
 
 static const brPendingOps summary_ops = {on_summary_reply, on_summary_error, on_summary_lost};
 
+void brq_accountUpdateValue(brBridge *b, const char *account, const char *tag, const char *value,
+                            const char *ccy)
+{
+    brAccount *a = amod(b);
+    set_value(a, account, tag, value, ccy, true, coreSession_ReadTimeNs(b->ib));
+    a->updates_ns = br_wallNs();
+}
+
+const char *brq_accountUpdatesAccount(const brBridge *b) { return amod(b)->updates_account; }
+
 bool brq_accountOnReply(brBridge *b, const ibReply *r)
 {
     brAccount *a = amod(b);
@@ -494,8 +504,7 @@ bool brq_accountOnReply(brBridge *b, const ibReply *r)
     case IB_MSG_PORTFOLIO_VALUE: on_portfolio(b, &r->u.portfolio); break;
     case IB_MSG_ACCOUNT_VALUE: {
         const ibAccountValue *v = &r->u.account_value;
-        set_value(a, v->account, v->key, v->value, v->currency, true, coreSession_ReadTimeNs(b->ib));
-        a->updates_ns = br_wallNs();
+        brq_accountUpdateValue(b, v->account, v->key, v->value, v->currency);
         break;
     }
     case IB_MSG_ACCOUNT_TIME:

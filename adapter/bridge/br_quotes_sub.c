@@ -386,6 +386,14 @@ bool brQt_parseLease(busRequest *req, brBridge *b, char *lease_id, int64_t *ttl_
 void brQt_onSubscribe(busRequest *req, void *arg)
 {
     brBridge *b = arg;
+    const msgpack_object *body = busRequest_Body(req);
+    char kind[16] = "", lease[ST_LEASE_ID_LEN + 1] = "";
+    busObj_StrCopy(body, "lease_id", lease, sizeof lease);
+    if ((busObj_StrCopy(body, "kind", kind, sizeof kind) == IBB_OK && strcmp(kind, "pnl") == 0) ||
+        br_pnlOwnsLease(b, lease)) {
+        br_pnlSubscribe(req, b); /* kind pnl: br_pnl.c */
+        return;
+    }
     if (br_streamsClaimSubscribe(req, b)) /* kind depth / ticks / bars: br_streams_sub.c */
         return;
     subReq *r = calloc(1, sizeof *r);
@@ -434,7 +442,7 @@ void brQt_onUnsubscribe(busRequest *req, void *arg)
     ibbStatus s = busObj_StrCopy(busRequest_Body(req), "lease_id", id, sizeof id);
     if (s == IBB_ERR_NOT_FOUND || s == IBB_ERR_INVALID_ARG)
         busRequest_BadField(req, "lease_id", s, "string");
-    else if (s != IBB_OK || stLeases_End(b->leases, id) != IBB_OK)
+    else if (s != IBB_OK || (stLeases_End(b->leases, id) != IBB_OK && !br_pnlEndLease(b, id)))
         busRequest_Error(req, "not_found", "no lease with this lease_id (it ended or expired)", 0);
     else {
         brQt_armLeaseTimer(b);

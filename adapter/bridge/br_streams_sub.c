@@ -471,7 +471,7 @@ bool br_streamsClaimSubscribe(busRequest *req, brBridge *b)
             return true;
         }
     busRequest_Failf(req, "bad_request", 0,
-                     "field 'kind' must be \"quote\", \"depth\", \"ticks\" or \"bars\" (got \"%.*s\")", (int)(kl > 40 ? 40 : kl),
+                     "field 'kind' must be \"quote\", \"depth\", \"ticks\", \"bars\" or \"pnl\" (got \"%.*s\")", (int)(kl > 40 ? 40 : kl),
                      ks);
     return true;
 }

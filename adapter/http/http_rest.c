@@ -65,6 +65,7 @@ static int build_modify(httpReq *r, json_t *body, json_t **out);
 static int build_cancel(httpReq *r, json_t *body, json_t **out);
 static int build_underlying(httpReq *r, json_t *body, json_t **out);
 static int build_preview(httpReq *r, json_t *body, json_t **out);
+static int build_account(httpReq *r, json_t *body, json_t **out);
 
 static route ROUTES[] = {
     {M_GET, "/health", P_NONE, "/health", "rpc.status", HTTP_ACC_PUBLIC, K_HEALTH, build_empty, 0},
@@ -95,8 +96,9 @@ static route ROUTES[] = {
      build_preview, 0},
     {M_GET, "/contracts/", P_SYMBOL, "/contracts/{symbol}", "rpc.contract", HTTP_ACC_READ, K_BUS,
      build_symbol, 0},
-    {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_empty, 0},
-    {M_GET, "/account", P_NONE, "/account", "rpc.account", HTTP_ACC_READ, K_BUS, build_empty, 0},
+    {M_GET, "/positions", P_NONE, "/positions", "rpc.positions", HTTP_ACC_READ, K_BUS, build_account, 0},
+    {M_GET, "/account", P_NONE, "/account", "rpc.account", HTTP_ACC_READ, K_BUS, build_account, 0},
+    {M_GET, "/pnl", P_NONE, "/pnl", "rpc.pnl", HTTP_ACC_READ, K_BUS, build_account, 0},
     {M_GET, "/orders", P_NONE, "/orders", "rpc.order.list", HTTP_ACC_TRADE, K_BUS, build_empty, 0},
     {M_POST, "/orders", P_NONE, "/orders", "rpc.order.place", HTTP_ACC_TRADE, K_BUS, build_place, 0},
     {M_PATCH, "/orders/", P_ORDER, "/orders/{id}", "rpc.order.modify", HTTP_ACC_TRADE, K_BUS, build_modify,
@@ -374,6 +376,14 @@ static int build_empty(httpReq *r, json_t *body, json_t **out)
     (void)r;
     (void)body;
     *out = json_object();
+    return 0;
+}
+
+/* GET /positions, /account, /pnl: the ?account= query (set as the body before dispatch). */
+static int build_account(httpReq *r, json_t *body, json_t **out)
+{
+    (void)r;
+    *out = obj_or_new(body);
     return 0;
 }
 
@@ -960,6 +970,19 @@ int http_restBegin(httpApp *app, struct lws *wsi, httpSess *pss, const char *pat
          i++)
         if (!strcmp(rt->rpc, QUERY_ROUTES[i].rpc))
             query_body(wsi, r, QUERY_ROUTES[i].args, QUERY_ROUTES[i].n);
+    if (rt->build == build_account) {
+        char v[64];
+        const char *val = lws_get_urlarg_by_name(wsi, "account=", v, sizeof v);
+        if (val && (!*val || strlen(val) > 31 || !valid_symbol(val)))
+            return fail(wsi, r, 400, "bad_request",
+                        "account must be 1-31 characters (an account id such as DU1234567)");
+        json_t *o = val ? json_pack("{s:s}", "account", val) : NULL;
+        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (txt)
+            busBuf_Puts(&r->body, txt);
+        free(txt);
+        json_decref(o);
+    }
     if (r->expect_body && (rt->method == M_POST || rt->method == M_PATCH)) {
         r->close_after = 0;
         return 0;   /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */

@@ -882,12 +882,9 @@ static void dec_commission(ibReader *r, ibCommissionReport *c)
 }
 
 /* ---- account ---------------------------------------------------------------------------------- */
-static void dec_position(ibReader *r, ibPosition *p)
+/* conId .. localSymbol of position (61) and positionMulti (71): no primaryExchange. */
+static void read_position_contract(ibReader *r, ibContract *c)
 {
-    ibContract *c = &p->contract;
-    contract_init(c);
-    int64_t ver = version(r);
-    p->account = R_STR(r);
     c->con_id = R_INT(r);
     c->symbol = R_STR(r);
     c->sec_type = R_STR(r);
@@ -898,6 +895,15 @@ static void dec_position(ibReader *r, ibPosition *p)
     c->exchange = R_STR(r);
     c->currency = R_STR(r);
     c->local_symbol = R_STR(r);
+}
+
+static void dec_position(ibReader *r, ibPosition *p)
+{
+    ibContract *c = &p->contract;
+    contract_init(c);
+    int64_t ver = version(r);
+    p->account = R_STR(r);
+    read_position_contract(r, c);
     c->trading_class = ver >= 2 ? R_STR(r) : "";
     p->position = R_DEC(r);
     p->avg_cost = ver >= 3 ? R_DBL(r) : 0.0;
@@ -952,6 +958,71 @@ static void dec_account_summary(ibReader *r, ibAccountSummary *a)
     a->tag = R_STR(r);
     a->value = R_STR(r);
     a->currency = R_STR(r);
+}
+
+/* ---- P&L and multi-account subscriptions (§3.10, §3.17) ---------------------------------------- */
+/* pnl (in 94): no version; reqId, dailyPnL, [>=129 unrealizedPnL], [>=135 realizedPnL]. */
+static void dec_pnl(ibReader *r, int sv, ibPnL *p)
+{
+    p->req_id = R_INT(r);
+    p->daily_pnl = R_DBLMAX(r);
+    p->unrealized_pnl = sv >= IB_SV_UNREALIZED_PNL ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
+    p->realized_pnl = sv >= IB_SV_REALIZED_PNL ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
+}
+
+/* pnlSingle (in 95): no version; reqId, pos, dailyPnL, [>=129 unrealized], [>=135 realized], value. */
+static void dec_pnl_single(ibReader *r, int sv, ibPnLSingle *p)
+{
+    p->req_id = R_INT(r);
+    p->position = R_DEC(r);
+    p->daily_pnl = R_DBLMAX(r);
+    p->unrealized_pnl = sv >= IB_SV_UNREALIZED_PNL ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
+    p->realized_pnl = sv >= IB_SV_REALIZED_PNL ? R_DBLMAX(r) : IB_UNSET_DOUBLE;
+    p->value = R_DBLMAX(r);
+}
+
+/* positionMulti (in 71): version, reqId, account, contract (11, no primaryExchange), position,
+ * avgCost, modelCode. */
+static void dec_position_multi(ibReader *r, ibPositionMulti *p)
+{
+    ibContract *c = &p->contract;
+    contract_init(c);
+    version(r);
+    p->req_id = R_INT(r);
+    p->account = R_STR(r);
+    read_position_contract(r, c);
+    c->trading_class = R_STR(r);
+    p->position = R_DEC(r);
+    p->avg_cost = R_DBL(r);
+    p->model_code = R_STR(r);
+}
+
+static void dec_account_update_multi(ibReader *r, ibAccountUpdateMulti *a)
+{
+    version(r);
+    a->req_id = R_INT(r);
+    a->account = R_STR(r);
+    a->model_code = R_STR(r);
+    a->key = R_STR(r);
+    a->value = R_STR(r);
+    a->currency = R_STR(r);
+}
+
+static bool dec_pnl_multi(ibReader *r, int sv, ibReply *m)
+{
+    switch ((int)m->id) {
+    case IB_MSG_PNL: dec_pnl(r, sv, &m->u.pnl); return true;
+    case IB_MSG_PNL_SINGLE: dec_pnl_single(r, sv, &m->u.pnl_single); return true;
+    case IB_MSG_POSITION_MULTI: dec_position_multi(r, &m->u.position_multi); return true;
+    case IB_MSG_ACCOUNT_UPDATE_MULTI: dec_account_update_multi(r, &m->u.account_update_multi); return true;
+    case IB_MSG_POSITION_MULTI_END:
+    case IB_MSG_ACCOUNT_UPDATE_MULTI_END:
+        version(r);
+        m->u.end.req_id = R_INT(r);
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* ---- error ------------------------------------------------------------------------------------ */
@@ -1039,7 +1110,7 @@ static ibbStatus dec_body(ibReader *r, int sv, ibReply *m)
     case IB_MSG_SEC_DEF_OPT_PARAMS_END: m->u.end.req_id = R_INT(r); break; /* no version */
     case IB_MSG_TICK_OPTION_COMPUTATION: dec_option_computation(r, sv, &m->u.option_computation); break;
     default:
-        if (!dec_discovery(r, sv, m))
+        if (!dec_pnl_multi(r, sv, m) && !dec_discovery(r, sv, m))
             return IBB_ERR_UNKNOWN_MSG;
         break;
     }
@@ -1091,6 +1162,12 @@ int64_t ibReply_ReqId(const ibReply *r)
     case IB_MSG_TICK_OPTION_COMPUTATION: return r->u.option_computation.req_id;
     case IB_MSG_SYMBOL_SAMPLES: return r->u.symbol_samples.req_id;
     case IB_MSG_SCANNER_DATA: return r->u.scanner_data.req_id;
+    case IB_MSG_PNL: return r->u.pnl.req_id;
+    case IB_MSG_PNL_SINGLE: return r->u.pnl_single.req_id;
+    case IB_MSG_POSITION_MULTI: return r->u.position_multi.req_id;
+    case IB_MSG_ACCOUNT_UPDATE_MULTI: return r->u.account_update_multi.req_id;
+    case IB_MSG_POSITION_MULTI_END:
+    case IB_MSG_ACCOUNT_UPDATE_MULTI_END: return r->u.end.req_id;
     default: return 0;
     }
 }

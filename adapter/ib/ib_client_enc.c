@@ -43,6 +43,12 @@ static void put_dbl(enc *e, double v) { ibWriter_Double(e->w, v); }
 static void put_dbl_max(enc *e, double v) { ibWriter_DoubleMax(e->w, v); }
 
 static bool is_empty(const char *s) { return s == NULL || *s == '\0'; }
+
+static void put_id_version(enc *e, int id, int version)
+{
+    put_int(e, id);
+    put_int(e, version);
+}
 static bool is_bag(const ibContract *c) { return c->sec_type && strcasecmp(c->sec_type, "BAG") == 0; }
 
 /* conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange, primaryExchange,
@@ -190,11 +196,64 @@ static void enc_sec_def_opt_params(enc *e, const ibReqSecDefOptParams *o)
     put_int(e, o->underlying_con_id);
 }
 
+/* ---- P&L and multi-account subscriptions (§3.10, §3.17) ---------------------------------------- */
+/* reqPnL / reqPnLSingle: no version; reqId, account, modelCode [, conId]. */
+static void enc_pnl(enc *e, int id, const ibReqPnL *p)
+{
+    if (is_empty(p->account) || (id == IB_REQ_PNL_SINGLE && p->con_id <= 0))
+        e->bad = true;
+    put_int(e, id);
+    put_int(e, p->req_id);
+    put_str(e, p->account);
+    put_str(e, p->model_code);
+    if (id == IB_REQ_PNL_SINGLE)
+        put_int(e, p->con_id);
+}
+
+/* reqPositionsMulti / reqAccountUpdatesMulti: version 1; reqId, account, modelCode [, ledgerAndNLV]. */
+static void enc_multi(enc *e, int id, const ibReqMulti *m)
+{
+    put_id_version(e, id, 1);
+    put_int(e, m->req_id);
+    put_str(e, m->account);
+    put_str(e, m->model_code);
+    if (id == IB_REQ_ACCOUNT_UPDATES_MULTI)
+        put_bool(e, m->ledger_and_nlv);
+}
+
+static bool enc_pnl_multi(enc *e, const ibRequest *r)
+{
+    switch (r->id) {
+    case IB_REQ_PNL:
+    case IB_REQ_PNL_SINGLE:
+        enc_pnl(e, (int)r->id, &r->u.pnl);
+        return true;
+    case IB_REQ_CANCEL_PNL:
+    case IB_REQ_CANCEL_PNL_SINGLE:
+        put_int(e, (int)r->id);             /* no version */
+        put_int(e, r->u.cancel.req_id);
+        return true;
+    case IB_REQ_POSITIONS_MULTI:
+    case IB_REQ_ACCOUNT_UPDATES_MULTI:
+        enc_multi(e, (int)r->id, &r->u.multi);
+        return true;
+    case IB_REQ_CANCEL_POSITIONS_MULTI:
+    case IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI:
+        put_id_version(e, (int)r->id, 1);
+        put_int(e, r->u.cancel.req_id);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The official clients refuse these below their gates (error 503 UPDATE_TWS, client side). */
 static bool below_gate(int sv, const ibRequest *r)
 {
     switch (r->id) {
     case IB_REQ_COMPLETED_ORDERS: return sv < IB_SV_COMPLETED_ORDERS;
+    case IB_REQ_PNL: case IB_REQ_CANCEL_PNL: case IB_REQ_PNL_SINGLE: case IB_REQ_CANCEL_PNL_SINGLE:
+        return sv < IB_SV_PNL;
     case IB_REQ_SEC_DEF_OPT_PARAMS: return sv < IB_SV_SEC_DEF_OPT_PARAMS;
     case IB_REQ_MATCHING_SYMBOLS: return sv < SV_REQ_MATCHING_SYMBOLS;
     case IB_REQ_CANCEL_TICK_BY_TICK: return sv < IB_SV_TICK_BY_TICK;
@@ -447,11 +506,6 @@ static void enc_executions(enc *e, const ibReqExecutions *x)
 }
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
-static void put_id_version(enc *e, int id, int version)
-{
-    put_int(e, id);
-    put_int(e, version);
-}
 
 static bool enc_discovery(enc *e, const ibRequest *r);
 
@@ -559,6 +613,8 @@ static bool enc_body(enc *e, const ibRequest *r)
         enc_sec_def_opt_params(e, &r->u.sec_def_opt_params);
         return true;
     default:
+        if (enc_pnl_multi(e, r))
+            return true;
         break;
     }
     return enc_discovery(e, r);

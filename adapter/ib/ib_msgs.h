@@ -44,6 +44,9 @@ enum {
     IB_SV_PEGBEST_PEGMID_OFFSETS = 170,
     IB_SV_BOND_ISSUERID = 176,
     IB_SV_FA_PROFILE_DESUPPORT = 177,
+    IB_SV_PNL = 127,                   /* reqPnL family (§3.10) */
+    IB_SV_UNREALIZED_PNL = 129,        /* pnl / pnlSingle gain unrealizedPnL */
+    IB_SV_REALIZED_PNL = 135,          /* ... and realizedPnL */
     IB_SV_TARGET = 176,                /* what ib-bridge asks for and requires (PROTOCOL.md §2.7) */
 };
 
@@ -84,6 +87,15 @@ typedef enum ibRequestId {           /* client -> server */
     IB_REQ_CANCEL_SCANNER_SUBSCRIPTION = 23,
     IB_REQ_SCANNER_PARAMETERS = 24,
     IB_REQ_MATCHING_SYMBOLS = 81,      /* sv >= 108 */
+    /* P&L and multi-account subscriptions (§3.10, §3.17) */
+    IB_REQ_POSITIONS_MULTI = 74,       /* version 1 */
+    IB_REQ_CANCEL_POSITIONS_MULTI = 75,
+    IB_REQ_ACCOUNT_UPDATES_MULTI = 76,
+    IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI = 77,
+    IB_REQ_PNL = 92,                   /* no version, sv >= 127 */
+    IB_REQ_CANCEL_PNL = 93,
+    IB_REQ_PNL_SINGLE = 94,
+    IB_REQ_CANCEL_PNL_SINGLE = 95,
 } ibRequestId;
 
 typedef enum ibReplyId {             /* server -> client */
@@ -129,6 +141,13 @@ typedef enum ibReplyId {             /* server -> client */
     IB_MSG_SCANNER_PARAMETERS = 19,
     IB_MSG_SCANNER_DATA = 20,
     IB_MSG_SYMBOL_SAMPLES = 79,
+    /* P&L and multi-account subscriptions (§3.10, §3.17) */
+    IB_MSG_POSITION_MULTI = 71,        /* version 3 */
+    IB_MSG_POSITION_MULTI_END = 72,
+    IB_MSG_ACCOUNT_UPDATE_MULTI = 73,
+    IB_MSG_ACCOUNT_UPDATE_MULTI_END = 74,
+    IB_MSG_PNL = 94,                   /* no version */
+    IB_MSG_PNL_SINGLE = 95,
 } ibReplyId;
 
 /* Tick types used by ib-bridge (OFF-PY ticktype.py). */
@@ -308,6 +327,22 @@ typedef struct ibReqScannerSubscription {
     const char *filter_options;      /* sv >= 143: "avgVolumeAbove=1000000;" */
     const char *subscription_options;
 } ibReqScannerSubscription;
+/* reqPnL (out 92) and reqPnLSingle (out 94, with con_id), §3.10: no version; the cancels (93, 95)
+ * use u.cancel. model_code is "" for an ordinary account. */
+typedef struct ibReqPnL {
+    int64_t req_id;
+    const char *account;
+    const char *model_code;
+    int64_t con_id;                  /* reqPnLSingle only */
+} ibReqPnL;
+/* reqPositionsMulti (out 74) and reqAccountUpdatesMulti (out 76, with ledger_and_nlv), §3.17:
+ * version 1; the cancels (75, 77) use u.cancel. */
+typedef struct ibReqMulti {
+    int64_t req_id;
+    const char *account;
+    const char *model_code;
+    bool ledger_and_nlv;             /* reqAccountUpdatesMulti only */
+} ibReqMulti;
 
 typedef struct ibRequest {
     ibRequestId id;
@@ -334,6 +369,8 @@ typedef struct ibRequest {
         ibReqMatchingSymbols matching_symbols;   /* IB_REQ_MATCHING_SYMBOLS */
         ibReqScannerSubscription scanner;        /* IB_REQ_SCANNER_SUBSCRIPTION (cancel: u.cancel;
                                                     SCANNER_PARAMETERS: no body) */
+        ibReqPnL pnl;                            /* IB_REQ_PNL, IB_REQ_PNL_SINGLE */
+        ibReqMulti multi;                        /* IB_REQ_POSITIONS_MULTI, ACCOUNT_UPDATES_MULTI */
         bool auto_bind;                          /* IB_REQ_AUTO_OPEN_ORDERS */
         bool api_only;                           /* IB_REQ_COMPLETED_ORDERS: `99, apiOnly`, no
                                                     version, no reqId; 1 = API orders only */
@@ -660,6 +697,34 @@ typedef struct ibError {
     int64_t error_time_ms;           /* sv >= 194; 0 otherwise */
 } ibError;
 
+/* pnl (in 94) and pnlSingle (in 95), §3.10: no version, no end marker. Unset values (the wire's
+ * 1.7976931348623157E308, or a field below its gate) decode as IB_UNSET_DOUBLE and are written
+ * back as the sentinel. */
+typedef struct ibPnL {
+    int64_t req_id;
+    double daily_pnl, unrealized_pnl, realized_pnl;
+} ibPnL;
+typedef struct ibPnLSingle {
+    int64_t req_id;
+    double position;                 /* Decimal */
+    double daily_pnl, unrealized_pnl, realized_pnl;
+    double value;
+} ibPnLSingle;
+/* positionMulti (in 71, version 3) and accountUpdateMulti (in 73, version 1), §3.17; their End
+ * messages (72, 74: version 1, reqId) use u.end. */
+typedef struct ibPositionMulti {
+    int64_t req_id;
+    const char *account;
+    ibContract contract;             /* con_id .. trading_class (no primary_exchange on the wire) */
+    double position;                 /* Decimal */
+    double avg_cost;
+    const char *model_code;
+} ibPositionMulti;
+typedef struct ibAccountUpdateMulti {
+    int64_t req_id;
+    const char *account, *model_code, *key, *value, *currency;
+} ibAccountUpdateMulti;
+
 typedef struct ibReply {
     ibReplyId id;
     union {
@@ -698,6 +763,10 @@ typedef struct ibReply {
         ibSymbolSamples symbol_samples;          /* SYMBOL_SAMPLES */
         ibScannerData scanner_data;              /* SCANNER_DATA */
         ibScannerParameters scanner_params;      /* SCANNER_PARAMETERS */
+        ibPnL pnl;                               /* PNL */
+        ibPnLSingle pnl_single;                  /* PNL_SINGLE */
+        ibPositionMulti position_multi;          /* POSITION_MULTI (END: u.end) */
+        ibAccountUpdateMulti account_update_multi; /* ACCOUNT_UPDATE_MULTI (END: u.end) */
         /* no body: OPEN_ORDER_END, POSITION_END, COMPLETED_ORDERS_END */
     } u;
 } ibReply;

@@ -54,6 +54,10 @@ const char *ib_replyName(int id)
     case 101: return "completedOrder";
     case 102: return "completedOrdersEnd";
     case 106: return "historicalSchedule";
+    case IB_MSG_POSITION_MULTI: return "positionMulti";
+    case IB_MSG_POSITION_MULTI_END: return "positionMultiEnd";
+    case IB_MSG_ACCOUNT_UPDATE_MULTI: return "accountUpdateMulti";
+    case IB_MSG_ACCOUNT_UPDATE_MULTI_END: return "accountUpdateMultiEnd";
     case 108: return "historicalDataEnd";
     default: return "unknown";
     }
@@ -100,6 +104,10 @@ const char *ib_requestName(int id)
     case 94: return "reqPnLSingle";
     case 95: return "cancelPnLSingle";
     case 99: return "reqCompletedOrders";
+    case IB_REQ_POSITIONS_MULTI: return "reqPositionsMulti";
+    case IB_REQ_CANCEL_POSITIONS_MULTI: return "cancelPositionsMulti";
+    case IB_REQ_ACCOUNT_UPDATES_MULTI: return "reqAccountUpdatesMulti";
+    case IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI: return "cancelAccountUpdatesMulti";
     default: return "unknown";
     }
 }

@@ -430,9 +430,45 @@ static void read_cancel_order(ibReader *r, int sv, ibCancelOrder *c)
 }
 
 static void read_discovery(ibReader *r, int sv, ibRequest *req);
+/* ---- P&L and multi-account subscriptions (§3.10, §3.17) ---------------------------------------- */
+static bool read_pnl_multi(ibReader *r, ibRequest *req)
+{
+    switch (req->id) {
+    case IB_REQ_PNL:
+    case IB_REQ_PNL_SINGLE:                   /* no version */
+        req->u.pnl.req_id = ibReader_Int(r);
+        req->u.pnl.account = ibReader_Str(r);
+        req->u.pnl.model_code = ibReader_Str(r);
+        if (req->id == IB_REQ_PNL_SINGLE)
+            req->u.pnl.con_id = ibReader_Int(r);
+        return true;
+    case IB_REQ_CANCEL_PNL:
+    case IB_REQ_CANCEL_PNL_SINGLE:
+        req->u.cancel.req_id = ibReader_Int(r);
+        return true;
+    case IB_REQ_POSITIONS_MULTI:
+    case IB_REQ_ACCOUNT_UPDATES_MULTI:
+        ibReader_Int(r);                      /* version 1 */
+        req->u.multi.req_id = ibReader_Int(r);
+        req->u.multi.account = ibReader_Str(r);
+        req->u.multi.model_code = ibReader_Str(r);
+        if (req->id == IB_REQ_ACCOUNT_UPDATES_MULTI)
+            req->u.multi.ledger_and_nlv = ibReader_Bool(r);
+        return true;
+    case IB_REQ_CANCEL_POSITIONS_MULTI:
+    case IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI:
+        ibReader_Int(r);                      /* version 1 */
+        req->u.cancel.req_id = ibReader_Int(r);
+        return true;
+    default:
+        return false;
+    }
+}
 
 static void read_body(ibReader *r, int sv, ibRequest *req)
 {
+    if (read_pnl_multi(r, req))
+        return;
     switch (req->id) {
     case IB_REQ_START_API:
         ibReader_Int(r);              /* version */
@@ -530,6 +566,9 @@ static bool known_request(int64_t id)
     case IB_REQ_CANCEL_TICK_BY_TICK: case IB_REQ_REAL_TIME_BARS: case IB_REQ_CANCEL_REAL_TIME_BARS:
     case IB_REQ_SEC_DEF_OPT_PARAMS: case IB_REQ_MATCHING_SYMBOLS: case IB_REQ_SCANNER_PARAMETERS:
     case IB_REQ_SCANNER_SUBSCRIPTION: case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION:
+    case IB_REQ_PNL: case IB_REQ_CANCEL_PNL: case IB_REQ_PNL_SINGLE: case IB_REQ_CANCEL_PNL_SINGLE:
+    case IB_REQ_POSITIONS_MULTI: case IB_REQ_CANCEL_POSITIONS_MULTI:
+    case IB_REQ_ACCOUNT_UPDATES_MULTI: case IB_REQ_CANCEL_ACCOUNT_UPDATES_MULTI:
         return true;
     default:
         return false;

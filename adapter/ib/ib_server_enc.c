@@ -453,12 +453,9 @@ static void put_error(ibWriter *w, int sv, const ibError *e)
         ibWriter_Int(w, e->error_time_ms);
 }
 
-static void put_position(ibWriter *w, const ibPosition *p)
+/* conId .. tradingClass of position (61) and positionMulti (71): no primaryExchange. */
+static void put_position_contract(ibWriter *w, const ibContract *c)
 {
-    const ibContract *c = &p->contract;
-    ibWriter_Int(w, IB_MSG_POSITION);
-    ibWriter_Int(w, 3);
-    ibWriter_Str(w, p->account);
     ibWriter_Int(w, c->con_id);
     ibWriter_Str(w, c->symbol);
     ibWriter_Str(w, c->sec_type);
@@ -470,6 +467,15 @@ static void put_position(ibWriter *w, const ibPosition *p)
     ibWriter_Str(w, c->currency);
     ibWriter_Str(w, c->local_symbol);
     ibWriter_Str(w, c->trading_class);
+}
+
+static void put_position(ibWriter *w, const ibPosition *p)
+{
+    const ibContract *c = &p->contract;
+    ibWriter_Int(w, IB_MSG_POSITION);
+    ibWriter_Int(w, 3);
+    ibWriter_Str(w, p->account);
+    put_position_contract(w, c);
     ibWriter_Decimal(w, p->position);
     ibWriter_Double(w, p->avg_cost);
 }
@@ -631,6 +637,65 @@ static void put_version_req_id(ibWriter *w, int msg, int64_t req_id)
 }
 
 static ibbStatus put_discovery(ibWriter *w, int sv, const ibReply *r);
+/* ---- P&L and multi-account subscriptions (§3.10, §3.17) ---------------------------------------- */
+static void put_pnl(ibWriter *w, int sv, const ibPnL *p)
+{
+    ibWriter_Int(w, IB_MSG_PNL);
+    ibWriter_Int(w, p->req_id);
+    put_dbl_sentinel(w, p->daily_pnl);
+    if (sv >= IB_SV_UNREALIZED_PNL)
+        put_dbl_sentinel(w, p->unrealized_pnl);
+    if (sv >= IB_SV_REALIZED_PNL)
+        put_dbl_sentinel(w, p->realized_pnl);
+}
+
+static void put_pnl_single(ibWriter *w, int sv, const ibPnLSingle *p)
+{
+    ibWriter_Int(w, IB_MSG_PNL_SINGLE);
+    ibWriter_Int(w, p->req_id);
+    ibWriter_Decimal(w, p->position);
+    put_dbl_sentinel(w, p->daily_pnl);
+    if (sv >= IB_SV_UNREALIZED_PNL)
+        put_dbl_sentinel(w, p->unrealized_pnl);
+    if (sv >= IB_SV_REALIZED_PNL)
+        put_dbl_sentinel(w, p->realized_pnl);
+    put_dbl_sentinel(w, p->value);
+}
+
+static void put_position_multi(ibWriter *w, const ibPositionMulti *p)
+{
+    ibWriter_Int(w, IB_MSG_POSITION_MULTI);
+    ibWriter_Int(w, 3);
+    ibWriter_Int(w, p->req_id);
+    ibWriter_Str(w, p->account);
+    put_position_contract(w, &p->contract);
+    ibWriter_Decimal(w, p->position);
+    ibWriter_Double(w, p->avg_cost);
+    ibWriter_Str(w, p->model_code);
+}
+
+static void put_account_update_multi(ibWriter *w, const ibAccountUpdateMulti *a)
+{
+    put_version_req_id(w, IB_MSG_ACCOUNT_UPDATE_MULTI, a->req_id);
+    ibWriter_Str(w, a->account);
+    ibWriter_Str(w, a->model_code);
+    ibWriter_Str(w, a->key);
+    ibWriter_Str(w, a->value);
+    ibWriter_Str(w, a->currency);
+}
+
+static bool put_pnl_multi(ibWriter *w, int sv, const ibReply *r)
+{
+    switch ((int)r->id) {
+    case IB_MSG_PNL: put_pnl(w, sv, &r->u.pnl); return true;
+    case IB_MSG_PNL_SINGLE: put_pnl_single(w, sv, &r->u.pnl_single); return true;
+    case IB_MSG_POSITION_MULTI: put_position_multi(w, &r->u.position_multi); return true;
+    case IB_MSG_ACCOUNT_UPDATE_MULTI: put_account_update_multi(w, &r->u.account_update_multi); return true;
+    case IB_MSG_POSITION_MULTI_END:
+    case IB_MSG_ACCOUNT_UPDATE_MULTI_END: put_version_req_id(w, (int)r->id, r->u.end.req_id); return true;
+    default: return false;
+    }
+}
 
 static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *bars)
 {
@@ -776,6 +841,8 @@ static ibbStatus put_reply(ibWriter *w, int sv, const ibReply *r, const ibBar *b
         return IBB_OK;
     case IB_MSG_TICK_OPTION_COMPUTATION: put_option_computation(w, sv, &r->u.option_computation); return IBB_OK;
     default:
+        if (put_pnl_multi(w, sv, r))
+            return IBB_OK;
         break;
     }
     return put_discovery(w, sv, r);

@@ -156,6 +156,19 @@ typedef struct simTbtSub {
     double last_bid_size, last_ask_size;
 } simTbtSub;
 
+/* P&L and multi-account subscriptions (sim_pnl.c): reqPnL, reqPnLSingle, reqPositionsMulti,
+ * reqAccountUpdatesMulti. `last` is what a P&L subscription was last sent (pushed again on change). */
+typedef struct simPnl { double daily, unrealized, realized, position, value; } simPnl;
+typedef enum simPnlKind { SIM_PNL_ACCOUNT = 0, SIM_PNL_SINGLE, SIM_PNL_POSITIONS, SIM_PNL_VALUES } simPnlKind;
+typedef struct simPnlSub {
+    int64_t req_id;
+    simPnlKind kind;
+    int acct;                    /* index in srv->accounts; -1 = every account (positions) */
+    int inst;                    /* SIM_PNL_SINGLE */
+    bool sent;
+    simPnl last;
+} simPnlSub;
+
 typedef struct simServer simServer;
 
 typedef struct simConn {
@@ -178,6 +191,7 @@ typedef struct simConn {
     simTbtSub *tsubs; int n_tsubs, cap_tsubs;
     simRtbSub *rsubs; int n_rsubs, cap_rsubs;
     int64_t scans[SIM_MAX_SCANS]; int n_scans;   /* scanner subscriptions (sim_discovery.c) */
+    simPnlSub *psubs; int n_psubs, cap_psubs;
     bool pos_sub;
     bool acct_sub;
     char acct_sub_id[32];
@@ -232,6 +246,7 @@ struct simServer {
     /* timers and modes */
     uint64_t rtb_req_ms[60]; int rtb_req_pos;   /* the last 60 reqRealTimeBars (60 per 10 min) */
     uv_timer_t rtb_timer;
+    uv_timer_t pnl_timer;        /* sim_pnl.c: pushes P&L once a second, as TWS does */
     uv_timer_t tick_timer, hist_timer, summary_timer, reset_timer, stall_timer;
     uv_signal_t sig_int, sig_term;
     uint64_t last_tick_ms;
@@ -405,6 +420,23 @@ void sim_handleCancelScanner(simConn *c, int64_t req_id);
  * (at most max), or -1 for a scan code it does not know. */
 int sim_scanRank(simServer *srv, const char *scan_code, double above_price, double below_price,
                  double above_volume, int *out, int max);
+
+/* Account and position P&L in USD, rounded to the cent (what reqPnL / reqPnLSingle and the control
+ * port's `pnl` report): unrealized from the mid price and the average cost; realized from closing
+ * fills (the account's net of commissions, as its RealizedPnL value); daily = realized + unrealized
+ * since ib-sim started (every position here was opened in this session). A position that never
+ * closed anything has realized = IB_UNSET_DOUBLE (IB sends its unset value there). */
+void sim_accountPnl(simServer *srv, const simAccount *a, simPnl *out);
+void sim_positionPnl(simServer *srv, const simAccount *a, int inst, simPnl *out);
+/* Sends the account values as accountUpdateMulti (req_id >= 0) or updateAccountValue (req_id < 0). */
+void sim_sendAccountValues(simConn *c, const simAccount *a, int64_t req_id);
+
+/* ---- sim_pnl.c ---------------------------------------------------------------------------------- */
+/* reqPnL / reqPnLSingle (pushed on subscribe, after each fill and once a second),
+ * reqPositionsMulti and reqAccountUpdatesMulti (full set, End, then changes), and their cancels. */
+void sim_pnlDispatch(simConn *c, const ibRequest *req);
+void sim_pnlOnChange(simServer *srv, const simAccount *a, int inst);
+void sim_pnlStart(simServer *srv);
 
 /* ---- sim_control.c ------------------------------------------------------------------------------ */
 ibbStatus sim_controlStart(simServer *srv);

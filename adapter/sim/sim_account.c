@@ -313,15 +313,25 @@ void sim_handleCancelPositions(simConn *c) { c->pos_sub = false; }
 
 /* ---- account updates ----------------------------------------------------------------------------- */
 
-static void send_account_values(simConn *c, const simAccount *a)
+static void send_value(simConn *c, int64_t req_id, const simAccount *a, const char *key, const char *val,
+                       const char *ccy)
+{
+    ibReply r = { .id = IB_MSG_ACCOUNT_VALUE };
+    if (req_id >= 0) {
+        r.id = IB_MSG_ACCOUNT_UPDATE_MULTI;
+        r.u.account_update_multi = (ibAccountUpdateMulti){ req_id, a->id, "", key, val, ccy };
+    } else {
+        r.u.account_value = (ibAccountValue){ key, val, ccy, a->id };
+    }
+    sim_send(c, &r, NULL);
+}
+
+void sim_sendAccountValues(simConn *c, const simAccount *a, int64_t req_id)
 {
     acctVals v;
     compute(c->srv, a, &v);
-    ibReply r = { .id = IB_MSG_ACCOUNT_VALUE };
-    r.u.account_value = (ibAccountValue){ "AccountCode", a->id, "", a->id };
-    sim_send(c, &r, NULL);
-    r.u.account_value = (ibAccountValue){ "Currency", "USD", "USD", a->id };
-    sim_send(c, &r, NULL);
+    send_value(c, req_id, a, "AccountCode", a->id, "");
+    send_value(c, req_id, a, "Currency", "USD", "USD");
     for (int pass = 0; pass < 2; pass++) {
         const char *const *tags = pass ? LEDGER_TAGS : SUMMARY_TAGS;
         size_t n =
@@ -331,12 +341,43 @@ static void send_account_values(simConn *c, const simAccount *a)
                 continue;
             char val[48];
             const char *ccy = tag_value(&v, tags[i], val, sizeof val);
-            if (!ccy)
-                continue;
-            r.u.account_value = (ibAccountValue){ tags[i], val, ccy, a->id };
-            sim_send(c, &r, NULL);
+            if (ccy)
+                send_value(c, req_id, a, tags[i], val, ccy);
         }
     }
+}
+
+static void send_account_values(simConn *c, const simAccount *a) { sim_sendAccountValues(c, a, -1); }
+
+/* ---- P&L (reqPnL, reqPnLSingle, the control port) ------------------------------------------------ */
+static double cents(double v) { return round(v * 100) / 100 + 0.0; }
+
+void sim_positionPnl(simServer *srv, const simAccount *a, int inst, simPnl *out)
+{
+    memset(out, 0, sizeof *out);
+    out->realized = IB_UNSET_DOUBLE;
+    const simPosition *p = find_pos((simAccount *)a, inst, false);
+    if (!p)
+        return;
+    const simInstrument *in = &srv->insts[inst];
+    double mark = sim_mid(in);
+    out->position = p->qty;
+    out->unrealized = p->qty == 0 ? 0 : cents(pnl_usd(in, p->qty, mark - p->avg_price, mark));
+    out->value = cents(p->qty * mark * in->mult);
+    if (p->realized != 0)
+        out->realized = cents(p->realized);
+    out->daily = cents(out->unrealized + p->realized);
+}
+
+void sim_accountPnl(simServer *srv, const simAccount *a, simPnl *out)
+{
+    acctVals v;
+    compute(srv, a, &v);
+    memset(out, 0, sizeof *out);
+    out->unrealized = cents(v.unreal);
+    out->realized = cents(v.realized);
+    out->daily = cents(v.unreal + v.realized);
+    out->value = cents(v.nlv);
 }
 
 static void send_portfolio(simConn *c, const simAccount *a, const simPosition *p)
@@ -411,6 +452,7 @@ void sim_accountChanged(simServer *srv, simAccount *a, int inst)
             send_account_time(c);
         }
     }
+    sim_pnlOnChange(srv, a, inst);
 }
 
 static void on_summary_timer(uv_timer_t *t)

@@ -306,6 +306,52 @@ bool sim_injectCheck(simConn *c, const ibRequest *req)
     return false;
 }
 
+/* `pnl`: every account's P&L and its positions' (sim_accountPnl / sim_positionPnl), unset as null. */
+static void jnum(jbuf *j, const char *key, double v)
+{
+    if (ib_isUnsetDouble(v))
+        jcat(j, "\"%s\":null", key);
+    else
+        jcat(j, "\"%s\":%.2f", key, v);
+}
+
+static char *pnl_json(simServer *srv)
+{
+    jbuf j = { malloc(1024), 0, 1024 };
+    if (!j.p)
+        return NULL;
+    jcat(&j, "{");
+    for (int k = 0; k < srv->n_accounts; k++) {
+        const simAccount *a = &srv->accounts[k];
+        simPnl v;
+        sim_accountPnl(srv, a, &v);
+        jcat(&j, "%s\"%s\":{", k ? "," : "", a->id);
+        jnum(&j, "daily", v.daily);
+        jcat(&j, ",");
+        jnum(&j, "unrealized", v.unrealized);
+        jcat(&j, ",");
+        jnum(&j, "realized", v.realized);
+        jcat(&j, ",\"positions\":{");
+        for (int i = 0; i < a->n_pos; i++) {
+            const simInstrument *in = &srv->insts[a->pos[i].inst];
+            sim_positionPnl(srv, a, a->pos[i].inst, &v);
+            jcat(&j, "%s\"%lld\":{\"symbol\":\"%s\",\"position\":%g,", i ? "," : "", (long long)in->con_id,
+                 in->symbol, v.position);
+            jnum(&j, "daily", v.daily);
+            jcat(&j, ",");
+            jnum(&j, "unrealized", v.unrealized);
+            jcat(&j, ",");
+            jnum(&j, "realized", v.realized);
+            jcat(&j, ",");
+            jnum(&j, "value", v.value);
+            jcat(&j, "}");
+        }
+        jcat(&j, "}}");
+    }
+    jcat(&j, "}");
+    return j.p;
+}
+
 /* ---- commands ----------------------------------------------------------------------------------- */
 
 static int arg_secs(const char *s, int dflt)
@@ -360,6 +406,10 @@ static void command(ctrlConn *cc, char *line)
     const char *cmd = argv[0];
     if (!strcasecmp(cmd, "stats")) {
         char *js = stats_json(srv);
+        reply(cc, js ? js : "error out of memory");
+        free(js);
+    } else if (!strcasecmp(cmd, "pnl")) {
+        char *js = pnl_json(srv);
         reply(cc, js ? js : "error out of memory");
         free(js);
     } else if (!strcasecmp(cmd, "drop")) {
@@ -449,7 +499,7 @@ static void command(ctrlConn *cc, char *line)
         reply(cc, "ok commands: stats | drop | restart <secs> | reset <1101|1102> <secs> | stall <secs> | "
                   "garbage [frame|length|fields] | inject <code> <request> | inject clear | "
                   "newday [keep-completed] | execs [since] | scan <code> | depthreset | depthbook <symbol> [rows] | "
-                  "quit");
+                  "pnl | quit");
     } else if (!strcasecmp(cmd, "quit")) {
         reply(cc, "ok bye");
         uv_close((uv_handle_t *)&cc->tcp, (uv_close_cb)free);

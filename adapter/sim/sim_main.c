@@ -1,5 +1,6 @@
 /* sim_main.c — ib-sim: command line, start-up, signals. See ib-sim --help and README.md. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
+    signal(SIGPIPE, SIG_IGN); /* a write to a peer that vanished is an error to handle, not a death */
     srv->loop = uv_default_loop();
     srv->next_perm_id = 600000000 + (int64_t)(cfg->seed % 100000) * 1000;
     sim_accountsInit(srv);
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
     sim_marketStart(srv);
     sim_historyStart(srv);
     sim_accountStart(srv);
+    sim_pnlStart(srv);
     uv_signal_init(srv->loop, &srv->sig_int);
     uv_signal_init(srv->loop, &srv->sig_term);
     srv->sig_int.data = srv->sig_term.data = srv;

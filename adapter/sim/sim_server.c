@@ -187,6 +187,7 @@ static void on_conn_closed(uv_handle_t *h)
     free(c->rsubs);
     free(c->hsubs);
     free(c->sums);
+    free(c->psubs);
     free(c->rate_ring);
     free(c);
 }
@@ -353,6 +354,7 @@ static void dispatch(simConn *c, const ibRequest *req)
     case IB_REQ_SCANNER_PARAMETERS: sim_handleScannerParams(c); break;
     case IB_REQ_SCANNER_SUBSCRIPTION: sim_handleScanner(c, &req->u.scanner); break;
     case IB_REQ_CANCEL_SCANNER_SUBSCRIPTION: sim_handleCancelScanner(c, req->u.cancel.req_id); break;
+    default: sim_pnlDispatch(c, req); break;   /* P&L and the multi-account subscriptions */
     }
 }
 

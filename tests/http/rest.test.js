@@ -74,6 +74,18 @@ test('read routes: quotes, candles (GET and POST), contracts, positions, account
   r = await call('GET', '/account', '/account', { headers: auth(READ) });
   assert.equal(r.status, 200, r.body);
   assert.equal(r.json.accounts[0].account, 'DU1234567');
+  r = await call('GET', '/pnl', '/pnl', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.accounts[0].account, 'DU1234567');
+  assert.equal(typeof r.json.accounts[0].daily_pnl, 'number', r.body);
+  r = await call('GET', '/pnl', '/pnl?account=DU1234567', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json.accounts.length, 1);
+  r = await call('GET', '/pnl', '/pnl?account=DU999', { headers: auth(READ) });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json.error.message, /DU1234567/);
+  r = await call('GET', '/positions', '/positions?account=DU1234567', { headers: auth(READ) });
+  assert.equal(r.status, 200, r.body);
 });
 
 test('orders: place (idempotent), list, modify, cancel', async () => {

@@ -179,18 +179,18 @@ async function expectError(st, subject, body, slug, re, opts = {}) {
       await expectError(st, P, placeBody('e12', { symbol: 'NVDA' }), 'risk_limit', /allowed_symbols/);
       await expectError(st, P, placeBody('e15', { symbol: 'ZZZQX' }), 'unknown_symbol');
       await expectError(st, P, placeBody('e13', { symbol: 'AAPL', qty: 400, type: 'MKT' }), 'risk_limit', /max_order_notional/);
-      await expectError(st, P, placeBody('e14', { symbol: 'MSFT', contract: undefined, account: 'DU999' }), 'order_rejected', /account/i);
+      await expectError(st, P, placeBody('e14', { symbol: 'MSFT', contract: undefined, account: 'DU999' }), 'bad_request', /'DU999'.*DU1234567/);
       await expectError(st, 'ib.rpc.order.cancel', {}, 'bad_request', /order_id/);
       await expectError(st, 'ib.rpc.order.cancel', { order_id: 999999 }, 'not_found');
       await expectError(st, 'ib.rpc.order.modify', { order_id: mktId }, 'bad_request', /at least one/);
       await expectError(st, 'ib.rpc.order.list', { status: 'closed' }, 'bad_request', /status/);
       await expectError(st, P, '{"client_order_id":', 'bad_request', null, { raw: Buffer.from('{"client_order_id":') });
       const after = await simOrders(st);
-      eq(after.orders - before.orders, 0, 'no order reached ib-sim (the account reject is refused by IB itself)');
-      // the rejected one is remembered: a repeat returns the same error without IB
+      eq(after.orders - before.orders, 0, 'no order reached ib-sim');
+      // an account the login does not manage is refused before IB, every time (issue 16)
       const placed = (await simOrders(st)).placed;
-      await expectError(st, P, placeBody('e14', { symbol: 'MSFT', account: 'DU999' }), 'order_rejected', /account/i);
-      eq((await simOrders(st)).placed, placed, 'the repeat of a rejected order does not reach IB');
+      await expectError(st, P, placeBody('e14', { symbol: 'MSFT', account: 'DU999' }), 'bad_request', /managed accounts: DU1234567/);
+      eq((await simOrders(st)).placed, placed, 'the repeat does not reach IB');
     });
 
     await t.step('IB link down: immediate ib_unavailable, nothing queued', async () => {

@@ -121,6 +121,21 @@ async function trySubscribe(nc, subject) {
     bus.assert(r !== 'violation' && r.data && r.data.action === 'connect', 'operator admin answered: ' + JSON.stringify(r.data));
   });
 
+  await run.step('a reader reads P&L: ib.pnl.> published by the adapter, ib.rpc.pnl, a P&L lease', async () => {
+    bus.eq(await trySubscribe(reader, 'ib.pnl.>'), 'allowed', 'reader may read P&L');
+    const seen = [];
+    const sub = reader.subscribe('ib.pnl.>', { callback: (err, m) => { if (!err) seen.push(m.subject); } });
+    await reader.flush();
+    const lease = await tryRequest(reader, 'ib.rpc.subscribe', { kind: 'pnl', symbols: ['AAPL'], ttl_s: 5 });
+    bus.assert(lease !== 'violation' && lease.data && lease.data.lease_id, 'P&L lease: ' + JSON.stringify(lease.data));
+    for (let i = 0; i < 100 && !seen.includes('ib.pnl.DU1234567.AAPL'); i++) await bus.sleep(50);
+    bus.assert(seen.includes('ib.pnl.DU1234567.AAPL'), 'the adapter may publish P&L: ' + seen);
+    sub.unsubscribe();
+    const r = await tryRequest(reader, 'ib.rpc.pnl', {});
+    bus.assert(r !== 'violation' && r.data && r.data.accounts && r.data.accounts[0].account === 'DU1234567',
+      'ib.rpc.pnl: ' + JSON.stringify(r.data));
+  });
+
   await run.step('a trader reaches the order subjects (answered by the adapter, not refused by NATS)', async () => {
     const r = await tryRequest(trader, 'ib.rpc.order.list', {});
     bus.assert(r !== 'violation', 'trader may request order subjects');

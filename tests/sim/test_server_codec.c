@@ -38,6 +38,7 @@ static bool is_request_id(long id)
     case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9: case 15: case 16: case 17:
     case 20: case 25: case 49: case 58: case 59: case 61: case 62: case 63: case 64: case 71:
     case 10: case 11: case 50: case 51: case 78: case 97: case 98:   /* §3.12-3.15 */
+    case 74: case 75: case 76: case 77: case 92: case 93: case 94: case 95: /* §3.10, §3.17 */
         return true;
     default:
         return false;

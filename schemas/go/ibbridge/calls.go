@@ -75,7 +75,8 @@ func (c *Client) Account(ctx context.Context, account string) (*AccountReply, er
 	return &r, nil
 }
 
-// PnL is ib.rpc.pnl (BRIEF wave 2: ErrNotServed until ib-bridge serves it).
+// PnL is ib.rpc.pnl: the latest P&L of every managed account (account "") or one, with its leased
+// positions', from ib-bridge's memory.
 func (c *Client) PnL(ctx context.Context, account string) (*PnLReply, error) {
 	var r PnLReply
 	if err := c.call(ctx, "rpc.pnl", AccountFilter{Account: account}, &r, callOpts{}); err != nil {

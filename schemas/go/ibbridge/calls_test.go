@@ -173,6 +173,12 @@ func TestCalls(t *testing.T) {
 			}
 			_, err = c.Positions(ctx, "XX999")
 			wantKind(t, err, ErrNotFound)
+			pnl, err := c.PnL(ctx, account)
+			if err != nil || len(pnl.Accounts) != 1 || pnl.Accounts[0].Account != account || pnl.Accounts[0].DailyPnL == nil {
+				t.Fatalf("PnL(%s): %v %+v", account, err, pnl)
+			}
+			_, err = c.PnL(ctx, "XX999")
+			wantKind(t, err, ErrBadRequest)
 			ac, err := c.Account(ctx, account)
 			if err != nil || ac.Count != 1 || ac.Accounts[0].Account != account {
 				t.Fatalf("Account: %v %+v", err, ac)
@@ -203,9 +209,6 @@ func TestCalls(t *testing.T) {
 			if err != nil || scan.Count != 3 || scan.Rows[0].Key == "" {
 				t.Fatalf("Scan: %v %+v", err, scan)
 			}
-			// BRIEF's wave 2 subjects not on the bus yet
-			_, err = c.PnL(ctx, "")
-			wantKind(t, err, ErrNotServed, ErrNotFound)
 			// options: the chain, then a slice with greeks
 			ch, err := c.OptionChain(ctx, OptionChainRequest{Symbol: "AAPL", Exchange: "SMART"})
 			if err != nil || ch.Underlying != "AAPL" || ch.Count != 1 || len(ch.Chains[0].Strikes) < 10 ||
@@ -272,6 +275,24 @@ func TestCalls(t *testing.T) {
 			}
 			_, err = c.Subscribe(ctx, KindQuote, "NOSUCHSYM")
 			wantKind(t, err, ErrUnknownSymbol)
+
+			// a P&L lease: one position's P&L on <prefix>.pnl.<account>.<key>
+			psub, err := c.SubscribeWith(ctx, LeaseRequest{Symbols: []string{"AAPL"}, Kind: string(KindPnL), Account: account})
+			if err != nil {
+				t.Fatalf("Subscribe pnl: %v", err)
+			}
+			select {
+			case ev := <-psub.C:
+				if ev.PnL == nil || ev.PnL.Account != account || ev.Key != "AAPL" || ev.PnL.ConID != 265598 ||
+					ev.PnL.Position == nil || ev.PnL.Value == nil {
+					t.Fatalf("pnl event: %+v", ev.PnL)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no P&L event: %v", psub.Err())
+			}
+			if err := psub.Close(); err != nil {
+				t.Fatalf("Close pnl: %v", err)
+			}
 		})
 	}
 }

@@ -120,12 +120,9 @@ func ExampleError() {
 		fmt.Println(e.Code, e.Status, e.IBCode)
 	}
 	fmt.Println(errors.Is(err, ibbridge.ErrUnknownSymbol), errors.Is(err, ibbridge.ErrNotFound), errors.Is(err, ibbridge.ErrUnavailable))
-	_, err = c.PnL(context.Background(), "")
-	fmt.Println(errors.Is(err, ibbridge.ErrNotServed), errors.Is(err, ibbridge.ErrNotFound))
 	// Output:
 	// unknown_symbol 404 200
 	// true true false
-	// true true
 }
 
 func ExampleNewProvider() {

@@ -537,6 +537,8 @@ type LeasedInstrument struct {
 // Lease is schemas/subscribe_reply.json.
 type Lease struct {
 	LeaseID     string             `codec:"lease_id" json:"lease_id"`
+	Kind        string             `codec:"kind,omitempty" json:"kind,omitempty"`
+	Account     string             `codec:"account,omitempty" json:"account,omitempty"`
 	TTLS        int                `codec:"ttl_s" json:"ttl_s"`
 	ExpiresAt   string             `codec:"expires_at" json:"expires_at"`
 	Instruments []LeasedInstrument `codec:"instruments" json:"instruments"`
@@ -581,24 +583,32 @@ type SearchReply struct {
 	Matches []ContractMatch `codec:"matches" json:"matches"`
 }
 
-// PnL is an account's (Key empty) or one position's P&L: an event on <prefix>.pnl.<account>[.<key>]
-// and a row of the ib.rpc.pnl reply.
+// PnL is schemas/pnl_event.json: an account's (Key empty) or one position's P&L, an event on
+// <prefix>.pnl.<account>[.<key>] and a row of the ib.rpc.pnl reply. A value IB leaves unset is nil.
 type PnL struct {
 	Account       string   `codec:"account" json:"account"`
 	Key           string   `codec:"key,omitempty" json:"key,omitempty"`
+	ConID         int64    `codec:"con_id,omitempty" json:"con_id,omitempty"`
 	Seq           uint64   `codec:"seq,omitempty" json:"seq,omitempty"`
 	Position      *float64 `codec:"position,omitempty" json:"position,omitempty"`
 	DailyPnL      *float64 `codec:"daily_pnl,omitempty" json:"daily_pnl,omitempty"`
 	UnrealizedPnL *float64 `codec:"unrealized_pnl,omitempty" json:"unrealized_pnl,omitempty"`
 	RealizedPnL   *float64 `codec:"realized_pnl,omitempty" json:"realized_pnl,omitempty"`
 	Value         *float64 `codec:"value,omitempty" json:"value,omitempty"`
-	TsNs          int64    `codec:"ts_ns,omitempty" json:"ts_ns,omitempty"`
+	TsNs          int64    `codec:"ts_ns" json:"ts_ns"`
 }
 
-// PnLReply is the reply of ib.rpc.pnl.
+// PnLAccount is one account of schemas/pnl_reply.json: its P&L and its leased positions'.
+type PnLAccount struct {
+	PnL
+	Positions []PnL `codec:"positions" json:"positions"`
+}
+
+// PnLReply is schemas/pnl_reply.json, the reply of ib.rpc.pnl.
 type PnLReply struct {
-	Count int   `codec:"count" json:"count"`
-	PnL   []PnL `codec:"pnl" json:"pnl"`
+	AsOfNs   int64        `codec:"as_of_ns" json:"as_of_ns"`
+	Live     bool         `codec:"live" json:"live"`
+	Accounts []PnLAccount `codec:"accounts" json:"accounts"`
 }
 
 // OrderPreview is the reply of ib.rpc.order.preview (IB's what-if order state; schemas/
