@@ -537,12 +537,11 @@ type LeasedInstrument struct {
 // Lease is schemas/subscribe_reply.json.
 type Lease struct {
 	LeaseID     string             `codec:"lease_id" json:"lease_id"`
-	Kind        string             `codec:"kind,omitempty" json:"kind,omitempty"`
-	Account     string             `codec:"account,omitempty" json:"account,omitempty"`
+	Account     string             `codec:"account,omitempty" json:"account,omitempty"` // kind pnl
 	TTLS        int                `codec:"ttl_s" json:"ttl_s"`
 	ExpiresAt   string             `codec:"expires_at" json:"expires_at"`
 	Instruments []LeasedInstrument `codec:"instruments" json:"instruments"`
-	// Kind and its parameter, for depth / ticks / bars leases (absent for quote leases).
+	// Kind and its parameter, for depth / ticks / bars / pnl leases (absent for quote leases).
 	Kind       string `codec:"kind,omitempty" json:"kind,omitempty"`
 	Rows       int    `codec:"rows,omitempty" json:"rows,omitempty"`
 	TickType   string `codec:"type,omitempty" json:"type,omitempty"`
