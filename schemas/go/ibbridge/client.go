@@ -177,10 +177,9 @@ func (c *Client) decode(data []byte, v interface{}) error {
 
 // ---- requests -----------------------------------------------------------------------------------------
 
-// Subjects of BRIEF's wave 2 that ib-bridge does not serve yet: no responders there is ErrNotServed.
-var notYetServed = map[string]bool{
-	"rpc.pnl": true,
-}
+// Subjects this package knows that ib-bridge does not serve yet: no responders there is ErrNotServed.
+// Every subject of BRIEF's wave 2 is served now; the mechanism stays for the next wave.
+var notYetServed = map[string]bool{}
 
 // Calls that need the IB link: the breaker fails them fast while it is open. Positions, account,
 // order list, status and leases are answered from ib-bridge's memory with IB down, so they go through.

@@ -39,18 +39,18 @@
 //	ModifyOrder             ib.rpc.order.modify
 //	ListOrders              ib.rpc.order.list
 //	Subscribe, SubscribeWith ib.rpc.subscribe (+ renewals), <prefix>.quote.<key>; Close: ib.rpc.unsubscribe
-//	SearchContracts         ib.rpc.contract.search   (BRIEF wave 2)
-//	PnL                     ib.rpc.pnl               (BRIEF wave 2)
-//	PreviewOrder            ib.rpc.order.preview     (BRIEF wave 2)
-//	CompletedOrders         ib.rpc.order.completed   (BRIEF wave 2)
-//	Executions              ib.rpc.executions        (BRIEF wave 2)
+//	SearchContracts         ib.rpc.contract.search   (wave 2)
+//	PnL                     ib.rpc.pnl               (wave 2)
+//	PreviewOrder            ib.rpc.order.preview     (wave 2)
+//	CompletedOrders         ib.rpc.order.completed   (wave 2)
+//	Executions              ib.rpc.executions        (wave 2)
 //	OptionChain             ib.rpc.options.chain
 //	OptionQuotes            ib.rpc.options.quotes
 //
-// The wave 2 subjects are not served by ib-bridge yet: their calls fail with ErrNotServed (no
-// responders on a subject this package knows is not served yet, or a not_implemented reply), which
-// errors.Is also matches with ErrNotFound. Their types follow BRIEF and will be checked against
-// their schemas when the bus grows them. Request sends any other subject.
+// Every subject of BRIEF's wave 2 is served and its types are checked against its schema
+// (schema_types_test.go). A subject ib-bridge does not serve (an older ib-bridge, or not_implemented)
+// fails with ErrNotServed, which errors.Is also matches with ErrNotFound. Request sends any other
+// subject.
 //
 // # Errors
 //

@@ -165,7 +165,7 @@ func TestEverySlugMapsToItsErr(t *testing.T) {
 	}
 }
 
-// Local errors: no responders, a deadline, a subject not served yet.
+// Local errors: no responders, a deadline.
 func TestLocalErrors(t *testing.T) {
 	c, err := New(sys.nc, WithPrefix("nobody"), WithRequestTimeout(300*time.Millisecond))
 	if err != nil {
@@ -177,8 +177,8 @@ func TestLocalErrors(t *testing.T) {
 	if errors.Is(err, ErrNotFound) || !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("no responders: %v", err)
 	}
-	_, err = c.PnL(context.Background(), "")
-	wantKind(t, err, ErrNotServed, ErrNotFound)
+	_, err = c.PnL(context.Background(), "") // served since wave 2: no responders is ib-bridge missing
+	wantKind(t, err, ErrUnavailable)
 
 	sub, err := sys.nc.Subscribe("nobody.rpc.quote", func(*nats.Msg) {}) // never answers
 	if err != nil {

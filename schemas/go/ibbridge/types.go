@@ -559,7 +559,7 @@ type LeaseEnded struct {
 	LinesUsed int    `codec:"lines_used" json:"lines_used"`
 }
 
-// ---- wave 2 of BRIEF: subjects not on the bus yet (shapes from BRIEF; no schema yet) ----------
+// ---- wave 2 of BRIEF: search, preview, completed orders, executions, scanner, P&L ----------------
 
 // SearchRequest is the body of ib.rpc.contract.search.
 type SearchRequest struct {
