@@ -8,7 +8,8 @@
 //   2b an order known only from IB's completed orders (no execution, no event): answered as IB says;
 //   3 an order written to IB's socket and known nowhere afterwards: Unknown, with a note that says to
 //     check with IB, never "use a new client_order_id";
-//   4 the durable ledger write through NATS outages of 10 s and 60 s (then a nats-server without
+//   4 the durable ledger write through a NATS outage of 10 s (IBB_LEDGER_OUTAGES=10,60 adds a minute-long
+//     one; scripts/chaos-ledger is the long run) (then a nats-server without
 //     JetStream, so requests work but the store does not): the final write waits in the queue,
 //     ib.rpc.status shows it with its age and reason, it lands once JetStream is back, nothing is lost.
 'use strict';
@@ -142,7 +143,7 @@ function seeded(seed) { let x = seed >>> 0; return () => ((x = (x * 1664525 + 10
       eq((await st.simStats()).orders, 0, 'not placed again');
     });
 
-    for (const outage of (process.env.IBB_LEDGER_OUTAGES || '10,60').split(',').map(Number)) {
+    for (const outage of (process.env.IBB_LEDGER_OUTAGES || '10').split(',').map(Number)) {
       await t.step(`4 the final write through a ${outage} s NATS outage: queued, shown, durable once NATS is back`, async () => {
         const cid = `outage-${outage}`;
         const q = await st.request('ib.rpc.quote', { symbol: 'SPY' });
