@@ -657,6 +657,9 @@ void brOrd_placeWritten(brBridge *b, const char *cid, const brOrdRecord *stored)
         placement_written(b, p, stored);
     else if (p && p->state == BR_ORD_PL_AWAIT_RECON && stored)
         settle_record(b, stored, p);
+    else if (p && p->state == BR_ORD_PL_AWAIT_RECON) /* the record this repeat waited on was taken back */
+        placement_fail(b, p, "unavailable", 0,
+                       "an earlier attempt of this client_order_id was taken back before it reached IB; retry");
 }
 
 brOrdPlacement **brOrd_placements(brBridge *b, size_t *n)
