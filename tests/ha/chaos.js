@@ -1,7 +1,7 @@
 // chaos.js — bounded chaos on the HA system (scripts/chaos-ha runs 300 faults; ctest ha.chaos a short
 // run): a three-node NATS cluster (nats/cluster confs, free ports, per-role users), ib-sim and two
 // ib-bridges with ha.enabled at 3 replicas, while clients place orders with retries. Random faults,
-// one at a time (CHAOS_CLIENTS clients, default 1): SIGKILL of the active (a fresh standby replaces it),
+// one at a time (CHAOS_CLIENTS clients, default 2): SIGKILL of the active (a fresh standby replaces it),
 // SIGSTOP of the active past its lease
 // then SIGCONT, kill and restart of one nats-server, ib-sim drop / restart / reset 1101 / stall.
 // Then, with the faults over: every client_order_id answered one order id on every reply, ib-sim holds
@@ -87,11 +87,10 @@ function roleOf(b) { // the last transition the process logged
   const client = async (name) => {
     while (!stopClients) { await placeWithRetries(`chaos-${name}-${nextId++}`); await bus.sleep(50); }
   };
-  // One client by default. CHAOS_CLIENTS=2 races placements for order ids: they reach IB in id order
-  // (brOrd_placeFlush) and an id reused across a takeover is never answered for two orders (fixed), but
-  // under faults a placement can still go unanswered for 120 s (open: a lower-id placement that never
-  // settles holds the id-ordered flush is the suspect).
-  const clients = [...Array(Number(process.env.CHAOS_CLIENTS || 1)).keys()].map((i) => client(String.fromCharCode(97 + i)));
+  // Two concurrent clients by default: their placements race for order ids, which must reach IB in id
+  // order (brOrd_placeFlush), never be answered for two orders after a takeover reused an id, and never be
+  // left unanswered when a repeat waits on a record its first attempt took back (both found here, fixed).
+  const clients = [...Array(Number(process.env.CHAOS_CLIENTS || 2)).keys()].map((i) => client(String.fromCharCode(97 + i)));
 
   const faults = {
     async kill_active() {
