@@ -11,19 +11,11 @@
 
 #include "ib_msgs.h"
 #include "accounts_vectors.h"
+#include "vector_check.h"
 
 static void expect_bytes(const char *message, const ibRequest *r)
 {
-    const tvec *v = av_find(message);
-    cr_assert(v->to_server, "%s is a request", message);
-    ibWriter w;
-    ibWriter_Init(&w);
-    ibbStatus st = ib_encodeRequest(&w, v->sv, r);
-    cr_assert_eq(st, IBB_OK, "%s: %s", message, ibbStatus_Name(st));
-    cr_assert_eq(ibWriter_Len(&w), v->len + 4, "%s: length want %zu got %zu", message, v->len + 4,
-                 ibWriter_Len(&w));
-    cr_assert_eq(memcmp(ibWriter_Data(&w) + 4, v->payload, v->len), 0, "%s: bytes differ", message);
-    ibWriter_Free(&w);
+    tvec_ExpectRequest(av_find(message), r);
 }
 
 /* ---- requests ---------------------------------------------------------------------------------- */

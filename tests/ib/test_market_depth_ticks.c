@@ -12,33 +12,12 @@
 
 #include "ib_msgs.h"
 #include "wave2_vectors.h"
+#include "vector_check.h"
 
-static char *frame_of(const wvec *v, size_t *flen)
-{
-    char *b = malloc(v->len + 4);
-    b[0] = (char)(v->len >> 24);
-    b[1] = (char)(v->len >> 16);
-    b[2] = (char)(v->len >> 8);
-    b[3] = (char)v->len;
-    memcpy(b + 4, v->payload, v->len);
-    *flen = v->len + 4;
-    return b;
-}
 
 static void expect_bytes(const char *message, const ibRequest *r)
 {
-    const wvec *v = wv_find(message);
-    cr_assert(v->to_server, "%s is a request", message);
-    ibWriter w;
-    ibWriter_Init(&w);
-    ibbStatus st = ib_encodeRequest(&w, v->sv, r);
-    cr_assert_eq(st, IBB_OK, "%s: %s", message, ibbStatus_Name(st));
-    size_t flen;
-    char *frame = frame_of(v, &flen);
-    cr_assert_eq(ibWriter_Len(&w), flen, "%s: length want %zu got %zu", message, flen, ibWriter_Len(&w));
-    cr_assert_eq(memcmp(ibWriter_Data(&w), frame, flen), 0, "%s: bytes differ", message);
-    free(frame);
-    ibWriter_Free(&w);
+    tvec_ExpectRequest(wv_find(message), r);
 }
 
 static void aapl(ibContract *c, const char *exchange)
@@ -514,7 +493,7 @@ Test(damage, chunked_stream_decodes_the_same)
         if (g_wv[i].to_server)
             continue;
         size_t flen;
-        char *f = frame_of(&g_wv[i], &flen);
+        char *f = tvec_Frame(&g_wv[i], &flen);
         memcpy(stream + n, f, flen);
         n += flen;
         free(f);
